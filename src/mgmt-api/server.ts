@@ -1,0 +1,326 @@
+// The management server: bytes in (feed), response bytes out (out). Frames
+// lines, parses JSON-RPC 2.0, dispatches to the methods, audits changes.
+// Transport-independent: the monitor drives it from COM2, the hosted runner
+// from TCP.
+
+import { AuditLog, AUDIT_MAX_BYTES, AUDIT_MAX_RECORDS } from "./audit";
+import {
+  Call,
+  E_INVALID_REQUEST,
+  E_METHOD,
+  E_PARAMS,
+  E_PARSE,
+} from "./call";
+import { isBlank, LineFramer, LineKind, LINE_MAX } from "./framer";
+import { ByteBuf, JKind, JsonReader, JsonWriter, JValue, ParseStatus, writeInt, writeString } from "./json";
+import { HostInfo, NoVms, VmBackend, VmInfo, VmOp } from "./vm";
+
+/** The switch's methods (port.*, fdb.*, mirror.*, stats.*, config.*), see switch-methods.ts. */
+export abstract class MethodSet {
+  /** Handles `call` if it knows the method; returns false when it does not. */
+  abstract handle(call: Call): bool;
+}
+
+/** Methods that are audited whenever they are called (see MGMT-API.md "Audit"). */
+const ALWAYS_AUDITED: Array<string> = [
+  "port.set",
+  "mirror.add",
+  "mirror.remove",
+  "fdb.flush",
+  "stats.reset",
+  "vm.start",
+  "vm.stop",
+  "vm.pause",
+  "vm.resume",
+  "vm.reset",
+];
+
+export class MgmtServer {
+  /** Staging area a host copies incoming bytes into before feedStaged(). */
+  readonly inBuf: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
+  /** Response bytes waiting for the transport (complete lines only). */
+  readonly out: ByteBuf;
+  readonly host: HostInfo = new HostInfo();
+  audit: AuditLog;
+  vms: VmBackend = new NoVms();
+  methods: MethodSet | null = null;
+
+  private framer: LineFramer = new LineFramer();
+  private reader: JsonReader = new JsonReader();
+  private call: Call = new Call();
+  private w: JsonWriter;
+
+  /** Counters: lines handled, responses with errors, notifications. */
+  lines: i64 = 0;
+  errors: i64 = 0;
+  notifications: i64 = 0;
+
+  constructor(auditRecords: i32 = AUDIT_MAX_RECORDS, auditBytes: i32 = AUDIT_MAX_BYTES) {
+    this.audit = new AuditLog(auditRecords, auditBytes);
+    const o = new ByteBuf(65536);
+    this.out = o;
+    this.w = new JsonWriter(o);
+  }
+
+  /** Feeds n bytes at p (any split: partial lines are kept). */
+  feed(p: usize, n: i32): void {
+    let i = 0;
+    while (i < n) {
+      i += this.framer.scan(p + <usize>i, n - i);
+      const k = this.framer.kind;
+      if (k == LineKind.Line) this.line(this.framer.ptr, this.framer.len);
+      else if (k == LineKind.TooLong) this.tooLong();
+      if (k != LineKind.None) this.framer.next();
+    }
+  }
+
+  /** Feeds n bytes that the host wrote at inBuf. */
+  feedStaged(n: i32): void {
+    if (n < 0) return;
+    if (n > LINE_MAX) n = LINE_MAX;
+    this.feed(changetype<usize>(this.inBuf), n);
+  }
+
+  /** Drops n bytes of output that the transport has sent. */
+  consumed(n: i32): void {
+    this.out.consume(n);
+    this.out.compact(65536);
+  }
+
+  // ------------------------------------------------------------ framing
+
+  private tooLong(): void {
+    this.lines++;
+    this.errorLine(null, E_INVALID_REQUEST, "invalid request: line longer than 65536 bytes", "", "");
+  }
+
+  private line(p: usize, n: i32): void {
+    if (isBlank(p, n)) return;
+    this.lines++;
+    const v = this.reader.parse(p, n);
+    if (v === null) {
+      if (this.reader.status == ParseStatus.Limit) {
+        this.errorLine(null, E_INVALID_REQUEST, "invalid request: " + this.reader.reason, "", "");
+      } else {
+        this.errorLine(
+          null,
+          E_PARSE,
+          "parse error: " + this.reader.reason + " at byte " + this.reader.errorAt.toString(),
+          "",
+          "",
+        );
+      }
+      return;
+    }
+    if (v.kind == JKind.Arr) {
+      this.errorLine(null, E_INVALID_REQUEST, "invalid request: batch requests are not supported", "", "");
+      return;
+    }
+    if (v.kind != JKind.Obj) {
+      this.errorLine(null, E_PARSE, "parse error: a request must be a JSON object", "", "");
+      return;
+    }
+    this.request(v);
+  }
+
+  private request(req: JValue): void {
+    // id: absent = notification; string, integer or null = request
+    const id = req.get("id");
+    if (id !== null && id.kind != JKind.Str && id.kind != JKind.Int && id.kind != JKind.Null) {
+      this.errorLine(null, E_INVALID_REQUEST, "invalid request: id must be a string, an integer or null", "id", "");
+      return;
+    }
+    for (let i = 0; i < req.length(); i++) {
+      const k = req.keyAt(i);
+      if (k != "jsonrpc" && k != "id" && k != "method" && k != "params") {
+        this.errorLine(id, E_INVALID_REQUEST, "invalid request: unknown member " + k, k, "unknown member");
+        return;
+      }
+    }
+    const ver = req.get("jsonrpc");
+    if (ver === null || ver.kind != JKind.Str || ver.str != "2.0") {
+      this.errorLine(id, E_INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"', "jsonrpc", "");
+      return;
+    }
+    const m = req.get("method");
+    if (m === null || m.kind != JKind.Str) {
+      this.errorLine(id, E_INVALID_REQUEST, "invalid request: method must be a string", "method", "");
+      return;
+    }
+    const params = req.get("params");
+    if (params !== null && params.kind != JKind.Obj && params.kind != JKind.Arr) {
+      this.errorLine(id, E_INVALID_REQUEST, "invalid request: params must be an object", "params", "");
+      return;
+    }
+    const call = this.call;
+    call.reset(m.str, params);
+    if (params !== null && params.kind == JKind.Arr) {
+      call.bad("params", "must be an object (named params)");
+    } else {
+      this.dispatch(call);
+    }
+    if (this.audited(call)) this.audit.record(this.host.nowMs, call.method, params, call.code, call.message);
+    if (id === null) {
+      this.notifications++;
+      return;
+    }
+    if (call.failed) this.errorLine(id, call.code, call.message, call.field, call.reason);
+    else this.resultLine(id, call.out);
+  }
+
+  private audited(call: Call): bool {
+    const m = call.method;
+    if (ALWAYS_AUDITED.includes(m)) return true;
+    const p = call.params;
+    if (m == "fdb.config") return p !== null && p.length() > 0;
+    if (m == "config.apply") {
+      if (p === null || p.kind != JKind.Obj) return true;
+      const d = p.get("dry_run");
+      return d === null || d.kind != JKind.True;
+    }
+    return false;
+  }
+
+  private writeId(id: JValue | null): void {
+    const w = this.w;
+    w.key("id");
+    if (id === null) w.nul();
+    else w.value(id);
+  }
+
+  private resultLine(id: JValue, result: ByteBuf): void {
+    const w = this.w;
+    w.reset();
+    w.beginObj();
+    w.key("jsonrpc").str("2.0");
+    this.writeId(id);
+    w.key("result");
+    if (result.len == 0) w.nul();
+    else w.raw(result.ptr, result.len);
+    w.endObj();
+    this.out.byte(0x0a);
+  }
+
+  private errorLine(id: JValue | null, code: i32, message: string, field: string, reason: string): void {
+    this.errors++;
+    const w = this.w;
+    w.reset();
+    w.beginObj();
+    w.key("jsonrpc").str("2.0");
+    this.writeId(id);
+    w.key("error").beginObj();
+    w.key("code").int(code);
+    w.key("message").str(message);
+    if (field.length > 0) {
+      w.key("data").beginObj();
+      w.key("field").str(field);
+      if (reason.length > 0) w.key("reason").str(reason);
+      w.endObj();
+    }
+    w.endObj();
+    w.endObj();
+    this.out.byte(0x0a);
+  }
+
+  // ------------------------------------------------------------ methods
+
+  private dispatch(call: Call): void {
+    const m = call.method;
+    if (m == "system.info") return this.systemInfo(call);
+    if (m == "audit.list") return this.auditList(call);
+    if (m == "audit.info") return this.auditInfo(call);
+    if (m == "vm.list") return this.vmList(call);
+    if (m == "vm.start") return this.vmChange(call, VmOp.Start);
+    if (m == "vm.stop") return this.vmChange(call, VmOp.Stop);
+    if (m == "vm.pause") return this.vmChange(call, VmOp.Pause);
+    if (m == "vm.resume") return this.vmChange(call, VmOp.Resume);
+    if (m == "vm.reset") return this.vmChange(call, VmOp.Reset);
+    const ms = this.methods;
+    if (ms !== null && ms.handle(call)) return;
+    call.fail(E_METHOD, "method not found: " + m, "method", "unknown method");
+  }
+
+  private noParams(call: Call): bool {
+    const p = call.paramsObj();
+    if (p === null) return false;
+    return call.onlyMembers(p, [], "");
+  }
+
+  private systemInfo(call: Call): void {
+    if (!this.noParams(call)) return;
+    const h = this.host;
+    const w = call.w;
+    w.beginObj();
+    w.key("name").str("typevisor");
+    w.key("version").str(h.version);
+    w.key("api").int(1);
+    w.key("virt").str(h.virt);
+    w.key("cpus").int(h.cpus);
+    w.key("memory_mib").int(h.memoryMib);
+    w.key("uptime_ms").int(h.nowMs);
+    w.endObj();
+  }
+
+  private auditList(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["since"], "")) return;
+    let since: i64 = 0;
+    const s = p.get("since");
+    if (s !== null) {
+      since = call.int(s, "since", 0, 999999999999999999);
+      if (call.failed) return;
+    }
+    this.audit.write(call.w, since);
+  }
+
+  private auditInfo(call: Call): void {
+    if (!this.noParams(call)) return;
+    this.audit.writeInfo(call.w);
+  }
+
+  private vmList(call: Call): void {
+    if (!this.noParams(call)) return;
+    const vms = this.vms.list();
+    call.w.beginArr();
+    for (let i = 0; i < vms.length; i++) writeVm(call.w, vms[i]);
+    call.w.endArr();
+  }
+
+  private vmChange(call: Call, op: VmOp): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["name"], "")) return;
+    const nv = call.need(p, "name", "");
+    if (nv === null) return;
+    const name = call.name(nv, "name");
+    if (name === null) return;
+    if (this.vms.find(name) === null) {
+      call.notFound("VM", name, "name");
+      return;
+    }
+    const r = this.vms.change(name, op);
+    if (r.code != 0) {
+      call.fail(r.code, r.message, "name", "");
+      return;
+    }
+    const vm = this.vms.find(name);
+    if (vm === null) call.w.beginObj().endObj();
+    else writeVm(call.w, vm);
+  }
+}
+
+export function writeVm(w: JsonWriter, vm: VmInfo): void {
+  w.beginObj();
+  w.key("name").str(vm.name);
+  w.key("state").str(vm.state);
+  if (vm.reason.length > 0) w.key("reason").str(vm.reason);
+  w.key("vcpus").int(vm.vcpus);
+  w.key("memory_mib").int(vm.memoryMib);
+  w.key("ports").beginArr();
+  for (let i = 0; i < vm.ports.length; i++) w.str(vm.ports[i]);
+  w.endArr();
+  w.key("exits").beginObj();
+  w.key("total").uint(vm.exitsTotal);
+  for (let i = 0; i < vm.exitNames.length; i++) w.key(vm.exitNames[i]).uint(vm.exitCounts[i]);
+  w.endObj();
+  w.endObj();
+}
