@@ -5,17 +5,22 @@
 import { MgmtServer } from "./server";
 import { LineFramer, LineKind } from "./framer";
 import { ByteBuf, JsonReader, JsonWriter, ParseStatus } from "./json";
-import { HostSwitch } from "./switch-methods";
+import { SwitchMethods } from "./switch-methods";
+import { KIND_TEST, Switch } from "../vswitch/index";
 
 let server: MgmtServer = new MgmtServer();
-let sw: HostSwitch = new HostSwitch();
-server.methods = sw;
+let sw: Switch = new Switch();
+let nowNs: i64 = 0;
+const testPorts = new Array<i32>();
+server.methods = new SwitchMethods(sw, server.host);
 
-/** Restarts with a fresh switch and server; auditRecords bounds the audit ring. */
+/** Restarts with a fresh switch and server; auditRecords/auditBytes bound the audit ring. */
 export function init(auditRecords: i32, auditBytes: i32): void {
   server = new MgmtServer(auditRecords, auditBytes);
-  sw = new HostSwitch();
-  server.methods = sw;
+  sw = new Switch();
+  server.methods = new SwitchMethods(sw, server.host);
+  testPorts.length = 0;
+  nowNs = 0;
 }
 
 /** Where the host writes incoming bytes (64 KiB). */
@@ -40,10 +45,11 @@ export function consumed(n: i32): void {
   server.consumed(n);
 }
 
-/** The host's monotonic clock, in ms since start. */
-export function set_now(ms: i64): void {
-  server.host.nowMs = ms;
-  sw.setNow(ms);
+/** The host's monotonic clock in ns since start (switch timers, audit times, uptime). */
+export function set_clock_ns(ns: i64): void {
+  if (ns < nowNs) return;
+  nowNs = ns;
+  server.host.nowMs = ns / 1_000_000;
 }
 
 /** virt: 0 none, 1 vmx, 2 svm. */
@@ -55,36 +61,68 @@ export function set_host(virt: i32, cpus: i32, memoryMib: i64): void {
 
 // ------------------------------------------------------------ switch ports
 
-/** Adds a port of kind "test" named by the n bytes at in_ptr(); its index, or -1. */
+/** Adds a port of kind "test" named by the n bytes at in_ptr(); its id, or -1 - error code. */
 export function add_test_port(n: i32): i32 {
-  return sw.addTestPort(String.UTF8.decodeUnsafe(changetype<usize>(server.inBuf), <usize>n));
+  const id = sw.addPort(String.UTF8.decodeUnsafe(changetype<usize>(server.inBuf), <usize>n), KIND_TEST);
+  if (id < 0) {
+    const e = sw.lastError;
+    return e === null ? -1 : -1 - (e.code < 0 ? 0 : e.code);
+  }
+  testPorts.push(id);
+  return id;
 }
 
-/** Delivers the frame of n bytes at in_ptr() received on port `port`. */
+/** Delivers the frame of n bytes at in_ptr() received on port id. */
 export function frame_in(port: i32, n: i32): void {
-  sw.frameIn(port, changetype<usize>(server.inBuf), n);
+  if (n < 0 || n > 65536) return;
+  sw.inject(port, changetype<usize>(server.inBuf), n, nowNs);
 }
 
-/** Runs the switch's timers/queues (shapers, aging) at the current clock. */
-export function poll(): void {
-  sw.poll();
+/** Ages the forwarding database at the current clock. */
+export function age(): i32 {
+  return sw.age(nowNs);
 }
 
-/** Frames the switch has sent, waiting for the host. */
-export function tx_count(): i32 {
-  return sw.txCount();
+const txBuf = new ByteBuf(65536);
+const frameScratch = new StaticArray<u8>(4096);
+
+/**
+ * Moves every frame ready to leave a test port (shapers permitting) into the
+ * tx buffer as records [u16 port id][u16 length][frame], little-endian.
+ * Returns the buffer's length.
+ */
+export function drain(): i32 {
+  const f = changetype<usize>(frameScratch);
+  for (let i = 0; i < testPorts.length; i++) {
+    const id = testPorts[i];
+    while (true) {
+      const n = sw.popFrame(id, f, nowNs);
+      if (n < 0) break;
+      txBuf.reserve(n + 4);
+      txBuf.byte(id & 0xff);
+      txBuf.byte((id >> 8) & 0xff);
+      txBuf.byte(n & 0xff);
+      txBuf.byte((n >> 8) & 0xff);
+      txBuf.bytes(f, n);
+    }
+  }
+  return txBuf.len;
 }
-export function tx_port(i: i32): i32 {
-  return sw.txPort(i);
+
+export function tx_ptr(): usize {
+  return txBuf.ptr;
 }
-export function tx_ptr(i: i32): usize {
-  return sw.txPtr(i);
-}
-export function tx_len(i: i32): i32 {
-  return sw.txLen(i);
-}
+
 export function tx_clear(): void {
-  sw.txClear();
+  txBuf.clear();
+  txBuf.compact(65536);
+}
+
+/** Frames still waiting in the test ports' egress queues (e.g. behind a shaper). */
+export function queued(): i32 {
+  let n = 0;
+  for (let i = 0; i < testPorts.length; i++) n += sw.queued(testPorts[i]);
+  return n;
 }
 
 // ------------------------------------------------------------ unit-test hooks

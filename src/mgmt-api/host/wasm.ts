@@ -74,16 +74,15 @@ export interface HostedExports {
   out_ptr(): number;
   out_len(): number;
   consumed(n: number): void;
-  set_now(ms: bigint): void;
+  set_clock_ns(ns: bigint): void;
   set_host(virt: number, cpus: number, memoryMib: bigint): void;
   add_test_port(n: number): number;
   frame_in(port: number, n: number): void;
-  poll(): void;
-  tx_count(): number;
-  tx_port(i: number): number;
-  tx_ptr(i: number): number;
-  tx_len(i: number): number;
+  age(): number;
+  drain(): number;
+  tx_ptr(): number;
   tx_clear(): void;
+  queued(): number;
   test_out_ptr(): number;
   test_out_len(): number;
   test_json(n: number): number;
@@ -131,14 +130,22 @@ export class Hosted {
     return r;
   }
 
-  setNow(ms: number): void {
-    this.x.set_now(BigInt(ms));
+  /** Sets the switch clock (ns since start; never goes back). */
+  setClockNs(ns: bigint): void {
+    this.x.set_clock_ns(ns);
   }
 
+  setClockMs(ms: number): void {
+    this.x.set_clock_ns(BigInt(Math.floor(ms)) * 1_000_000n);
+  }
+
+  /** Adds a port of kind "test"; its id. Throws naming the error when the switch refuses. */
   addTestPort(name: string): number {
     const b = new TextEncoder().encode(name);
     this.stage(b);
-    return this.x.add_test_port(b.length);
+    const id = this.x.add_test_port(b.length);
+    if (id < 0) throw new Error(`cannot add port ${name}: switch error ${-1 - id}`);
+    return id;
   }
 
   frameIn(port: number, frame: Uint8Array): void {
@@ -147,13 +154,19 @@ export class Hosted {
     this.x.frame_in(port, frame.length);
   }
 
-  /** Frames sent by the switch since the last call: [port index, bytes]. */
+  /** Frames ready to leave the switch: [port id, bytes], in the order they left. */
   takeFrames(): Array<[number, Uint8Array]> {
-    const n = this.x.tx_count();
+    const n = this.x.drain();
     const out: Array<[number, Uint8Array]> = [];
-    for (let i = 0; i < n; i++) {
-      const p = this.x.tx_ptr(i);
-      out.push([this.x.tx_port(i), this.mem().slice(p, p + this.x.tx_len(i))]);
+    if (n === 0) return out;
+    const m = this.mem();
+    const p = this.x.tx_ptr();
+    let i = 0;
+    while (i < n) {
+      const port = m[p + i] | (m[p + i + 1] << 8);
+      const len = m[p + i + 2] | (m[p + i + 3] << 8);
+      out.push([port, m.slice(p + i + 4, p + i + 4 + len)]);
+      i += 4 + len;
     }
     this.x.tx_clear();
     return out;
