@@ -1,0 +1,219 @@
+// The one place that touches binaryen.js: loads, validates and optimizes a module and
+// exposes it as plain typed records, hiding the library's pitfalls (ARCHITECTURE.md).
+import binaryen from "binaryen";
+
+export { binaryen };
+export type ExprRef = number;
+
+/** Value types as small strings; the backend never sees binaryen type ids. */
+export type ValType = "i32" | "i64" | "f32" | "f64" | "none" | "unreachable";
+
+/** Features the backend implements. SIMD, GC, reference types etc. stay off, so a module
+ *  that uses them fails validation with a clear message instead of reaching codegen. */
+export const SUPPORTED_FEATURES =
+  binaryen.Features.MVP |
+  binaryen.Features.MutableGlobals |
+  binaryen.Features.NontrappingFPToInt |
+  binaryen.Features.SignExt |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.BulkMemoryOpt;
+
+export function valType(t: number): ValType {
+  switch (t) {
+    case binaryen.i32: return "i32";
+    case binaryen.i64: return "i64";
+    case binaryen.f32: return "f32";
+    case binaryen.f64: return "f64";
+    case binaryen.none: return "none";
+    case binaryen.unreachable: return "unreachable";
+  }
+  throw new Error(`unsupported value type ${typeName(t)}`);
+}
+
+function typeName(t: number): string {
+  try { return binaryen.expandType(t).length > 1 ? "tuple (multi-value)" : `type id ${t}`; } catch { return `type id ${t}`; }
+}
+
+/** Expand a (possibly tuple) type into value types; multi-value results are rejected by callers. */
+export function valTypes(t: number): ValType[] {
+  if (t === binaryen.none) return [];
+  return binaryen.expandType(t).map(valType);
+}
+
+export interface FuncRec {
+  index: number;
+  name: string;
+  /** set for imported functions */
+  importModule?: string;
+  importBase?: string;
+  params: ValType[];
+  results: ValType[];
+  vars: ValType[];
+  body: ExprRef;
+}
+
+export interface GlobalRec { index: number; name: string; type: ValType; mutable: boolean; init: ExprRef; importModule?: string; importBase?: string }
+export interface DataRec { name: string; passive: boolean; offset: number; data: Uint8Array }
+export interface TableRec { name: string; initial: number; max?: number; importModule?: string }
+export interface ElemRec { name: string; table: string; offset: ExprRef; passive: boolean; funcs: string[] }
+export interface ExportRec { name: string; kind: "function" | "table" | "memory" | "global" | "tag"; value: string }
+export interface MemoryRec { initial: number; max?: number; importModule?: string; importBase?: string; shared: boolean; is64: boolean }
+
+export interface LoadedModule {
+  mod: binaryen.Module;
+  functions: FuncRec[];
+  funcByName: Map<string, FuncRec>;
+  globals: GlobalRec[];
+  globalByName: Map<string, GlobalRec>;
+  memory?: MemoryRec;
+  data: DataRec[];
+  tables: TableRec[];
+  elems: ElemRec[];
+  exports: ExportRec[];
+  start?: string;
+  dispose(): void;
+}
+
+let busy = false;
+
+/**
+ * Validate (V8 first: spec-strict and never aborts the process; then binaryen with the
+ * supported feature set), optionally optimize, and describe the module. Throws Error with
+ * a readable message for malformed, invalid or unsupported input.
+ */
+export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}): LoadedModule {
+  if (!(wasm instanceof Uint8Array)) throw new Error("input is not a byte array");
+  if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d)
+    throw new Error("malformed module: missing \\0asm magic header");
+  if (!WebAssembly.validate(wasm)) {
+    let why = "invalid module";
+    try { new WebAssembly.Module(wasm); } catch (e) { why = (e as Error).message; }
+    throw new Error(`invalid or malformed module: ${why}`);
+  }
+  if (busy) throw new Error("binaryen adapter is not reentrant");
+  busy = true;
+  let mod: binaryen.Module | undefined;
+  try {
+    mod = binaryen.readBinary(wasm);
+    mod.setFeatures(SUPPORTED_FEATURES);
+    if (!quietValidate(mod)) throw new Error("module uses features the AOT compiler does not support (SIMD, reference types, multi-value, threads, ...) or failed binaryen validation");
+    if (opts.optimize) {
+      binaryen.setOptimizeLevel(2);
+      binaryen.setShrinkLevel(0);
+      // Traps must stay observable: never assume they cannot happen.
+      binaryen.setTrapsNeverHappen(false);
+      binaryen.setLowMemoryUnused(false);
+      mod.optimize();
+    }
+    return describe(mod);
+  } catch (e) {
+    mod?.dispose();
+    throw e instanceof Error ? e : new Error(String(e));
+  } finally {
+    busy = false;
+  }
+}
+
+/** binaryen prints validation errors through console; keep them out of our output. */
+function quietValidate(mod: binaryen.Module): boolean {
+  const log = console.log, err = console.error, warn = console.warn;
+  const wr = process.stdout.write, we = process.stderr.write;
+  const sink = () => true;
+  console.log = console.error = console.warn = () => {};
+  (process.stdout as any).write = sink; (process.stderr as any).write = sink;
+  try { return mod.validate() !== 0; } finally {
+    console.log = log; console.error = err; console.warn = warn;
+    (process.stdout as any).write = wr; (process.stderr as any).write = we;
+  }
+}
+
+function describe(mod: binaryen.Module): LoadedModule {
+  const functions: FuncRec[] = [];
+  const funcByName = new Map<string, FuncRec>();
+  const nf = mod.getNumFunctions();
+  for (let i = 0; i < nf; i++) {
+    const fi = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
+    const rec: FuncRec = {
+      index: i, name: fi.name,
+      params: valTypes(fi.params), results: valTypes(fi.results),
+      vars: fi.vars.map(valType), body: fi.body,
+    };
+    if (fi.module) { rec.importModule = fi.module; rec.importBase = fi.base ?? ""; }
+    functions.push(rec); funcByName.set(rec.name, rec);
+  }
+  const globals: GlobalRec[] = [];
+  const globalByName = new Map<string, GlobalRec>();
+  for (let i = 0; i < mod.getNumGlobals(); i++) {
+    const gi = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
+    const rec: GlobalRec = { index: i, name: gi.name, type: valType(gi.type), mutable: gi.mutable, init: gi.init };
+    if (gi.module) { rec.importModule = gi.module; rec.importBase = gi.base ?? ""; }
+    globals.push(rec); globalByName.set(rec.name, rec);
+  }
+  let memory: MemoryRec | undefined;
+  if (mod.hasMemory()) {
+    const mi = mod.getMemoryInfo();
+    memory = { initial: mi.initial, max: mi.max, shared: mi.shared, is64: mi.is64 };
+    if (mi.module) { memory.importModule = mi.module; memory.importBase = mi.base ?? ""; }
+  }
+  const data: DataRec[] = [];
+  const m: any = mod;
+  for (let i = 0; i < m.getNumDataSegments(); i++) {
+    const seg = m.getDataSegmentByIndex(i);
+    const di = m.getDataSegmentInfo(seg);
+    data.push({ name: di.name, passive: di.passive, offset: di.offset ?? 0, data: new Uint8Array(di.data) });
+  }
+  const tables: TableRec[] = [];
+  for (let i = 0; i < mod.getNumTables(); i++) {
+    const ti: any = binaryen.getTableInfo(mod.getTableByIndex(i));
+    tables.push({ name: ti.name, initial: ti.initial, max: ti.max, importModule: ti.module || undefined });
+  }
+  const elems: ElemRec[] = [];
+  for (let i = 0; i < mod.getNumElementSegments(); i++) {
+    const ref = mod.getElementSegmentByIndex(i);
+    const ei: any = binaryen.getElementSegmentInfo(ref);
+    const passive = !!(binaryen as any)._BinaryenElementSegmentIsPassive(ref);
+    elems.push({ name: ei.name, table: ei.table, offset: ei.offset, passive, funcs: ei.data });
+  }
+  const exports: ExportRec[] = [];
+  const kinds: Record<number, ExportRec["kind"]> = {
+    [binaryen.ExternalFunction]: "function", [binaryen.ExternalTable]: "table",
+    [binaryen.ExternalMemory]: "memory", [binaryen.ExternalGlobal]: "global", [binaryen.ExternalTag]: "tag",
+  };
+  for (let i = 0; i < mod.getNumExports(); i++) {
+    const xi = binaryen.getExportInfo(mod.getExportByIndex(i));
+    exports.push({ name: xi.name, kind: kinds[xi.kind], value: xi.value });
+  }
+  const startRef = mod.getStart();
+  const start = startRef ? binaryen.getFunctionInfo(startRef).name : undefined;
+  return { mod, functions, funcByName, globals, globalByName, memory, data, tables, elems, exports, start, dispose: () => mod.dispose() };
+}
+
+/** Expression info that also works for Nop and Unreachable (getExpressionInfo throws there). */
+export function exprInfo(e: ExprRef): any {
+  const id = binaryen.getExpressionId(e);
+  if (id === binaryen.NopId) return { id, type: binaryen.none };
+  if (id === binaryen.UnreachableId) return { id, type: binaryen.unreachable };
+  return binaryen.getExpressionInfo(e);
+}
+
+/** A constant's value as BigInt bits (i32/i64) or raw IEEE bits (f32/f64). */
+export function constBits(e: ExprRef): { type: ValType; bits: bigint } {
+  const info = binaryen.getExpressionInfo(e) as any;
+  const t = valType(info.type);
+  const v = info.value;
+  switch (t) {
+    case "i32": return { type: t, bits: BigInt.asUintN(32, BigInt(v | 0)) };
+    case "i64": {
+      if (typeof v === "bigint") return { type: t, bits: BigInt.asUintN(64, v) };
+      return { type: t, bits: (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0) };
+    }
+    case "f32": { const dv = new DataView(new ArrayBuffer(4)); dv.setFloat32(0, v, true); return { type: t, bits: BigInt(dv.getUint32(0, true)) }; }
+    case "f64": { const dv = new DataView(new ArrayBuffer(8)); dv.setFloat64(0, v, true); return { type: t, bits: dv.getBigUint64(0, true) }; }
+  }
+  throw new Error(`unsupported constant type ${t}`);
+}
+
+/** Side-effect bits of an expression (binaryen.SideEffects). */
+export function sideEffects(e: ExprRef, mod: binaryen.Module): number {
+  return (binaryen as any).getSideEffects(e, mod);
+}

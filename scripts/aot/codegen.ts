@@ -1,0 +1,1060 @@
+// Tree-walking single-pass code generator: Binaryen IR of one function -> x86-64 assembly text.
+//
+// Evaluation model: every expression leaves its value in rax (i32 zero-extended, i64) or xmm0
+// (f32/f64). Operands that are "simple" (constants, locals, globals) are used directly as
+// immediates/registers/memory; other left operands are pushed on the machine stack while the
+// right one is evaluated. The pushed depth is tracked so branches leaving an expression
+// rebalance rsp. Locals live in fixed homes: callee-saved registers by weighted use count,
+// then rbp-relative stack slots. See README.md for the register conventions.
+import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type ExprRef, type FuncRec, type LoadedModule, type ValType } from "./binaryen-adapter.ts";
+import { INVERT, SWAP, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
+
+export type Target = "linux" | "baremetal";
+
+/** Registers that can hold locals. All are preserved across internal calls (callee-saved in
+ *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
+export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
+/** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
+export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
+
+// Binaryen's unary and binary operation ids are separate enums with overlapping numbers.
+const UNARY_OP: Record<number, string> = {};
+const BINARY_OP: Record<number, string> = {};
+for (const k of Object.keys(binaryen)) {
+  const v = (binaryen as any)[k];
+  if (typeof v !== "number" || !/^[A-Z]/.test(k) || !/(Int32|Int64|Float32|Float64)$/.test(k) || /Id$|Vec|x\d|Lane|Atomic|MulWide/.test(k)) continue;
+  const isBinary = /^(Add|Sub|Mul|Div|Rem|And|Or|Xor|Shl|Shr|Rot|Eq|Ne|Lt|Le|Gt|Ge|CopySign|Min|Max)/.test(k) && !/^EqZ/.test(k);
+  (isBinary ? BINARY_OP : UNARY_OP)[v] = k;
+}
+const ID = {
+  Block: binaryen.BlockId, If: binaryen.IfId, Loop: binaryen.LoopId, Break: binaryen.BreakId, Switch: binaryen.SwitchId,
+  Call: binaryen.CallId, CallIndirect: binaryen.CallIndirectId, LocalGet: binaryen.LocalGetId, LocalSet: binaryen.LocalSetId,
+  GlobalGet: binaryen.GlobalGetId, GlobalSet: binaryen.GlobalSetId, Load: binaryen.LoadId, Store: binaryen.StoreId,
+  Const: binaryen.ConstId, Unary: binaryen.UnaryId, Binary: binaryen.BinaryId, Select: binaryen.SelectId, Drop: binaryen.DropId,
+  Return: binaryen.ReturnId, MemorySize: binaryen.MemorySizeId, MemoryGrow: binaryen.MemoryGrowId, Nop: binaryen.NopId,
+  Unreachable: binaryen.UnreachableId, MemoryInit: binaryen.MemoryInitId, DataDrop: binaryen.DataDropId,
+  MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
+};
+const ID_NAME: Record<number, string> = {};
+for (const k of Object.keys(binaryen)) if (k.endsWith("Id") && typeof (binaryen as any)[k] === "number") ID_NAME[(binaryen as any)[k]] = k.slice(0, -2);
+
+export class CompileError extends Error {}
+
+type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number };
+interface Label { name: string; asm: string; depth: number }
+
+/** Module-wide state shared by all function generators. */
+export interface ModuleCtx {
+  m: LoadedModule;
+  target: Target;
+  funcIndex: Map<string, number>;
+  globalIndex: Map<string, number>;
+  dataIndex: Map<string, number>;
+  sigIds: Map<string, number>;
+  usedTraps: Set<number>;
+  /** imports called; name -> stub label (linux) */
+  importStubs: Map<string, FuncRec>;
+  labelSeq: number;
+  tableSize: number;
+}
+
+export function sigKey(params: ValType[], results: ValType[]): string {
+  return params.join(",") + "->" + results.join(",");
+}
+export function sigId(ctx: ModuleCtx, params: ValType[], results: ValType[]): number {
+  const k = sigKey(params, results);
+  let id = ctx.sigIds.get(k);
+  if (id === undefined) { id = ctx.sigIds.size + 1; ctx.sigIds.set(k, id); }
+  return id;
+}
+
+const CMP_CC: Record<string, string> = {
+  Eq: "e", Ne: "ne", LtS: "l", LtU: "b", LeS: "le", LeU: "be", GtS: "g", GtU: "a", GeS: "ge", GeU: "ae",
+};
+
+export class FuncGen {
+  out: string[] = [];
+  depth = 0;
+  homes: Home[] = [];
+  types: ValType[] = [];
+  labels: Label[] = [];
+  traps = new Set<number>();
+  savedRegs: string[] = [];
+  frameSize = 0;
+  opName = "";
+  constructor(public ctx: ModuleCtx, public f: FuncRec) {}
+
+  fail(what: string): never {
+    throw new CompileError(`function ${this.f.name}: ${what}`);
+  }
+  e(s: string) { this.out.push("\t" + s); }
+  label(l: string) { this.out.push(l + ":"); }
+  newLabel(): string { return `.L${this.ctx.labelSeq++}`; }
+  trap(code: number): string { this.traps.add(code); this.ctx.usedTraps.add(code); return `.Ltrap${code}_${this.f.index}`; }
+  sym(): string { return `tvf_${this.f.index}`; }
+
+  // ---------------------------------------------------------------- locals
+  assignHomes() {
+    const f = this.f;
+    this.types = [...f.params, ...f.vars];
+    const weight = new Array(this.types.length).fill(0);
+    const walk = (e: ExprRef, loop: number) => {
+      if (!e) return;
+      const info = exprInfo(e);
+      if (info.id === ID.LocalGet || info.id === ID.LocalSet) weight[info.index] += loop;
+      const inner = info.id === ID.Loop ? Math.min(loop * 8, 1 << 20) : loop;
+      forEachChild(info, (c) => walk(c, inner));
+    };
+    walk(f.body, 1);
+    const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && weight[i] > 0)
+      .sort((a, b) => weight[b] - weight[a]);
+    let slot = 0;
+    const homes: Home[] = new Array(this.types.length);
+    const regs = HOME_REGS.slice();
+    for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.savedRegs.push(r); } }
+    // stack frame: saved registers first, then slots
+    slot = this.savedRegs.length;
+    for (let i = 0; i < this.types.length; i++) if (!homes[i]) { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
+    this.homes = homes;
+    this.frameSize = 8 * slot;
+  }
+
+  homeOperand(i: number, bits: number): string {
+    const h = this.homes[i];
+    return h.kind === "reg" ? reg(h.reg, bits) : `${ptrSize(bits)} [rbp${h.off}]`;
+  }
+
+  // ---------------------------------------------------------------- function
+  generate(): string[] {
+    const f = this.f;
+    if (f.results.length > 1) this.fail("multi-value results are not supported");
+    if (this.ctx.target === "baremetal") {
+      for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the baremetal target (the monitor is integer-only)`);
+    }
+    this.assignHomes();
+    const s = this.sym();
+    this.out.push(`\t.p2align 4`, `${s}:`);
+    this.e("push rbp");
+    this.e("mov rbp, rsp");
+    this.e("cmp rsp, qword ptr [rip + tv_stack_limit]");
+    this.e(`jb ${this.trap(8)}`);
+    if (this.frameSize) this.e(`sub rsp, ${this.frameSize}`);
+    this.savedRegs.forEach((r, k) => this.e(`mov qword ptr [rbp-${8 * (k + 1)}], ${r}`));
+    const np = f.params.length;
+    for (let i = 0; i < this.types.length; i++) {
+      const t = this.types[i], h = this.homes[i];
+      const bits = t === "i32" || t === "f32" ? 32 : 64;
+      if (i < np) {
+        const src = `[rbp+${16 + 8 * (np - 1 - i)}]`;
+        if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} ${src}`);
+        else { this.e(`mov rax, qword ptr ${src}`); this.e(`mov qword ptr [rbp${h.off}], rax`); }
+      } else {
+        if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
+        else this.e(`mov qword ptr [rbp${h.off}], 0`);
+      }
+    }
+    this.gen(f.body);
+    this.label(`.Lret_${f.index}`);
+    this.savedRegs.forEach((r, k) => this.e(`mov ${r}, qword ptr [rbp-${8 * (k + 1)}]`));
+    this.e("leave");
+    this.e("ret");
+    for (const code of [...this.traps].sort()) {
+      this.label(`.Ltrap${code}_${f.index}`);
+      this.e(`call tv_trapstub_${code}`);
+    }
+    this.label(`.Lfe_${f.index}`);
+    return this.out;
+  }
+
+  // ---------------------------------------------------------------- helpers
+  tyOf(e: ExprRef): ValType { return valType(binaryen.getExpressionType(e)); }
+
+  push(t: ValType) {
+    if (isFloat(t)) { this.e("sub rsp, 8"); this.e("movsd qword ptr [rsp], xmm0"); }
+    else this.e("push rax");
+    this.depth += 8;
+  }
+  popTo(r: string) { this.e(`pop ${r}`); this.depth -= 8; }
+
+  /** Integer operand usable directly as the source of an ALU op (imm, register or memory). */
+  operand(e: ExprRef, allowMem = true): string | null {
+    const id = binaryen.getExpressionId(e);
+    if (id === ID.Const) {
+      const c = constBits(e);
+      if (c.type === "i32") return imm32(c.bits, 32);
+      if (c.type === "i64") return imm32(c.bits, 64);
+      return null;
+    }
+    if (id === ID.LocalGet) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const t = this.types[info.index];
+      if (isFloat(t)) return null;
+      const h = this.homes[info.index];
+      if (h.kind === "slot" && !allowMem) return null;
+      return this.homeOperand(info.index, t === "i32" ? 32 : 64);
+    }
+    if (id === ID.GlobalGet && allowMem) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const t = this.tyOf(e);
+      if (isFloat(t)) return null;
+      return `${ptrSize(t === "i32" ? 32 : 64)} [rip + tv_g_${this.ctx.globalIndex.get(info.name)}]`;
+    }
+    return null;
+  }
+
+  isConst(e: ExprRef): boolean { return binaryen.getExpressionId(e) === ID.Const; }
+  writesLocals(e: ExprRef): boolean { return (sideEffects(e, this.ctx.m.mod) & binaryen.SideEffects.WritesLocal) !== 0; }
+
+  /** Branch to a label from the current stack depth, optionally on condition cc. */
+  jumpTo(l: Label, cc?: string) {
+    const diff = this.depth - l.depth;
+    if (diff === 0) { this.e(cc ? `j${cc} ${l.asm}` : `jmp ${l.asm}`); return; }
+    if (cc) {
+      const skip = this.newLabel();
+      this.e(`j${INVERT[cc]} ${skip}`);
+      this.e(`lea rsp, [rsp+${diff}]`);
+      this.e(`jmp ${l.asm}`);
+      this.label(skip);
+    } else {
+      this.e(`lea rsp, [rsp+${diff}]`);
+      this.e(`jmp ${l.asm}`);
+    }
+  }
+  findLabel(name: string): Label {
+    for (let i = this.labels.length - 1; i >= 0; i--) if (this.labels[i].name === name) return this.labels[i];
+    this.fail(`branch to unknown label ${name}`);
+  }
+
+  // ---------------------------------------------------------------- expressions
+  gen(e: ExprRef): void {
+    const info = exprInfo(e);
+    switch (info.id) {
+      case ID.Nop: return;
+      case ID.Unreachable: this.ctx.usedTraps.add(1); this.e("call tv_trapstub_1"); return;
+      case ID.Block: {
+        const name: string | null = info.name;
+        let l: Label | undefined;
+        if (name) { l = { name, asm: this.newLabel(), depth: this.depth }; this.labels.push(l); }
+        for (const c of info.children) this.gen(c);
+        if (l) { this.labels.pop(); this.label(l.asm); }
+        return;
+      }
+      case ID.Loop: {
+        const l: Label = { name: info.name, asm: this.newLabel(), depth: this.depth };
+        this.labels.push(l);
+        this.label(l.asm);
+        this.gen(info.body);
+        this.labels.pop();
+        return;
+      }
+      case ID.If: {
+        const cc = this.genCond(info.condition);
+        const lelse = this.newLabel();
+        this.e(`j${INVERT[cc]} ${lelse}`);
+        this.gen(info.ifTrue);
+        if (info.ifFalse) {
+          const lend = this.newLabel();
+          this.e(`jmp ${lend}`);
+          this.label(lelse);
+          this.gen(info.ifFalse);
+          this.label(lend);
+        } else this.label(lelse);
+        return;
+      }
+      case ID.Break: {
+        const l = this.findLabel(info.name);
+        if (info.value) this.gen(info.value);
+        if (!info.condition) { this.jumpTo(l); return; }
+        if (info.value) {
+          const vt = this.tyOf(info.value);
+          this.push(vt);
+          const cc = this.genCond(info.condition);
+          if (isFloat(vt)) { this.popTo("rcx"); this.e("movq xmm0, rcx"); } else this.popTo("rax");
+          this.jumpTo(l, cc);
+        } else {
+          this.jumpTo(l, this.genCond(info.condition));
+        }
+        return;
+      }
+      case ID.Switch: return this.genSwitch(info);
+      case ID.Return: {
+        if (info.value) this.gen(info.value);
+        this.e(`jmp .Lret_${this.f.index}`);
+        return;
+      }
+      case ID.Drop: this.gen(info.value); return;
+      case ID.Const: return this.genConst(e);
+      case ID.LocalGet: {
+        const t = this.types[info.index], h = this.homes[info.index];
+        if (t === "f32") this.e(`movss xmm0, dword ptr [rbp${(h as any).off}]`);
+        else if (t === "f64") this.e(`movsd xmm0, qword ptr [rbp${(h as any).off}]`);
+        else this.e(`mov ${t === "i32" ? "eax" : "rax"}, ${this.homeOperand(info.index, t === "i32" ? 32 : 64)}`);
+        return;
+      }
+      case ID.LocalSet: return this.genLocalSet(info);
+      case ID.GlobalGet: {
+        const t = valType(info.type);
+        const g = `tv_g_${this.ctx.globalIndex.get(info.name)}`;
+        if (t === "f32") this.e(`movss xmm0, dword ptr [rip + ${g}]`);
+        else if (t === "f64") this.e(`movsd xmm0, qword ptr [rip + ${g}]`);
+        else this.e(`mov ${t === "i32" ? "eax" : "rax"}, ${ptrSize(t === "i32" ? 32 : 64)} [rip + ${g}]`);
+        return;
+      }
+      case ID.GlobalSet: {
+        const g = `tv_g_${this.ctx.globalIndex.get(info.name)}`;
+        const t = this.tyOf(info.value);
+        const op = isFloat(t) ? null : this.operand(info.value, false);
+        if (op !== null && !op.startsWith("qword") && !op.startsWith("dword")) { this.e(`mov ${ptrSize(t === "i32" ? 32 : 64)} [rip + ${g}], ${op}`); return; }
+        this.gen(info.value);
+        if (t === "f32") this.e(`movss dword ptr [rip + ${g}], xmm0`);
+        else if (t === "f64") this.e(`movsd qword ptr [rip + ${g}], xmm0`);
+        else this.e(`mov ${ptrSize(t === "i32" ? 32 : 64)} [rip + ${g}], ${t === "i32" ? "eax" : "rax"}`);
+        return;
+      }
+      case ID.Load: return this.genLoad(info);
+      case ID.Store: return this.genStore(info);
+      case ID.Unary: return this.genUnary(info, e);
+      case ID.Binary: return this.genBinary(info, e);
+      case ID.Select: return this.genSelect(info);
+      case ID.Call: return this.genCall(info);
+      case ID.CallIndirect: return this.genCallIndirect(info);
+      case ID.MemorySize: this.needMemory("memory.size"); this.e("mov eax, dword ptr [rip + tv_mem_pages]"); return;
+      case ID.MemoryGrow:
+        this.needMemory("memory.grow");
+        this.gen(info.delta);
+        this.e("call tv_rt_memory_grow");
+        return;
+      case ID.MemoryCopy: this.needMemory("memory.copy"); return this.genRtCall("tv_rt_memory_copy", [info.dest, info.source, info.size]);
+      case ID.MemoryFill: this.needMemory("memory.fill"); return this.genRtCall("tv_rt_memory_fill", [info.dest, info.value, info.size]);
+      case ID.MemoryInit: {
+        this.needMemory("memory.init");
+        const seg = this.ctx.dataIndex.get(info.segment);
+        return this.genRtCall("tv_rt_memory_init", [info.dest, info.offset, info.size], `lea rax, [rip + tv_dseg_${seg}]`);
+      }
+      case ID.DataDrop: {
+        const seg = this.ctx.dataIndex.get(info.segment);
+        this.e(`mov qword ptr [rip + tv_dseg_${seg}+8], 0`);
+        return;
+      }
+    }
+    this.fail(`unsupported op ${ID_NAME[info.id] ?? info.id}`);
+  }
+
+  needMemory(op: string) { if (!this.ctx.m.memory) this.fail(`${op} without a memory`); }
+
+  genConst(e: ExprRef) {
+    const c = constBits(e);
+    switch (c.type) {
+      case "i32": this.e(c.bits === 0n ? "xor eax, eax" : `mov eax, ${Number(BigInt.asIntN(32, c.bits))}`); return;
+      case "i64": {
+        const s = BigInt.asIntN(64, c.bits);
+        if (s === 0n) this.e("xor eax, eax");
+        else if (c.bits < (1n << 32n)) this.e(`mov eax, ${hex(c.bits)}`);
+        else if (s >= -(1n << 31n) && s < 0n) this.e(`mov rax, ${s}`);
+        else this.e(`movabs rax, ${hex(c.bits)}`);
+        return;
+      }
+      case "f32":
+        if (c.bits === 0n) this.e("xorps xmm0, xmm0");
+        else { this.e(`mov eax, ${hex(c.bits)}`); this.e("movd xmm0, eax"); }
+        return;
+      case "f64":
+        if (c.bits === 0n) this.e("xorps xmm0, xmm0");
+        else { this.e(`movabs rax, ${hex(c.bits)}`); this.e("movq xmm0, rax"); }
+        return;
+    }
+  }
+
+  genLocalSet(info: any) {
+    const i: number = info.index;
+    const t = this.types[i], h = this.homes[i];
+    if (isFloat(t)) {
+      this.gen(info.value);
+      this.e(`${t === "f32" ? "movss dword" : "movsd qword"} ptr [rbp${(h as any).off}], xmm0`);
+      return;
+    }
+    const bits = t === "i32" ? 32 : 64;
+    const dst = this.homeOperand(i, bits);
+    const ra = reg("rax", bits);
+    // local = const
+    const op = this.operand(info.value, h.kind === "reg");
+    if (op !== null && !info.isTee && (h.kind === "reg" || /^-?\d+$/.test(op))) {
+      if (op !== dst) this.e(`mov ${dst}, ${op}`);
+      return;
+    }
+    // local = local op simple  ->  op local, simple
+    if (!info.isTee && binaryen.getExpressionId(info.value) === ID.Binary) {
+      const b = binaryen.getExpressionInfo(info.value) as any;
+      const name = BINARY_OP[b.op] ?? "";
+      const m = /^(Add|Sub|And|Or|Xor)Int(32|64)$/.exec(name);
+      if (m && binaryen.getExpressionId(b.left) === ID.LocalGet && (binaryen.getExpressionInfo(b.left) as any).index === i) {
+        const src = this.operand(b.right, h.kind === "reg");
+        if (src !== null && (h.kind === "reg" || /^-?\d+$/.test(src))) {
+          this.e(`${m[1].toLowerCase()} ${dst}, ${src}`);
+          return;
+        }
+      }
+    }
+    this.gen(info.value);
+    this.e(`mov ${dst}, ${ra}`);
+  }
+
+  // ---------------------------------------------------------------- memory
+  /** Address operand for a linear-memory access, evaluating ptr into `into` if needed. */
+  address(ptr: ExprRef, offset: number, into = "rax"): string {
+    const off = offset >>> 0;
+    const id = binaryen.getExpressionId(ptr);
+    if (id === ID.Const) {
+      const c = Number(constBits(ptr).bits) + off;
+      if (c <= 0x7fffffff) return `[r15+${c}]`;
+      this.e(`mov ${into}, ${c}`);
+      return `[r15+${into}]`;
+    }
+    if (id === ID.LocalGet && off <= 0x7fffffff) {
+      const li = (binaryen.getExpressionInfo(ptr) as any).index;
+      const h = this.homes[li];
+      if (h.kind === "reg") return off ? `[r15+${h.reg}+${off}]` : `[r15+${h.reg}]`;
+    }
+    this.gen(ptr);
+    if (into !== "rax") this.e(`mov ${reg(into, 32)}, eax`);
+    return this.fixOffset(into, off);
+  }
+  fixOffset(r: string, off: number): string {
+    if (off === 0) return `[r15+${r}]`;
+    if (off <= 0x7fffffff) return `[r15+${r}+${off}]`;
+    this.e(`mov edx, ${off}`);
+    this.e(`add ${r}, rdx`);
+    return `[r15+${r}]`;
+  }
+  ptrIsStable(ptr: ExprRef): boolean {
+    const id = binaryen.getExpressionId(ptr);
+    if (id === ID.Const) return true;
+    if (id === ID.LocalGet) return this.homes[(binaryen.getExpressionInfo(ptr) as any).index].kind === "reg";
+    return false;
+  }
+
+  genLoad(info: any) {
+    const t = valType(info.type);
+    const a = this.address(info.ptr, info.offset);
+    const bytes: number = info.bytes;
+    if (t === "f32") { this.e(`movss xmm0, dword ptr ${a}`); return; }
+    if (t === "f64") { this.e(`movsd xmm0, qword ptr ${a}`); return; }
+    const dst = t === "i64" ? "rax" : "eax";
+    if (bytes === 8) this.e(`mov rax, qword ptr ${a}`);
+    else if (bytes === 4) {
+      if (t === "i64" && info.isSigned) this.e(`movsxd rax, dword ptr ${a}`);
+      else this.e(`mov eax, dword ptr ${a}`);
+    } else {
+      const p = bytes === 1 ? "byte ptr" : "word ptr";
+      this.e(info.isSigned ? `movsx ${dst}, ${p} ${a}` : `movzx eax, ${p} ${a}`);
+    }
+  }
+
+  genStore(info: any) {
+    const vt = this.tyOf(info.value);
+    const bytes: number = info.bytes;
+    const bits = bytes * 8;
+    // value is an immediate or register: no temporaries needed
+    if (!isFloat(vt)) {
+      const op = this.operand(info.value, false);
+      if (op !== null) {
+        const a = this.address(info.ptr, info.offset);
+        let src = op;
+        if (/^-?\d+$/.test(op)) {
+          const v = BigInt(op);
+          src = bits === 64 ? op : String(Number(BigInt.asIntN(bits, v)));
+        } else src = reg(regOf(op), bits);
+        this.e(`mov ${ptrSize(bits)} ${a}, ${src}`);
+        return;
+      }
+    }
+    if (this.ptrIsStable(info.ptr) && (this.isConst(info.ptr) || !this.writesLocals(info.value))) {
+      this.gen(info.value);
+      const a = this.address(info.ptr, info.offset, "rcx");
+      this.storeFrom(a, vt, bits);
+      return;
+    }
+    const off = info.offset >>> 0;
+    this.gen(info.ptr);
+    this.push("i32");
+    this.gen(info.value);
+    this.popTo("rcx");
+    this.storeFrom(this.fixOffset("rcx", off), vt, bits);
+  }
+  storeFrom(a: string, vt: ValType, bits: number) {
+    if (vt === "f32") this.e(`movss dword ptr ${a}, xmm0`);
+    else if (vt === "f64") this.e(`movsd qword ptr ${a}, xmm0`);
+    else this.e(`mov ${ptrSize(bits)} ${a}, ${reg("rax", bits)}`);
+  }
+
+  // ---------------------------------------------------------------- calls
+  pushArg(e: ExprRef) {
+    const t = this.tyOf(e);
+    if (!isFloat(t)) {
+      const op = this.operand(e, true);
+      if (op !== null) {
+        if (/^-?\d+$/.test(op)) this.e(`push ${op}`);
+        else if (op.includes("ptr")) this.e(`push qword ${op.slice(op.indexOf("ptr"))}`);
+        else this.e(`push ${regOf(op)}`);
+        this.depth += 8;
+        return;
+      }
+    }
+    this.gen(e);
+    this.push(t);
+  }
+
+  genCall(info: any) {
+    const callee = this.ctx.m.funcByName.get(info.target)!;
+    if (info.isReturn) this.fail("tail calls are not supported");
+    if (callee.importModule !== undefined) return this.genImportCall(callee, info.operands);
+    for (const a of info.operands) this.pushArg(a);
+    this.e(`call tvf_${callee.index}`);
+    this.popArgs(info.operands.length);
+  }
+  popArgs(n: number) {
+    if (n) { this.e(`add rsp, ${8 * n}`); this.depth -= 8 * n; }
+  }
+
+  genCallIndirect(info: any) {
+    if (info.isReturn) this.fail("tail calls are not supported");
+    if (this.ctx.m.tables.length !== 1) this.fail("call_indirect needs exactly one table");
+    const params = valTypes(info.params), results = valTypes(info.results);
+    if (results.length > 1) this.fail("multi-value results are not supported");
+    const sig = sigId(this.ctx, params, results);
+    for (const a of info.operands) this.pushArg(a);
+    this.gen(info.target);
+    this.e(`cmp eax, ${this.ctx.tableSize}`);
+    this.e(`jae ${this.trap(6)}`);
+    this.e("lea rcx, [rip + tv_table]");
+    this.e("shl eax, 4");
+    this.e("mov rdx, qword ptr [rcx+rax]");
+    this.e("test rdx, rdx");
+    this.e(`jz ${this.trap(6)}`);
+    this.e(`cmp qword ptr [rcx+rax+8], ${sig}`);
+    this.e(`jne ${this.trap(7)}`);
+    this.e("call rdx");
+    this.popArgs(info.operands.length);
+  }
+
+  /** Call one of the shared runtime helpers with its operands on the stack. */
+  genRtCall(fn: string, args: ExprRef[], pre?: string) {
+    for (const a of args) this.pushArg(a);
+    if (pre) this.e(pre);
+    this.e(`call ${fn}`);
+    this.popArgs(args.length);
+  }
+
+  genImportCall(callee: FuncRec, operands: ExprRef[]) {
+    if (callee.importModule !== "hw") this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
+    if (this.ctx.target === "linux") {
+      this.ctx.importStubs.set(callee.name, callee);
+      for (const a of operands) this.pushArg(a);
+      this.e(`call tv_imp_${callee.index}`);
+      this.popArgs(operands.length);
+      return;
+    }
+    lowerHwImport(this, callee, operands);
+  }
+
+  // ---------------------------------------------------------------- select / switch
+  genSelect(info: any) {
+    const t = valType(info.type);
+    if (t === "unreachable") { this.gen(info.ifTrue); this.gen(info.ifFalse); this.gen(info.condition); return; }
+    const fl = isFloat(t);
+    const bits = t === "i32" || t === "f32" ? 32 : 64;
+    this.gen(info.ifTrue);
+    this.push(t);
+    const fop = fl ? null : this.operand(info.ifFalse, true);
+    if (fop !== null && !/^-?\d+$/.test(fop)) {
+      const cc = this.genCond(info.condition);
+      this.popTo("rax");
+      this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${fop}`);
+      return;
+    }
+    this.gen(info.ifFalse);
+    this.push(t);
+    const cc = this.genCond(info.condition);
+    this.popTo("rcx");
+    this.popTo("rax");
+    this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${reg("rcx", bits)}`);
+    if (fl) this.e("movq xmm0, rax");
+  }
+
+  genSwitch(info: any) {
+    const targets: Label[] = info.names.map((n: string) => this.findLabel(n));
+    const def = this.findLabel(info.defaultName);
+    let vt: ValType | undefined;
+    if (info.value) { vt = this.tyOf(info.value); this.gen(info.value); this.push(vt); }
+    this.gen(info.condition);
+    this.e("mov ecx, eax");
+    if (vt) { if (isFloat(vt)) { this.popTo("rax"); this.e("movq xmm0, rax"); } else this.popTo("rax"); }
+    if (targets.length === 0) { this.jumpTo(def); return; }
+    this.e(`cmp ecx, ${targets.length}`);
+    this.jumpTo(def, "ae");
+    const tab = this.newLabel();
+    this.e(`lea rdx, [rip + ${tab}]`);
+    this.e("movsxd rcx, dword ptr [rdx+rcx*4]");
+    this.e("add rcx, rdx");
+    this.e("jmp rcx");
+    const tramp: string[] = [];
+    const entries: string[] = [];
+    const trampFor = new Map<Label, string>();
+    for (const l of targets) {
+      if (l.depth === this.depth) { entries.push(l.asm); continue; }
+      let t = trampFor.get(l);
+      if (!t) {
+        t = this.newLabel();
+        trampFor.set(l, t);
+        tramp.push(`${t}:`, `\tlea rsp, [rsp+${this.depth - l.depth}]`, `\tjmp ${l.asm}`);
+      }
+      entries.push(t);
+    }
+    this.out.push("\t.p2align 2", `${tab}:`);
+    for (const en of entries) this.e(`.long ${en} - ${tab}`);
+    this.out.push(...tramp);
+  }
+
+  // ---------------------------------------------------------------- conditions
+  /** Evaluate an i32 condition into flags; returns the x86 condition code meaning "true". */
+  genCond(e: ExprRef): string {
+    const id = binaryen.getExpressionId(e);
+    if (id === ID.Binary) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const name = BINARY_OP[info.op] ?? "";
+      const m = /^(Eq|Ne|LtS|LtU|LeS|LeU|GtS|GtU|GeS|GeU)Int(32|64)$/.exec(name);
+      if (m) return this.genIntCompare(info.left, info.right, CMP_CC[m[1]], m[2] === "64" ? 64 : 32);
+      const fm = /^(Lt|Le|Gt|Ge)Float(32|64)$/.exec(name);
+      if (fm) {
+        const ins = fm[2] === "32" ? "ucomiss" : "ucomisd";
+        this.genFloatPair(info.left, info.right, fm[2] === "32" ? "f32" : "f64");
+        // xmm0 = left, xmm1 = right; unordered -> CF=ZF=PF=1: "a"/"ae" are false then.
+        if (fm[1] === "Gt") { this.e(`${ins} xmm0, xmm1`); return "a"; }
+        if (fm[1] === "Ge") { this.e(`${ins} xmm0, xmm1`); return "ae"; }
+        if (fm[1] === "Lt") { this.e(`${ins} xmm1, xmm0`); return "a"; }
+        this.e(`${ins} xmm1, xmm0`); return "ae";
+      }
+    }
+    if (id === ID.Unary) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const name = UNARY_OP[info.op];
+      if (name === "EqZInt32" || name === "EqZInt64") {
+        const inner = binaryen.getExpressionId(info.value) === ID.Binary ? BINARY_OP[(binaryen.getExpressionInfo(info.value) as any).op] ?? "" : "";
+        if (name === "EqZInt32" && /^(Eq|Ne|LtS|LtU|LeS|LeU|GtS|GtU|GeS|GeU)Int(32|64)$/.test(inner)) return INVERT[this.genCond(info.value)];
+        const bits = name === "EqZInt64" ? 64 : 32;
+        const op = this.operand(info.value, false);
+        if (op !== null && !/^-?\d+$/.test(op)) { this.e(`test ${op}, ${op}`); return "e"; }
+        this.gen(info.value);
+        this.e(`test ${reg("rax", bits)}, ${reg("rax", bits)}`);
+        return "e";
+      }
+    }
+    if (id === ID.LocalGet) {
+      const op = this.operand(e, false);
+      if (op !== null) { this.e(`test ${op}, ${op}`); return "ne"; }
+    }
+    this.gen(e);
+    this.e("test eax, eax");
+    return "ne";
+  }
+
+  genIntCompare(l: ExprRef, r: ExprRef, cc: string, bits: number): string {
+    const ra = reg("rax", bits);
+    const rop = this.operand(r, true);
+    if (rop !== null) {
+      const lop = this.operand(l, false);
+      if (lop !== null && !/^-?\d+$/.test(lop)) { this.e(`cmp ${lop}, ${rop}`); return cc; }
+      this.gen(l);
+      this.e(`cmp ${ra}, ${rop}`);
+      return cc;
+    }
+    const lop = this.operand(l, true);
+    if (lop !== null && (this.isConst(l) || !this.writesLocals(r))) {
+      this.gen(r);
+      this.e(`cmp ${ra}, ${lop}`);
+      return SWAP[cc];
+    }
+    this.gen(l);
+    this.push("i64");
+    this.gen(r);
+    this.e(`mov ${reg("rcx", bits)}, ${ra}`);
+    this.popTo("rax");
+    this.e(`cmp ${ra}, ${reg("rcx", bits)}`);
+    return cc;
+  }
+
+  /** left -> xmm0, right -> xmm1 */
+  genFloatPair(l: ExprRef, r: ExprRef, t: ValType) {
+    const mov = t === "f32" ? "movss" : "movsd";
+    const simpleR = this.floatMem(r);
+    this.gen(l);
+    if (simpleR) { this.e(`${mov} xmm1, ${simpleR}`); return; }
+    this.push(t);
+    this.gen(r);
+    this.e("movaps xmm1, xmm0");
+    this.e(`${mov} xmm0, qword ptr [rsp]`.replace("qword", t === "f32" ? "dword" : "qword"));
+    this.e("add rsp, 8"); this.depth -= 8;
+  }
+  /** A float local/global as a memory operand, or null. */
+  floatMem(e: ExprRef): string | null {
+    const id = binaryen.getExpressionId(e);
+    const t = this.tyOf(e);
+    const p = t === "f32" ? "dword ptr" : "qword ptr";
+    if (id === ID.LocalGet) { const i = (binaryen.getExpressionInfo(e) as any).index; return `${p} [rbp${(this.homes[i] as any).off}]`; }
+    if (id === ID.GlobalGet) return `${p} [rip + tv_g_${this.ctx.globalIndex.get((binaryen.getExpressionInfo(e) as any).name)}]`;
+    return null;
+  }
+
+  genFloatPairFromXmm0(r: ExprRef, t: ValType) {
+    // xmm0 holds left; evaluate right into xmm1 keeping left.
+    this.push(t);
+    this.gen(r);
+    this.e("movaps xmm1, xmm0");
+    this.e(`${t === "f32" ? "movss xmm0, dword" : "movsd xmm0, qword"} ptr [rsp]`);
+    this.e("add rsp, 8");
+    this.depth -= 8;
+  }
+
+  // ---------------------------------------------------------------- arithmetic
+  genBinary(info: any, e: ExprRef) {
+    const name = BINARY_OP[info.op];
+    if (!name) this.fail(`unsupported binary op ${info.op}`);
+    const m = /^(.*?)(Int|Float)(32|64)$/.exec(name)!;
+    const op = m[1], isInt = m[2] === "Int", bits = Number(m[3]);
+    if (isInt) {
+      if (CMP_CC[op] !== undefined) {
+        const cc = this.genIntCompare(info.left, info.right, CMP_CC[op], bits);
+        this.e(`set${cc} al`);
+        this.e("movzx eax, al");
+        return;
+      }
+      return this.genIntArith(op, info.left, info.right, bits);
+    }
+    return genFloatBinary(this, op, info.left, info.right, bits === 32 ? "f32" : "f64");
+  }
+
+  genIntArith(op: string, l: ExprRef, r: ExprRef, bits: number) {
+    const commutative = op === "Add" || op === "Mul" || op === "And" || op === "Or" || op === "Xor";
+    let rop = this.operand(r, true);
+    if (rop !== null) {
+      this.gen(l);
+      this.intOp(op, bits, rop, r);
+      return;
+    }
+    const lop = this.operand(l, true);
+    if (lop !== null && (this.isConst(l) || !this.writesLocals(r))) {
+      this.gen(r);
+      if (commutative) { this.intOp(op, bits, lop, l); return; }
+      this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
+      this.loadInt(l, bits, lop);
+      this.intOp(op, bits, reg("rcx", bits), null);
+      return;
+    }
+    this.gen(l);
+    this.push("i64");
+    this.gen(r);
+    this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
+    this.popTo("rax");
+    this.intOp(op, bits, reg("rcx", bits), null);
+  }
+  loadInt(_e: ExprRef, bits: number, op: string) {
+    if (/^-?\d+$/.test(op) && bits === 64) this.e(`mov rax, ${op}`);
+    else this.e(`mov ${reg("rax", bits)}, ${op}`);
+  }
+
+  /** rax = rax <op> src, where src is an imm, register or memory operand. */
+  intOp(op: string, bits: number, src: string, srcExpr: ExprRef | null) {
+    const a = reg("rax", bits), c = reg("rcx", bits);
+    const isImm = /^-?\d+$/.test(src);
+    switch (op) {
+      case "Add": case "Sub": case "And": case "Or": case "Xor":
+        this.e(`${op.toLowerCase()} ${a}, ${src}`); return;
+      case "Mul":
+        this.e(isImm ? `imul ${a}, ${a}, ${src}` : `imul ${a}, ${src}`); return;
+      case "Shl": case "ShrS": case "ShrU": case "RotL": case "RotR": {
+        const ins = { Shl: "shl", ShrS: "sar", ShrU: "shr", RotL: "rol", RotR: "ror" }[op]!;
+        if (isImm) { this.e(`${ins} ${a}, ${Number(BigInt(src) & BigInt(bits - 1))}`); return; }
+        if (src !== c) this.e(`mov ${c}, ${src}`);
+        this.e(`${ins} ${a}, cl`);
+        return;
+      }
+      case "DivS": case "DivU": case "RemS": case "RemU": {
+        let known: bigint | null = isImm ? BigInt(src) : null;
+        if (src !== c) this.e(`mov ${c}, ${src}`);
+        const signed = op === "DivS" || op === "RemS";
+        const d = reg("rdx", bits);
+        if (known === null || known === 0n) { this.e(`test ${c}, ${c}`); this.e(`jz ${this.trap(2)}`); }
+        if (!signed) {
+          this.e(`xor edx, edx`);
+          this.e(`div ${c}`);
+          if (op === "RemU") this.e(`mov ${a}, ${d}`);
+          return;
+        }
+        const ext = bits === 32 ? "cdq" : "cqo";
+        if (known !== null && known !== -1n) {
+          this.e(ext); this.e(`idiv ${c}`);
+          if (op === "RemS") this.e(`mov ${a}, ${d}`);
+          return;
+        }
+        const ok = this.newLabel(), done = this.newLabel();
+        this.e(`cmp ${c}, -1`);
+        this.e(`jne ${ok}`);
+        if (op === "DivS") {
+          if (bits === 32) this.e("cmp eax, 0x80000000");
+          else { this.e("movabs rdx, 0x8000000000000000"); this.e("cmp rax, rdx"); }
+          this.e(`je ${this.trap(3)}`);
+          this.e(`neg ${a}`);
+          this.e(`jmp ${done}`);
+        } else {
+          this.e("xor eax, eax");
+          this.e(`jmp ${done}`);
+        }
+        this.label(ok);
+        this.e(ext);
+        this.e(`idiv ${c}`);
+        if (op === "RemS") this.e(`mov ${a}, ${d}`);
+        this.label(done);
+        return;
+      }
+    }
+    this.fail(`unsupported integer op ${op}${bits}`);
+  }
+
+  genUnary(info: any, e: ExprRef) {
+    const name = UNARY_OP[info.op];
+    if (!name) this.fail(`unsupported unary op ${info.op}`);
+    if (name === "EqZInt32" || name === "EqZInt64") {
+      const cc = this.genCond(e);
+      this.e(`set${cc} al`); this.e("movzx eax, al");
+      return;
+    }
+    const intUnary = genIntUnary(this, name, info.value);
+    if (intUnary) return;
+    if (!genFloatUnary(this, name, info.value)) this.fail(`unsupported op ${name}`);
+  }
+}
+
+function regOf(op: string): string {
+  const map: Record<string, string> = {};
+  for (const r of ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]) {
+    for (const b of [8, 16, 32, 64]) map[reg(r, b)] = r;
+  }
+  return map[op] ?? op;
+}
+
+// ---------------------------------------------------------------- integer unary ops
+function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
+  switch (name) {
+    case "ClzInt32": g.gen(v); g.e("mov ecx, 63"); g.e("bsr eax, eax"); g.e("cmovz eax, ecx"); g.e("xor eax, 31"); return true;
+    case "ClzInt64": g.gen(v); g.e("mov ecx, 127"); g.e("bsr rax, rax"); g.e("cmovz eax, ecx"); g.e("xor eax, 63"); return true;
+    case "CtzInt32": g.gen(v); g.e("mov ecx, 32"); g.e("bsf eax, eax"); g.e("cmovz eax, ecx"); return true;
+    case "CtzInt64": g.gen(v); g.e("mov ecx, 64"); g.e("bsf rax, rax"); g.e("cmovz eax, ecx"); return true;
+    case "PopcntInt32": g.gen(v); g.e("popcnt eax, eax"); return true;
+    case "PopcntInt64": g.gen(v); g.e("popcnt rax, rax"); return true;
+    case "ExtendSInt32": g.gen(v); g.e("movsxd rax, eax"); return true;
+    case "ExtendUInt32": g.gen(v); g.e("mov eax, eax"); return true;
+    case "WrapInt64": g.gen(v); g.e("mov eax, eax"); return true;
+    case "ExtendS8Int32": g.gen(v); g.e("movsx eax, al"); return true;
+    case "ExtendS16Int32": g.gen(v); g.e("movsx eax, ax"); return true;
+    case "ExtendS8Int64": g.gen(v); g.e("movsx rax, al"); return true;
+    case "ExtendS16Int64": g.gen(v); g.e("movsx rax, ax"); return true;
+    case "ExtendS32Int64": g.gen(v); g.e("movsxd rax, eax"); return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- floats
+function genFloatBinary(g: FuncGen, op: string, l: ExprRef, r: ExprRef, t: ValType) {
+  const s = t === "f32" ? "ss" : "sd";
+  const ucom = t === "f32" ? "ucomiss" : "ucomisd";
+  if (g.ctx.target === "baremetal") g.fail(`${t} arithmetic is not supported on the baremetal target`);
+  switch (op) {
+    case "Add": case "Sub": case "Mul": case "Div": {
+      const mem = g.floatMem(r);
+      g.gen(l);
+      if (mem) { g.e(`${op.toLowerCase()}${s} xmm0, ${mem}`); return; }
+      g.genFloatPairFromXmm0(r, t);
+      g.e(`${op.toLowerCase()}${s} xmm0, xmm1`);
+      return;
+    }
+    case "Min": case "Max": {
+      g.genFloatPair(l, r, t);
+      const nan = g.newLabel(), ord = g.newLabel(), done = g.newLabel();
+      g.e(`${ucom} xmm0, xmm1`);
+      g.e(`jp ${nan}`);
+      g.e(`jne ${ord}`);
+      // equal: handles -0 vs +0 (min: or the sign bits, max: and them)
+      g.e(op === "Min" ? "orps xmm0, xmm1" : "andps xmm0, xmm1");
+      g.e(`jmp ${done}`);
+      g.label(nan);
+      g.e(`add${s} xmm0, xmm1`);
+      g.e(`jmp ${done}`);
+      g.label(ord);
+      g.e(`${op.toLowerCase()}${s} xmm0, xmm1`);
+      g.label(done);
+      return;
+    }
+    case "CopySign": {
+      g.genFloatPair(l, r, t);
+      if (t === "f32") {
+        g.e("movd eax, xmm0"); g.e("movd ecx, xmm1");
+        g.e("and eax, 0x7fffffff"); g.e("and ecx, 0x80000000"); g.e("or eax, ecx"); g.e("movd xmm0, eax");
+      } else {
+        g.e("movq rax, xmm0"); g.e("movq rcx, xmm1");
+        g.e("btr rax, 63"); g.e("shr rcx, 63"); g.e("shl rcx, 63"); g.e("or rax, rcx"); g.e("movq xmm0, rax");
+      }
+      return;
+    }
+    case "Eq": case "Ne": case "Lt": case "Le": case "Gt": case "Ge": {
+      g.genFloatPair(l, r, t);
+      switch (op) {
+        case "Eq": g.e(`${ucom} xmm0, xmm1`); g.e("sete al"); g.e("setnp cl"); g.e("and al, cl"); break;
+        case "Ne": g.e(`${ucom} xmm0, xmm1`); g.e("setne al"); g.e("setp cl"); g.e("or al, cl"); break;
+        case "Gt": g.e(`${ucom} xmm0, xmm1`); g.e("seta al"); break;
+        case "Ge": g.e(`${ucom} xmm0, xmm1`); g.e("setae al"); break;
+        case "Lt": g.e(`${ucom} xmm1, xmm0`); g.e("seta al"); break;
+        case "Le": g.e(`${ucom} xmm1, xmm0`); g.e("setae al"); break;
+      }
+      g.e("movzx eax, al");
+      return;
+    }
+  }
+  g.fail(`unsupported float op ${op}`);
+}
+
+function f64bits(x: number): string { const dv = new DataView(new ArrayBuffer(8)); dv.setFloat64(0, x, true); return hex(dv.getBigUint64(0, true)); }
+function f32bits(x: number): string { const dv = new DataView(new ArrayBuffer(4)); dv.setFloat32(0, x, true); return hex(BigInt(dv.getUint32(0, true))); }
+
+/** xmm1 = constant x of type t (uses rcx). */
+function loadFConst(g: FuncGen, t: ValType, x: number, xmm = "xmm1") {
+  if (t === "f32") { g.e(`mov ecx, ${f32bits(x)}`); g.e(`movd ${xmm}, ecx`); }
+  else { g.e(`movabs rcx, ${f64bits(x)}`); g.e(`movq ${xmm}, rcx`); }
+}
+
+function genFloatUnary(g: FuncGen, name: string, v: ExprRef): boolean {
+  if (g.ctx.target === "baremetal" && /Float|Reinterpret|Convert|Promote|Demote/.test(name)) g.fail(`${name} is not supported on the baremetal target (integer-only)`);
+  let m = /^(Neg|Abs|Ceil|Floor|Trunc|Nearest|Sqrt)Float(32|64)$/.exec(name);
+  if (m) {
+    const f32 = m[2] === "32";
+    g.gen(v);
+    switch (m[1]) {
+      case "Neg": case "Abs":
+        if (f32) { g.e("movd eax, xmm0"); g.e(m[1] === "Neg" ? "xor eax, 0x80000000" : "and eax, 0x7fffffff"); g.e("movd xmm0, eax"); }
+        else { g.e("movq rax, xmm0"); g.e(m[1] === "Neg" ? "btc rax, 63" : "btr rax, 63"); g.e("movq xmm0, rax"); }
+        return true;
+      case "Sqrt": g.e(f32 ? "sqrtss xmm0, xmm0" : "sqrtsd xmm0, xmm0"); return true;
+      default: {
+        const mode = { Nearest: 8, Floor: 9, Ceil: 10, Trunc: 11 }[m[1]]!;
+        g.e(`${f32 ? "roundss" : "roundsd"} xmm0, xmm0, ${mode}`);
+        return true;
+      }
+    }
+  }
+  switch (name) {
+    case "ReinterpretFloat32": g.gen(v); g.e("movd eax, xmm0"); return true;
+    case "ReinterpretFloat64": g.gen(v); g.e("movq rax, xmm0"); return true;
+    case "ReinterpretInt32": g.gen(v); g.e("movd xmm0, eax"); return true;
+    case "ReinterpretInt64": g.gen(v); g.e("movq xmm0, rax"); return true;
+    case "PromoteFloat32": g.gen(v); g.e("cvtss2sd xmm0, xmm0"); return true;
+    case "DemoteFloat64": g.gen(v); g.e("cvtsd2ss xmm0, xmm0"); return true;
+    case "ConvertSInt32ToFloat32": g.gen(v); g.e("cvtsi2ss xmm0, eax"); return true;
+    case "ConvertSInt32ToFloat64": g.gen(v); g.e("cvtsi2sd xmm0, eax"); return true;
+    case "ConvertUInt32ToFloat32": g.gen(v); g.e("cvtsi2ss xmm0, rax"); return true;
+    case "ConvertUInt32ToFloat64": g.gen(v); g.e("cvtsi2sd xmm0, rax"); return true;
+    case "ConvertSInt64ToFloat32": g.gen(v); g.e("cvtsi2ss xmm0, rax"); return true;
+    case "ConvertSInt64ToFloat64": g.gen(v); g.e("cvtsi2sd xmm0, rax"); return true;
+    case "ConvertUInt64ToFloat32": case "ConvertUInt64ToFloat64": {
+      const s = name.endsWith("32") ? "ss" : "sd";
+      g.gen(v);
+      const big = g.newLabel(), done = g.newLabel();
+      g.e("test rax, rax");
+      g.e(`js ${big}`);
+      g.e(`cvtsi2${s} xmm0, rax`);
+      g.e(`jmp ${done}`);
+      g.label(big);
+      // halve with a sticky low bit so the single rounding stays correct, then double
+      g.e("mov rcx, rax"); g.e("shr rcx, 1"); g.e("and eax, 1"); g.e("or rcx, rax");
+      g.e(`cvtsi2${s} xmm0, rcx`);
+      g.e(`add${s} xmm0, xmm0`);
+      g.label(done);
+      return true;
+    }
+  }
+  m = /^Trunc(Sat)?(S|U)Float(32|64)ToInt(32|64)$/.exec(name);
+  if (m) { genTrunc(g, v, !!m[1], m[2] === "S", m[3] === "32" ? "f32" : "f64", m[4] === "32" ? 32 : 64); return true; }
+  return false;
+}
+
+/** Float -> int truncation, trapping or saturating, with exact wasm range checks. */
+function genTrunc(g: FuncGen, v: ExprRef, sat: boolean, signed: boolean, ft: ValType, bits: number) {
+  const ucom = ft === "f32" ? "ucomiss" : "ucomisd";
+  const cvt = ft === "f32" ? "cvttss2si" : "cvttsd2si";
+  const s = ft === "f32" ? "ss" : "sd";
+  g.gen(v);
+  const done = g.newLabel();
+  // valid iff lo (<|<=) x < hi
+  let lo: number, loInclusive: boolean, hi: number;
+  if (signed) {
+    if (bits === 32) { if (ft === "f64") { lo = -2147483649; loInclusive = false; } else { lo = -2147483648; loInclusive = true; } hi = 2147483648; }
+    else { lo = -9223372036854775808; loInclusive = true; hi = 9223372036854775808; }
+  } else { lo = -1; loInclusive = false; hi = bits === 32 ? 4294967296 : 18446744073709551616; }
+  const minVal = signed ? (bits === 32 ? "0x80000000" : "0x8000000000000000") : "0";
+  const maxVal = signed ? (bits === 32 ? "0x7fffffff" : "0x7fffffffffffffff") : (bits === 32 ? "0xffffffff" : "0xffffffffffffffff");
+  const nanL = sat ? g.newLabel() : g.trap(4);
+  const lowL = sat ? g.newLabel() : g.trap(3);
+  const highL = sat ? g.newLabel() : g.trap(3);
+  g.e(`${ucom} xmm0, xmm0`);
+  g.e(`jp ${nanL}`);
+  loadFConst(g, ft, lo);
+  g.e(`${ucom} xmm0, xmm1`);
+  g.e(`${loInclusive ? "jb" : "jbe"} ${lowL}`);
+  loadFConst(g, ft, hi);
+  g.e(`${ucom} xmm0, xmm1`);
+  g.e(`jae ${highL}`);
+  if (signed) g.e(`${cvt} ${bits === 32 ? "eax" : "rax"}, xmm0`);
+  else if (bits === 32) { g.e(`${cvt} rax, xmm0`); g.e("mov eax, eax"); }
+  else {
+    const big = g.newLabel();
+    loadFConst(g, ft, 9223372036854775808);
+    g.e(`${ucom} xmm0, xmm1`);
+    g.e(`jae ${big}`);
+    g.e(`${cvt} rax, xmm0`);
+    g.e(`jmp ${done}`);
+    g.label(big);
+    g.e(`sub${s} xmm0, xmm1`);
+    g.e(`${cvt} rax, xmm0`);
+    g.e("btc rax, 63");
+  }
+  if (sat) {
+    g.e(`jmp ${done}`);
+    g.label(nanL); g.e("xor eax, eax"); g.e(`jmp ${done}`);
+    g.label(lowL); g.e(bits === 64 ? `movabs rax, ${minVal}` : `mov eax, ${minVal}`); g.e(`jmp ${done}`);
+    g.label(highL); g.e(bits === 64 ? `movabs rax, ${maxVal}` : `mov eax, ${maxVal}`);
+  }
+  g.label(done);
+}
+
+// ---------------------------------------------------------------- children
+export function forEachChild(info: any, fn: (e: ExprRef) => void) {
+  switch (info.id) {
+    case ID.Block: for (const c of info.children) fn(c); return;
+    case ID.If: fn(info.condition); fn(info.ifTrue); if (info.ifFalse) fn(info.ifFalse); return;
+    case ID.Loop: fn(info.body); return;
+    case ID.Break: if (info.value) fn(info.value); if (info.condition) fn(info.condition); return;
+    case ID.Switch: if (info.value) fn(info.value); fn(info.condition); return;
+    case ID.Call: for (const c of info.operands) fn(c); return;
+    case ID.CallIndirect: for (const c of info.operands) fn(c); fn(info.target); return;
+    case ID.LocalSet: case ID.GlobalSet: case ID.Drop: case ID.Unary: fn(info.value); return;
+    case ID.Return: if (info.value) fn(info.value); return;
+    case ID.Load: fn(info.ptr); return;
+    case ID.Store: fn(info.ptr); fn(info.value); return;
+    case ID.Binary: fn(info.left); fn(info.right); return;
+    case ID.Select: fn(info.ifTrue); fn(info.ifFalse); fn(info.condition); return;
+    case ID.MemoryGrow: fn(info.delta); return;
+    case ID.MemoryInit: fn(info.dest); fn(info.offset); fn(info.size); return;
+    case ID.MemoryCopy: fn(info.dest); fn(info.source); fn(info.size); return;
+    case ID.MemoryFill: fn(info.dest); fn(info.value); fn(info.size); return;
+  }
+}
+
+import { lowerHwImport } from "./hw.ts";

@@ -1,0 +1,65 @@
+// Public API of the AOT compiler: WebAssembly bytes -> linux ELF or baremetal object.
+import { execFile } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { promisify } from "node:util";
+import { loadModule } from "./binaryen-adapter.ts";
+import { emitModule } from "./module.ts";
+import type { Target } from "./codegen.ts";
+
+export { CompileError } from "./codegen.ts";
+export type { Target } from "./codegen.ts";
+
+const run = promisify(execFile);
+
+export interface CompileOptions {
+  target: Target;
+  /** output path: the ELF executable (linux) or relocatable object (baremetal) */
+  out: string;
+  /** keep the generated assembly next to the output as <out>.s */
+  keepAsm?: boolean;
+  /** run binaryen's optimizer first (default true) */
+  optimize?: boolean;
+}
+
+export interface CompileResult {
+  asmPath?: string;
+  functions: number;
+  codeBytes?: number;
+}
+
+/** Generate assembly text only (no as/ld); useful for tests. */
+export function compileToAsm(wasm: Uint8Array, opts: { target: Target; optimize?: boolean }): { asm: string; functions: number } {
+  const m = loadModule(wasm, { optimize: opts.optimize ?? true });
+  try {
+    return emitModule(m, opts.target);
+  } finally {
+    m.dispose();
+  }
+}
+
+export async function compile(wasm: Uint8Array, opts: CompileOptions): Promise<CompileResult> {
+  if (opts.target !== "linux" && opts.target !== "baremetal") throw new Error(`unknown target ${opts.target}`);
+  const { asm, functions } = compileToAsm(wasm, opts);
+  await mkdir(dirname(opts.out) || ".", { recursive: true });
+  const asmPath = opts.out + ".s";
+  const objPath = opts.target === "linux" ? opts.out + ".o" : opts.out;
+  await writeFile(asmPath, asm);
+  try {
+    await run("as", ["--64", "-o", objPath, asmPath], { maxBuffer: 64 << 20 });
+  } catch (e: any) {
+    throw new Error(`assembler failed: ${String(e.stderr ?? e.message).split("\n").slice(0, 20).join("\n")}`);
+  }
+  if (opts.target === "linux") {
+    try {
+      await run("ld", ["-static", "-nostdlib", "--no-dynamic-linker", "-o", opts.out, objPath], { maxBuffer: 64 << 20 });
+    } catch (e: any) {
+      throw new Error(`linker failed: ${String(e.stderr ?? e.message).slice(0, 2000)}`);
+    } finally {
+      await rm(objPath, { force: true });
+    }
+  }
+  let codeBytes: number | undefined;
+  if (!opts.keepAsm) await rm(asmPath, { force: true });
+  return { asmPath: opts.keepAsm ? asmPath : undefined, functions, codeBytes };
+}
