@@ -1,0 +1,179 @@
+// End-to-end tests of the AOT backend: small .wat programs compiled for linux and run.
+import { describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compile, compileToAsm } from "../../scripts/aot/index.ts";
+
+const dir = join(process.cwd(), "build/aot/test");
+mkdirSync(dir, { recursive: true });
+
+function wat2wasm(name: string, wat: string): Uint8Array {
+  const src = join(dir, name + ".wat"), out = join(dir, name + ".wasm");
+  writeFileSync(src, wat);
+  execFileSync("wat2wasm", ["--enable-all", "--debug-names", src, "-o", out]);
+  return new Uint8Array(readFileSync(out));
+}
+
+async function run(name: string, wat: string, args: string[] = [], optimize = true) {
+  const wasm = wat2wasm(name, wat);
+  const exe = join(dir, name + (optimize ? "" : "-O0"));
+  await compile(wasm, { target: "linux", out: exe, optimize });
+  const r = spawnSync(exe, args, { encoding: "utf8", timeout: 20000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const OUTB = `(import "hw" "outb" (func $outb (param i32 i32)))`;
+const main = (body: string, extra = "") => `(module ${OUTB} (memory 1 100) ${extra} (func $main (export "main") (result i32) ${body}))`;
+
+describe("linux target", () => {
+  for (const optimize of [true, false]) {
+    const sfx = optimize ? "" : " (unoptimized)";
+    it("computes i32 arithmetic and exit status" + sfx, async () => {
+      const r = await run("arith" + optimize, main(`(i32.add (i32.mul (i32.const 6) (i32.const 7)) (i32.div_s (i32.const -9) (i32.const 2)))`), [], optimize);
+      expect(r.status).toBe(38);
+    });
+    it("writes hw.outb(0xE9) bytes to stdout" + sfx, async () => {
+      const r = await run("outb" + optimize, main(`(call $outb (i32.const 0xE9) (i32.const 72)) (call $outb (i32.const 0x80) (i32.const 88)) (call $outb (i32.const 0xE9) (i32.const 105)) (i32.const 0)`), [], optimize);
+      expect(r.stdout).toBe("Hi");
+      expect(r.status).toBe(0);
+    });
+  }
+
+  const traps: [string, string, number, string][] = [
+    ["unreachable", "(unreachable)", 101, "unreachable"],
+    ["div0", "(i32.div_u (i32.const 1) (call $z))", 102, "integer divide by zero"],
+    ["ovf", "(i32.div_s (i32.const 0x80000000) (i32.sub (call $z) (i32.const 1)))", 103, "integer overflow"],
+    ["conv", "(i32.trunc_f64_s (f64.div (f64.const 0) (f64.convert_i32_s (call $z))))", 104, "invalid conversion to integer"],
+    ["oob", "(i32.load (i32.sub (call $z) (i32.const 4)))", 105, "out of bounds memory access"],
+    ["stack", "(call $rec (i32.const 0))", 108, "call stack exhausted"],
+    ["fill", "(memory.fill (i32.const 65000) (i32.const 0) (i32.const 1000)) (i32.const 0)", 105, "out of bounds memory access"],
+  ];
+  for (const [name, body, status, msg] of traps) {
+    it(`traps: ${msg}`, async () => {
+      const extra = `(func $z (result i32) (i32.const 0)) (func $rec (param i32) (result i32) (i32.add (call $rec (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))`;
+      const r = await run("trap_" + name, `(module ${OUTB} (memory 1) ${extra} (func $main (export "main") (result i32) (call $outb (i32.const 0xE9) (i32.const 65)) ${body}))`);
+      expect(r.status).toBe(status);
+      expect(r.stderr).toBe(`wasm trap: ${msg}\n`);
+      expect(r.stdout).toBe("A"); // buffered output is flushed before the trap message
+    });
+  }
+
+  it("hw.arg reads decimal command-line arguments", async () => {
+    const wat = `(module (import "hw" "arg" (func $arg (param i32) (result i32)))
+      (func (export "main") (result i32) (i32.sub (call $arg (i32.const 0)) (call $arg (i32.const 1)))))`;
+    expect((await run("arg", wat, ["50", "-7"])).status).toBe(57);
+  });
+
+  it("other hw imports trap with their name", async () => {
+    const wat = `(module (import "hw" "rdtsc" (func $t (result i64))) (func (export "main") (result i32) (i32.wrap_i64 (call $t))))`;
+    const r = await run("hwtrap", wat);
+    expect(r.status).toBe(109);
+    expect(r.stderr).toBe("wasm trap: hw.rdtsc is not available on linux\n");
+  });
+
+  it("runs i64, br_table, call_indirect, globals, data, start and memory.grow", async () => {
+    const wat = `(module ${OUTB}
+      (memory 1 3)
+      (data (i32.const 100) "\\05\\00\\00\\00")
+      (global $g (mut i64) (i64.const 0))
+      (table 3 funcref) (elem (i32.const 0) $dbl $inc)
+      (type $t (func (param i64) (result i64)))
+      (func $dbl (type $t) (i64.shl (local.get 0) (i64.const 1)))
+      (func $inc (type $t) (i64.add (local.get 0) (i64.const 1)))
+      (func $start (global.set $g (i64.const 0x100000000)))
+      (start $start)
+      (func $sw (param i32) (result i32)
+        (block $c
+          (block $b
+            (block $a
+              (br_table $a $b $c (local.get 0)))
+            (return (i32.const 10)))
+          (return (i32.const 20)))
+        (i32.const 30))
+      (func (export "main") (result i32) (local $x i64)
+        (local.set $x (call_indirect (type $t) (global.get $g) (i32.const 0)))
+        (local.set $x (call_indirect (type $t) (local.get $x) (i32.sub (i32.load (i32.const 100)) (i32.const 4))))
+        (if (i64.ne (local.get $x) (i64.const 0x200000001)) (then (unreachable)))
+        (if (i32.ne (memory.grow (i32.const 2)) (i32.const 1)) (then (unreachable)))
+        (if (i32.ne (memory.grow (i32.const 1)) (i32.const -1)) (then (unreachable)))
+        (i32.store (i32.const 196604) (i32.const 7))
+        (i32.add (i32.add (call $sw (i32.const 0)) (call $sw (i32.const 1)))
+          (i32.add (call $sw (i32.const 7)) (i32.add (i32.load (i32.const 196604)) (i32.wrap_i64 (i64.rem_u (local.get $x) (i64.const 1000))))))))`;
+    const r = await run("mixed", wat);
+    expect(r.stderr).toBe("");
+    // 10+20+30+7 + (0x200000001 % 1000 = 8589934593 % 1000 = 593) = 660 -> & 0xff = 148
+    expect(r.status).toBe(660 & 0xff);
+  });
+
+  it("call_indirect checks the signature and null entries", async () => {
+    const base = (idx: number) => `(module (table 2 funcref) (elem (i32.const 0) $f)
+      (func $f (param i32) (result i32) (local.get 0))
+      (func (export "main") (result i32) (call_indirect (param i64) (result i32) (i64.const 1) (i32.const ${idx}))))`;
+    // unoptimized: binaryen would turn a statically known mismatch into a plain unreachable
+    const r1 = await run("ci_sig", base(0), [], false);
+    expect(r1.status).toBe(107);
+    const r2 = await run("ci_null", base(1), [], false);
+    expect(r2.status).toBe(106);
+    const r3 = await run("ci_oob", base(5), [], false);
+    expect(r3.status).toBe(106);
+  });
+
+  it("float ops follow wasm semantics", async () => {
+    // Each check contributes a bit; all must hold.
+    const checks = [
+      `(f64.eq (f64.min (f64.const -0) (f64.const 0)) (f64.const -0))`,
+      `(i64.eq (i64.reinterpret_f64 (f64.min (f64.const 0) (f64.const -0))) (i64.const 0x8000000000000000))`,
+      `(f64.ne (f64.max (f64.const nan) (f64.const 1)) (f64.max (f64.const nan) (f64.const 1)))`,
+      `(f32.eq (f32.nearest (f32.const 2.5)) (f32.const 2))`,
+      `(f64.eq (f64.copysign (f64.const 3) (f64.const -1)) (f64.const -3))`,
+      `(i32.eq (i32.trunc_sat_f64_s (f64.const 1e20)) (i32.const 0x7fffffff))`,
+      `(i32.eq (i32.trunc_sat_f32_u (f32.const -5)) (i32.const 0))`,
+      `(i64.eq (i64.trunc_f64_u (f64.const 1.8446744073709550e19)) (i64.const 0xfffffffffffff800))`,
+      `(f64.eq (f64.convert_i64_u (i64.const -1)) (f64.const 1.8446744073709552e19))`,
+      `(f32.eq (f32.convert_i64_u (i64.const 0x8000008000000001)) (f32.const 0x1.000002p+63))`,
+      `(i32.eq (i32.trunc_f32_s (f32.const -2147483648)) (i32.const 0x80000000))`,
+      `(f32.lt (f32.const 1) (f32.const 2))`,
+      `(i32.eqz (f64.gt (f64.const nan) (f64.const 2)))`,
+    ];
+    const body = checks.map((c, i) => `(if (i32.eqz ${c}) (then (call $outb (i32.const 0xE9) (i32.const ${65 + i}))))`).join("\n");
+    const r = await run("floats", main(body + " (i32.const 0)"));
+    expect(r.stdout).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("memory.copy handles overlap and memory.init/data.drop", async () => {
+    const wat = main(`
+      (memory.init 0 (i32.const 10) (i32.const 0) (i32.const 5))
+      (memory.copy (i32.const 11) (i32.const 10) (i32.const 5))
+      (data.drop 0)
+      (call $outb (i32.const 0xE9) (i32.load8_u (i32.const 10)))
+      (call $outb (i32.const 0xE9) (i32.load8_u (i32.const 11)))
+      (call $outb (i32.const 0xE9) (i32.load8_u (i32.const 15)))
+      (memory.init 0 (i32.const 10) (i32.const 0) (i32.const 1))
+      (i32.const 0)`, `(data "abcde")`);
+    const r = await run("bulk", wat);
+    expect(r.stdout).toBe("aae");
+    expect(r.status).toBe(105);
+  });
+});
+
+describe("baremetal target", () => {
+  it("rejects floats naming the function", () => {
+    const wasm = wat2wasm("bm_float", `(module (func $uses_float (export "f") (param f64) (result f64) (f64.add (local.get 0) (local.get 0))))`);
+    expect(() => compileToAsm(wasm, { target: "baremetal", optimize: false })).toThrow(/uses_float.*f64/);
+  });
+  it("emits the ABI symbols and links against externs", async () => {
+    const wasm = wat2wasm("bm", `(module (import "hw" "outb" (func $outb (param i32 i32))) (import "hw" "vmx_run" (func $run (param i64) (result i32)))
+      (import "hw" "cpuid" (func $cpuid (param i32 i32 i32))) (memory 2)
+      (func (export "main") (call $outb (i32.const 0x3f8) (i32.const 65)) (call $cpuid (i32.const 0) (i32.const 0) (i32.const 16)) (drop (call $run (i64.const 5))) (drop (memory.grow (i32.const 1)))))`);
+    const out = join(dir, "bm.o");
+    await compile(wasm, { target: "baremetal", out });
+    const syms = execFileSync("nm", [out], { encoding: "utf8" });
+    for (const s of ["T wasm_init", "T wasm_export_main", "R wasm_memory_initial_pages", "R wasm_memory_max_pages", "R tv_symtab", "R tv_symtab_count", "U tv_trap", "U tv_memory_grow", "U tv_stack_limit", "U hw_vmx_run"])
+      expect(syms).toContain(s);
+    const asm = compileToAsm(wasm, { target: "baremetal" }).asm;
+    expect(asm).toMatch(/out dx, al/);
+    expect(asm).toMatch(/cpuid/);
+  });
+});
