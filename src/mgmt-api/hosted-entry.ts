@@ -33,6 +33,20 @@ export function feed(n: i32): void {
   server.feedStaged(n);
 }
 
+/** A new management connection; its id (>= 1), or -1 when too many are open. */
+export function open_session(): i32 {
+  return server.openSession();
+}
+
+export function close_session(id: i32): void {
+  server.closeSession(id);
+}
+
+/** Feeds n bytes from in_ptr() to session id. */
+export function feed_session(id: i32, n: i32): void {
+  server.feedSession(id, n);
+}
+
 export function out_ptr(): usize {
   return server.out.ptr;
 }

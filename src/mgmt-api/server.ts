@@ -35,6 +35,9 @@ const ALWAYS_AUDITED: Array<string> = [
   "vm.reset",
 ];
 
+/** Most concurrent sessions (each holds a 64 KiB line buffer). */
+export const MAX_SESSIONS: i32 = 16;
+
 export class MgmtServer {
   /** Staging area a host copies incoming bytes into before feedStaged(). */
   readonly inBuf: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
@@ -46,6 +49,8 @@ export class MgmtServer {
   methods: MethodSet | null = null;
 
   private framer: LineFramer = new LineFramer();
+  /** Extra framers for hosts with several connections (hosted runner); index = session - 1. */
+  private sessions: Array<LineFramer | null> = new Array<LineFramer | null>();
   private reader: JsonReader = new JsonReader();
   private call: Call = new Call();
   private w: JsonWriter;
@@ -64,14 +69,50 @@ export class MgmtServer {
 
   /** Feeds n bytes at p (any split: partial lines are kept). */
   feed(p: usize, n: i32): void {
+    this.feedWith(this.framer, p, n);
+  }
+
+  private feedWith(f: LineFramer, p: usize, n: i32): void {
     let i = 0;
     while (i < n) {
-      i += this.framer.scan(p + <usize>i, n - i);
-      const k = this.framer.kind;
-      if (k == LineKind.Line) this.line(this.framer.ptr, this.framer.len);
+      i += f.scan(p + <usize>i, n - i);
+      const k = f.kind;
+      if (k == LineKind.Line) this.line(f.ptr, f.len);
       else if (k == LineKind.TooLong) this.tooLong();
-      if (k != LineKind.None) this.framer.next();
+      if (k != LineKind.None) f.next();
     }
+  }
+
+  /**
+   * Opens a session: a stream with its own framing state, for hosts that
+   * serve several connections. Its responses are the output produced while
+   * its bytes are fed. Returns the session id (>= 1), or -1 when MAX_SESSIONS are open.
+   */
+  openSession(): i32 {
+    for (let i = 0; i < this.sessions.length; i++) {
+      if (this.sessions[i] === null) {
+        this.sessions[i] = new LineFramer();
+        return i + 1;
+      }
+    }
+    if (this.sessions.length >= MAX_SESSIONS) return -1;
+    this.sessions.push(new LineFramer());
+    return this.sessions.length;
+  }
+
+  closeSession(id: i32): void {
+    if (id >= 1 && id <= this.sessions.length) this.sessions[id - 1] = null;
+  }
+
+  /** Feeds n bytes at inBuf to session id (0 = the default stream). */
+  feedSession(id: i32, n: i32): void {
+    if (n < 0) return;
+    if (n > LINE_MAX) n = LINE_MAX;
+    const p = changetype<usize>(this.inBuf);
+    if (id == 0) return this.feedWith(this.framer, p, n);
+    if (id < 1 || id > this.sessions.length) return;
+    const f = this.sessions[id - 1];
+    if (f !== null) this.feedWith(f, p, n);
   }
 
   /** Feeds n bytes that the host wrote at inBuf. */

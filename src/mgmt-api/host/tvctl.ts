@@ -438,6 +438,20 @@ async function cmdStats(ctx: Ctx, argv: string[]): Promise<void> {
   );
 }
 
+/** YAML with VLAN sets and other lists of numbers on one line: allowed: [ 10, 20, [ 100, 199 ] ]. */
+export function toYaml(doc: unknown): string {
+  const d = new YAML.Document(doc);
+  YAML.visit(d, {
+    Seq(_, node) {
+      const flat = node.items.every(
+        (it) => YAML.isScalar(it) || (YAML.isSeq(it) && it.items.every((x) => YAML.isScalar(x))),
+      );
+      if (flat) node.flow = true;
+    },
+  });
+  return d.toString().trimEnd();
+}
+
 /** Reads a config file: JSON when it parses as JSON, else YAML. */
 export function readConfigFile(path: string): ConfigDoc {
   let text: string;
@@ -470,7 +484,7 @@ async function cmdConfig(ctx: Ctx, argv: string[]): Promise<void> {
     if (fmt !== "yaml" && fmt !== "json") throw new UsageError("--format: yaml or json");
     const c = await ctx.client();
     const doc = await c.configGet();
-    return ctx.out(fmt === "json" ? JSON.stringify(doc, null, 2) : YAML.stringify(doc).trimEnd());
+    return ctx.out(fmt === "json" ? JSON.stringify(doc, null, 2) : toYaml(doc));
   }
   if (sub === "apply") {
     if (!file) throw new UsageError("config apply: FILE is required (- for stdin)");

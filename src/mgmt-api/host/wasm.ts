@@ -71,6 +71,9 @@ export interface HostedExports {
   init(auditRecords: number, auditBytes: number): void;
   in_ptr(): number;
   feed(n: number): void;
+  open_session(): number;
+  close_session(id: number): void;
+  feed_session(id: number, n: number): void;
   out_ptr(): number;
   out_len(): number;
   consumed(n: number): void;
@@ -118,6 +121,16 @@ export class Hosted {
       const part = b.subarray(i, Math.min(b.length, i + 65536));
       this.stage(part);
       this.x.feed(part.length);
+    }
+    return this.takeOutput();
+  }
+
+  /** Feeds bytes of one session (a connection) and returns its responses. */
+  feedSession(id: number, b: Uint8Array): Uint8Array {
+    for (let i = 0; i < b.length; i += 65536) {
+      const part = b.subarray(i, Math.min(b.length, i + 65536));
+      this.stage(part);
+      this.x.feed_session(id, part.length);
     }
     return this.takeOutput();
   }
