@@ -1,0 +1,166 @@
+// `npm run build`: the bootable image.
+//   src/main.ts --asc (target baremetal)--> build/typevisor.wasm
+//   --scripts/aot compile()--> build/monitor.o
+//   boot/*.S (and boot/guests via scripts/build-guests.ts) --gcc -c--> build/boot/*.o
+//   --ld -T boot/linker.ld--> build/typevisor.elf --grub-mkrescue--> build/typevisor.iso
+// Options: --cmdline "..." (default GRUB command line), --iso PATH, --elf PATH,
+// --no-iso, --monitor-obj PATH (link a ready object instead of asc + AOT),
+// --src DIR (AssemblyScript sources other than src/, e.g. a test tree).
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const ELF = join(root, "build/typevisor.elf");
+export const ISO = join(root, "build/typevisor.iso");
+export const WASM = join(root, "build/typevisor.wasm");
+export const MONITOR_OBJ = join(root, "build/monitor.o");
+
+export interface BuildOptions {
+  monitorObj?: string; // skip asc + AOT
+  srcDir?: string; // AssemblyScript sources (default src)
+  cmdline?: string; // the ISO's default kernel command line
+  elf?: string;
+  iso?: string | false;
+  quiet?: boolean;
+}
+
+function run(cmd: string, args: string[], quiet = false): void {
+  if (!quiet) console.log(`[build] ${cmd} ${args.join(" ")}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", quiet ? "pipe" : "inherit", "pipe"], encoding: "utf8" });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message} (is it installed?)`);
+  if (r.status !== 0) throw new Error(`${cmd} failed (status ${r.status}):\n${r.stderr}`);
+  if (r.stderr && !quiet) process.stderr.write(r.stderr);
+}
+
+/** asc flags for the baremetal monitor whose sources are under `srcDir` (relative to the root). */
+export function ascFlags(srcDir = "src"): string[] {
+  // abort is redirected so the module imports nothing from "env" (trace and
+  // seed are never referenced: they would bring f64 in)
+  return ["--target", "baremetal", "--use", `abort=${srcDir}/hw/abort/tvAbort`, "--noExportMemory"];
+}
+
+export function compileWasm(out = WASM, quiet = false, srcDir = "src"): void {
+  mkdirSync(dirname(out), { recursive: true });
+  run("npx", ["asc", `${srcDir}/main.ts`, ...ascFlags(srcDir), "--outFile", out, "--textFile", out.replace(/\.wasm$/, ".wat")], quiet);
+}
+
+export async function aotCompile(wasm = WASM, out = MONITOR_OBJ): Promise<void> {
+  const aotIndex = join(root, "scripts/aot/index.ts");
+  if (!existsSync(aotIndex)) throw new Error("scripts/aot/index.ts does not exist yet: the AOT compiler is needed for the monitor object");
+  const { compile } = await import(pathToFileURL(aotIndex).href);
+  await compile(readFileSync(wasm), { target: "baremetal", out });
+  if (!existsSync(out)) throw new Error(`AOT compile() wrote no ${out}`);
+}
+
+export async function buildGuestsIfAny(quiet = false): Promise<string | undefined> {
+  const script = join(root, "scripts/build-guests.ts");
+  if (!existsSync(script)) return undefined;
+  const mod = await import(pathToFileURL(script).href);
+  if (typeof mod.buildGuests === "function") {
+    const built = mod.buildGuests(join(root, "build/guests"));
+    if (!quiet) console.log(`[build] guests: ${built.length} built`);
+  } else {
+    run("npx", ["tsx", script], quiet);
+  }
+  return join(root, "build/guests");
+}
+
+export function assembleBoot(quiet = false): string[] {
+  const outDir = join(root, "build/boot");
+  mkdirSync(outDir, { recursive: true });
+  const guests = join(root, "build/guests");
+  const objs: string[] = [];
+  for (const f of readdirSync(join(root, "boot")).filter((n) => n.endsWith(".S")).sort()) {
+    const obj = join(outDir, basename(f, ".S") + ".o");
+    run("gcc", ["-c", "-I", "boot", "-I", guests, `-Wa,-I,${guests}`, "-o", obj, join("boot", f)], quiet);
+    objs.push(obj);
+  }
+  return objs;
+}
+
+export function link(objs: string[], monitorObj: string, elf = ELF, quiet = false): void {
+  run("ld", ["-n", "-T", "boot/linker.ld", "--no-warn-rwx-segments", "-z", "noexecstack", "-z", "max-page-size=0x1000",
+    "-Map", elf.replace(/\.elf$/, ".map"), "-o", elf, ...objs, monitorObj], quiet);
+}
+
+export function grubConfig(cmdline: string): string {
+  // GRUB talks on COM1 as well as the screen, so a server's serial console
+  // shows the menu; timeout 1 s leaves time to edit the command line.
+  return [
+    "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1",
+    "terminal_input serial console",
+    "terminal_output serial console",
+    "set timeout=1",
+    "set default=0",
+    'menuentry "Typevisor" {',
+    `  multiboot2 /boot/typevisor.elf ${cmdline}`,
+    "  boot",
+    "}",
+    'menuentry "Typevisor (multiboot 1)" {',
+    `  multiboot /boot/typevisor.elf ${cmdline}`,
+    "  boot",
+    "}",
+    "",
+  ].join("\n");
+}
+
+export function makeIso(elf: string, iso: string, cmdline = "", quiet = false): void {
+  const tree = join(root, "build/iso-tree", basename(iso, ".iso"));
+  rmSync(tree, { recursive: true, force: true });
+  mkdirSync(join(tree, "boot/grub"), { recursive: true });
+  writeFileSync(join(tree, "boot/typevisor.elf"), readFileSync(elf));
+  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline));
+  mkdirSync(dirname(iso), { recursive: true });
+  const args = ["-o", iso, tree];
+  if (existsSync("/usr/lib/grub/i386-pc")) args.unshift("-d", "/usr/lib/grub/i386-pc"); // BIOS boot only: smaller, faster
+  run("grub-mkrescue", args, true);
+  if (!existsSync(iso)) throw new Error(`grub-mkrescue produced no ${iso}`);
+  if (!quiet) console.log(`[build] ${iso}`);
+}
+
+export async function buildImage(opts: BuildOptions = {}): Promise<{ elf: string; iso?: string }> {
+  const quiet = opts.quiet ?? false;
+  const elf = opts.elf ?? ELF;
+  let monitorObj = opts.monitorObj;
+  if (!monitorObj) {
+    compileWasm(WASM, quiet, opts.srcDir ?? "src");
+    await aotCompile(WASM, MONITOR_OBJ);
+    monitorObj = MONITOR_OBJ;
+  }
+  await buildGuestsIfAny(quiet);
+  const objs = assembleBoot(quiet);
+  link(objs, monitorObj, elf, quiet);
+  if (!quiet) console.log(`[build] ${elf}`);
+  let iso: string | undefined;
+  if (opts.iso !== false) {
+    iso = opts.iso ?? ISO;
+    makeIso(elf, iso, opts.cmdline ?? "", quiet);
+  }
+  return { elf, iso };
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i >= 0) return args[i + 1];
+  const p = args.find((a) => a.startsWith(name + "="));
+  return p ? p.slice(name.length + 1) : undefined;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  buildImage({
+    monitorObj: argValue(args, "--monitor-obj"),
+    srcDir: argValue(args, "--src"),
+    cmdline: argValue(args, "--cmdline"),
+    elf: argValue(args, "--elf"),
+    iso: args.includes("--no-iso") ? false : argValue(args, "--iso"),
+  }).then(
+    () => process.exit(0),
+    (e) => {
+      console.error(`[build] FAILED: ${e instanceof Error ? e.message : e}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,243 @@
+// Emulator launch helpers shared by `npm run qemu`, `npm run bochs`, the
+// integration tests and the benchmarks: start QEMU or Bochs on the image,
+// collect the COM1 output until a regex or a timeout, report how it ended.
+// Every emulator runs under coreutils `timeout`, so none outlives its budget.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Value the monitor writes to isa-debug-exit (boot/layout.inc). QEMU exits with (v << 1) | 1. */
+export const DEBUG_EXIT_SUCCESS = 0x10;
+export const DEBUG_EXIT_FAILURE = 0x11;
+export const QEMU_STATUS_SUCCESS = (DEBUG_EXIT_SUCCESS << 1) | 1; // 33
+export const QEMU_STATUS_FAILURE = (DEBUG_EXIT_FAILURE << 1) | 1; // 35
+
+/** The line the monitor prints when boot is complete. */
+export const READY_RE = /^\[boot\] ready\b/m;
+
+export const QEMU_BIN = "qemu-system-x86_64";
+export const BOCHS_BIN = "bochs";
+
+/** Path of a tool on PATH, or an Error that says how to get it (never a silent skip). */
+export function requireTool(name: string, pkg = name): string {
+  const r = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" });
+  const p = r.stdout.trim();
+  if (r.status !== 0 || !p) throw new Error(`${name} is not installed: apt-get install ${pkg}`);
+  return p;
+}
+
+export function hasKvm(): boolean {
+  try {
+    return existsSync("/dev/kvm") && spawnSync("sh", ["-c", "test -r /dev/kvm -a -w /dev/kvm"]).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface RunResult {
+  /** Everything COM1 printed (\r removed). */
+  serial: string;
+  /** Process exit status (null if killed by a signal). */
+  status: number | null;
+  /** The isa-debug-exit value decoded from QEMU's status, or null. */
+  debugExit: number | null;
+  /** True when `until` matched before the end. */
+  matched: boolean;
+  /** True when the time budget ran out. */
+  timedOut: boolean;
+  /** Milliseconds from launch to the end / to the first `until` match. */
+  elapsedMs: number;
+  matchMs: number | null;
+  /** Milliseconds from launch to the first READY_RE line, if seen. */
+  readyMs: number | null;
+  /** Emulator's own stderr / log (for diagnostics). */
+  log: string;
+}
+
+export interface QemuOptions {
+  /** ELF for -kernel (default build/typevisor.elf) or an ISO when iso is set. */
+  kernel?: string;
+  iso?: string;
+  cmdline?: string;
+  accel?: "tcg" | "kvm";
+  /** CPU model; default qemu64 with SVM + NPT under TCG (EMULATORS.md), host under KVM. */
+  cpu?: string;
+  memoryMiB?: number;
+  smp?: number;
+  /** COM2 (the management channel) as a unix socket server at this path. */
+  com2Socket?: string;
+  extraArgs?: string[];
+  timeoutMs?: number;
+  /** Stop the emulator when the serial output matches this. */
+  until?: RegExp;
+  /** Copy serial output to this stream as it arrives. */
+  echo?: NodeJS.WritableStream;
+}
+
+export function qemuArgs(o: QemuOptions): string[] {
+  const accel = o.accel ?? "tcg";
+  const cpu = o.cpu ?? (accel === "kvm" ? "host" : "qemu64,+svm,+npt");
+  const a = [
+    "-accel", accel, "-cpu", cpu, "-m", String(o.memoryMiB ?? 256), "-smp", String(o.smp ?? 1),
+    "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
+    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    "-serial", "stdio",
+  ];
+  if (o.com2Socket) {
+    a.push("-chardev", `socket,id=com2,path=${o.com2Socket},server=on,wait=off`, "-serial", "chardev:com2");
+  }
+  if (o.iso) a.push("-cdrom", o.iso, "-boot", "d");
+  else {
+    a.push("-kernel", o.kernel ?? join(root, "build/typevisor.elf"));
+    if (o.cmdline) a.push("-append", o.cmdline);
+  }
+  return a.concat(o.extraArgs ?? []);
+}
+
+interface Watch {
+  cmd: string;
+  args: string[];
+  timeoutMs: number;
+  until?: RegExp;
+  echo?: NodeJS.WritableStream;
+  /** serial from stdout (QEMU) or from a file that the emulator appends to (Bochs) */
+  serialFile?: string;
+  /** signal `timeout` sends when the budget runs out */
+  signal?: string;
+}
+
+function watch(w: Watch): Promise<Omit<RunResult, "debugExit">> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const secs = Math.max(1, Math.ceil(w.timeoutMs / 1000));
+    const child = spawn("timeout", ["-k", "3", "-s", w.signal ?? "TERM", String(secs), w.cmd, ...w.args], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let serial = "";
+    let log = "";
+    let matchMs: number | null = null;
+    let readyMs: number | null = null;
+    let echoed = 0;
+    const check = () => {
+      const now = Date.now() - started;
+      if (readyMs === null && READY_RE.test(serial)) readyMs = now;
+      if (w.echo && serial.length > echoed) {
+        w.echo.write(serial.slice(echoed));
+        echoed = serial.length;
+      }
+      if (matchMs === null && w.until && w.until.test(serial)) {
+        matchMs = now;
+        // let the last bytes of the line arrive, then stop it
+        setTimeout(() => child.kill("SIGTERM"), 200);
+      }
+    };
+    child.stdout.on("data", (d: Buffer) => {
+      if (w.serialFile) log += d.toString("latin1");
+      else {
+        serial += d.toString("latin1").replace(/\r/g, "");
+        check();
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (log += d.toString("latin1")));
+    let poll: NodeJS.Timeout | undefined;
+    const readFile = () => {
+      if (w.serialFile && existsSync(w.serialFile)) {
+        serial = readFileSync(w.serialFile, "latin1").replace(/\r/g, "");
+        check();
+      }
+    };
+    if (w.serialFile) poll = setInterval(readFile, 50);
+    child.on("error", (e) => {
+      if (poll) clearInterval(poll);
+      reject(new Error(`cannot start ${w.cmd}: ${e.message}`));
+    });
+    child.on("close", (status) => {
+      if (poll) clearInterval(poll);
+      readFile();
+      const elapsedMs = Date.now() - started;
+      resolvePromise({
+        serial, status, matched: matchMs !== null, timedOut: matchMs === null && status === 124,
+        elapsedMs, matchMs, readyMs, log,
+      });
+    });
+  });
+}
+
+/** Boot in QEMU; resolves when QEMU exits, `until` matches, or the budget runs out. */
+export async function runQemu(o: QemuOptions = {}): Promise<RunResult> {
+  requireTool(QEMU_BIN, "qemu-system-x86");
+  if (o.accel === "kvm" && !hasKvm()) throw new Error("/dev/kvm is not available: cannot boot with KVM");
+  const image = o.iso ?? o.kernel ?? join(root, "build/typevisor.elf");
+  if (!existsSync(image)) throw new Error(`${image} does not exist: run npm run build`);
+  const r = await watch({ cmd: QEMU_BIN, args: qemuArgs(o), timeoutMs: o.timeoutMs ?? 60_000, until: o.until, echo: o.echo });
+  const debugExit = r.status !== null && r.status % 2 === 1 && r.status > 1 && !r.matched ? (r.status - 1) >> 1 : null;
+  return { ...r, debugExit };
+}
+
+export interface BochsOptions {
+  iso?: string;
+  /** Bochs CPU model: corei7_skylake_x (VMX+EPT) by default; ryzen / trinity_apu for SVM. */
+  cpu?: string;
+  memoryMiB?: number;
+  timeoutMs?: number;
+  until?: RegExp;
+  echo?: NodeJS.WritableStream;
+  /** Directory for bochsrc, log and serial file (default build/bochs/<pid>-<n>). */
+  workDir?: string;
+}
+
+let bochsRuns = 0;
+
+export function bochsConfig(o: BochsOptions & { iso: string; serialFile: string; logFile: string }): string {
+  return [
+    `megs: ${o.memoryMiB ?? 256}`,
+    `cpu: model=${o.cpu ?? "corei7_skylake_x"}, count=1, ips=10000000, reset_on_triple_fault=0`,
+    "clock: sync=none, time0=local",
+    "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
+    "vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest",
+    `ata0-master: type=cdrom, path=${o.iso}, status=inserted`,
+    "boot: cdrom",
+    `com1: enabled=1, mode=file, dev=${o.serialFile}`,
+    'display_library: rfb, options="timeout=0"',
+    `log: ${o.logFile}`,
+    // Debian's Bochs 2.7 aborts ("buffer overflow detected") in its sound
+    // mixer thread when there is no sound card: keep sound out of it.
+    "sound: driver=dummy",
+    "speaker: enabled=0",
+    "panic: action=fatal",
+    "error: action=report",
+    "info: action=report",
+    "debug: action=ignore",
+    "",
+  ].join("\n");
+}
+
+/** Boot the ISO in Bochs. Its exit status is no verdict (EMULATORS.md): judge by `serial`. */
+export async function runBochs(o: BochsOptions = {}): Promise<RunResult> {
+  requireTool(BOCHS_BIN, "bochs bochsbios vgabios");
+  const iso = o.iso ?? join(root, "build/typevisor.iso");
+  if (!existsSync(iso)) throw new Error(`${iso} does not exist: run npm run build`);
+  const dir = o.workDir ?? join(root, "build/bochs", `${process.pid}-${bochsRuns++}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const serialFile = join(dir, "com1.txt");
+  const logFile = join(dir, "bochs.log");
+  const rc = join(dir, "bochsrc");
+  writeFileSync(rc, bochsConfig({ ...o, iso, serialFile, logFile }));
+  writeFileSync(join(dir, "cmds"), "c\n");
+  const r = await watch({
+    cmd: BOCHS_BIN, args: ["-q", "-f", rc, "-rc", join(dir, "cmds")],
+    timeoutMs: o.timeoutMs ?? 120_000, until: o.until, echo: o.echo, serialFile, signal: "INT",
+  });
+  const log = existsSync(logFile) ? readFileSync(logFile, "latin1") : r.log;
+  return { ...r, log, debugExit: null };
+}
+
+/** Lines of the boot log that start with a stage tag such as "[cpu]". */
+export function stageLines(serial: string, tag: string): string[] {
+  return serial.split("\n").filter((l) => l.startsWith(`[${tag}]`));
+}

@@ -1,0 +1,110 @@
+// Typevisor's monitor entry: boot/ calls main() after wasm_init (docs/ABI.md).
+// Boot log in stages: [boot] memory and options, [cpu] the processor,
+// [virt] what VT-x or AMD-V offers; then "[boot] ready" and the VMM.
+import { boot_info, debug_exit, phys_load64, ud2 } from "./hw/intrinsics";
+import { BootInfo, DIRECT_MAP, EXIT_SUCCESS, KERNEL_PHYS } from "./hw/layout";
+import { com1 } from "./drivers/uart";
+import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
+import { dec, hex, size } from "./lib/fmt";
+import { MemRegion, MemType, parseMultiboot, parseOptions, setBootOptions, BootOptions } from "./vmm/multiboot";
+import { physPages } from "./vmm/pages";
+import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
+import { vmmStart } from "./vmm/index";
+
+export { panic_exception, panic_trap } from "./hw/panic";
+// the abort handler named by asc --use abort=src/hw/abort/tvAbort
+export { tvAbort } from "./hw/abort";
+
+export const VERSION = "0.1.0";
+
+export function main(): void {
+  com1.init(115200);
+  const magic = <u32>boot_info(BootInfo.Magic);
+  const mb = parseMultiboot(magic, <u64>boot_info(BootInfo.InfoPa));
+  const opts = parseOptions(mb.cmdline);
+  setBootOptions(opts);
+  setLogLevel(opts.loglevel);
+  if (!consoleSelect(opts.console)) warn("boot", "unknown console=" + opts.console + ": using ttyS0");
+  consoleInit();
+
+  print("\nTypevisor " + VERSION + " - a hypervisor in AssemblyScript (multiboot " + dec(<u64>mb.version) +
+    (mb.loader.length > 0 ? ", " + mb.loader : "") + ")\n");
+  log("boot", "command line: \"" + mb.cmdline + "\"");
+  if (opts.unknown.length > 0) log("boot", "options passed on: " + opts.unknown.join(" "), Level.Debug);
+
+  bootMemory(mb.regions);
+
+  const cpu = detectCpu();
+  log("cpu", cpuSummary(cpu));
+  log("cpu", cpuFeatures(cpu));
+  log("virt", virtSummary(cpu));
+  if (cpu.virt == Virt.None || !cpu.virtUsable) warn("virt", cpu.virtProblem + ": guests cannot run");
+
+  if (opts.panicTest.length > 0) panicTest(opts.panicTest);
+
+  log("boot", "ready");
+  if (opts.shutdown) shutdown("shutdown requested on the command line");
+  vmmStart();
+  shutdown("no virtual machines to run");
+}
+
+function bootMemory(regions: Array<MemRegion>): void {
+  const kStart = <u64>boot_info(BootInfo.KernelStart);
+  const kEnd = <u64>boot_info(BootInfo.KernelEnd);
+  const heapPa = <u64>boot_info(BootInfo.HeapPa);
+  const heapSize = <u64>boot_info(BootInfo.HeapSize);
+  const dmSize = <u64>boot_info(BootInfo.DirectMapSize);
+  let usable: u64 = 0;
+  for (let i = 0; i < regions.length; i++) {
+    const r = regions[i];
+    log("boot", "  e820 " + hex(r.base, 12) + "-" + hex(r.end, 12) + " type " + dec(r.type), Level.Debug);
+    if (r.type != MemType.Available) continue;
+    usable += r.length;
+    // the direct map covers what the allocator may hand out
+    const end = r.end < dmSize ? r.end : dmSize;
+    if (end > r.base) physPages.addFree(r.base, end);
+  }
+  physPages.reserve(0, 0x100000); // real-mode area, BIOS data
+  physPages.reserve(kStart, kEnd);
+  physPages.reserve(heapPa, heapPa + heapSize);
+  log("boot", "memory: " + size(usable) + " usable in " + dec(<u64>regions.length) + " map entries, RAM top 0x" +
+    hex(<u64>boot_info(BootInfo.RamTop)) + ", direct map " + size(dmSize) + " at 0x" + hex(DIRECT_MAP));
+  log("boot", "memory: kernel 0x" + hex(kStart) + "-0x" + hex(kEnd) + " (" + size(kEnd - kStart) + "), monitor heap " +
+    size(heapSize) + " at 0x" + hex(heapPa) + " (" + dec(<u64>boot_info(BootInfo.MemoryPages)) + " of " +
+    dec(<u64>boot_info(BootInfo.MemoryMaxPages)) + " wasm pages in use)");
+  log("boot", "memory: " + dec(physPages.freePages) + " free pages (" + size(physPages.freePages * 4096) + ") for guests");
+  if (kStart != KERNEL_PHYS) warn("boot", "kernel not at its link address");
+}
+
+/** Faults on purpose so the tests can check the panic output. Recursive so
+ * the optimizer cannot inline it away: the backtrace shows several frames. */
+function panicDeep(kind: string, depth: i32): i32 {
+  if (depth > 0) return panicDeep(kind, depth - 1) + 1;
+  if (kind == "pf") {
+    // a CPU #PF: physical address far beyond the direct map
+    return <i32>phys_load64(<i64>0x7F_0000_0000);
+  }
+  if (kind == "oob") {
+    // linear memory out of bounds: #PF in the guard -> wasm trap 5
+    return load<i32>(<usize>0xFFFF_FFF0);
+  }
+  if (kind == "ud") {
+    ud2();
+    return 0;
+  }
+  unreachable();
+  return 0;
+}
+
+function panicTest(kind: string): void {
+  log("boot", "panic-test=" + kind + ": faulting on purpose");
+  panicDeep(kind, 2);
+  log("boot", "panic-test: the fault did not happen");
+}
+
+function shutdown(reason: string): void {
+  log("boot", reason + ": shutting down");
+  consoleDrain();
+  com1.drain();
+  debug_exit(EXIT_SUCCESS);
+}
