@@ -23,7 +23,7 @@ const BINARY_OP: Record<number, string> = {};
 for (const k of Object.keys(binaryen)) {
   const v = (binaryen as any)[k];
   if (typeof v !== "number" || !/^[A-Z]/.test(k) || !/(Int32|Int64|Float32|Float64)$/.test(k) || /Id$|Vec|x\d|Lane|Atomic|MulWide/.test(k)) continue;
-  const isBinary = /^(Add|Sub|Mul|Div|Rem|And|Or|Xor|Shl|Shr|Rot|Eq|Ne|Lt|Le|Gt|Ge|CopySign|Min|Max)/.test(k) && !/^EqZ/.test(k);
+  const isBinary = /^(Add|Sub|Mul|DivS|DivU|Div|RemS|RemU|And|Or|Xor|Shl|ShrS|ShrU|RotL|RotR|Eq|Ne|LtS|LtU|Lt|LeS|LeU|Le|GtS|GtU|Gt|GeS|GeU|Ge|CopySign|Min|Max)(Int|Float)(32|64)$/.test(k);
   (isBinary ? BINARY_OP : UNARY_OP)[v] = k;
 }
 const ID = {
@@ -204,6 +204,11 @@ export class FuncGen {
 
   isConst(e: ExprRef): boolean { return binaryen.getExpressionId(e) === ID.Const; }
   writesLocals(e: ExprRef): boolean { return (sideEffects(e, this.ctx.m.mod) & binaryen.SideEffects.WritesLocal) !== 0; }
+  /** True when evaluating e cannot change what a local/global operand reads. */
+  preservesOperands(e: ExprRef): boolean {
+    const S = binaryen.SideEffects;
+    return (sideEffects(e, this.ctx.m.mod) & (S.WritesLocal | S.WritesGlobal | S.Calls)) === 0;
+  }
 
   /** Branch to a label from the current stack depth, optionally on condition cc. */
   jumpTo(l: Label, cc?: string) {
@@ -566,7 +571,7 @@ export class FuncGen {
     this.gen(info.ifTrue);
     this.push(t);
     const fop = fl ? null : this.operand(info.ifFalse, true);
-    if (fop !== null && !/^-?\d+$/.test(fop)) {
+    if (fop !== null && !/^-?\d+$/.test(fop) && this.preservesOperands(info.condition)) {
       const cc = this.genCond(info.condition);
       this.popTo("rax");
       this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${fop}`);
@@ -669,7 +674,7 @@ export class FuncGen {
       return cc;
     }
     const lop = this.operand(l, true);
-    if (lop !== null && (this.isConst(l) || !this.writesLocals(r))) {
+    if (lop !== null && (this.isConst(l) || this.preservesOperands(r))) {
       this.gen(r);
       this.e(`cmp ${ra}, ${lop}`);
       return SWAP[cc];
@@ -742,7 +747,7 @@ export class FuncGen {
       return;
     }
     const lop = this.operand(l, true);
-    if (lop !== null && (this.isConst(l) || !this.writesLocals(r))) {
+    if (lop !== null && (this.isConst(l) || this.preservesOperands(r))) {
       this.gen(r);
       if (commutative) { this.intOp(op, bits, lop, l); return; }
       this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);

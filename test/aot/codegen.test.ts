@@ -106,6 +106,18 @@ describe("linux target", () => {
     expect(r.status).toBe(660 & 0xff);
   });
 
+  it("keeps evaluation order when the right operand writes a global or local", async () => {
+    const wat = `(module (global $g (mut i32) (i32.const 1))
+      (func $bump (result i32) (global.set $g (i32.const 100)) (i32.const 2))
+      (func (export "main") (result i32) (local $x i32)
+        (local.set $x (i32.const 5))
+        (i32.add
+          (i32.sub (global.get $g) (call $bump))
+          (i32.sub (local.get $x) (local.tee $x (i32.const 1))))))`;
+    // (1 - 2) + (5 - 1) = 3
+    for (const opt of [true, false]) expect((await run("order" + opt, wat, [], opt)).status).toBe(3);
+  });
+
   it("call_indirect checks the signature and null entries", async () => {
     const base = (idx: number) => `(module (table 2 funcref) (elem (i32.const 0) $f)
       (func $f (param i32) (result i32) (local.get 0))
