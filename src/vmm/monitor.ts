@@ -1,0 +1,126 @@
+// The VM table, lifecycle operations (start/stop/pause/resume/reset) and the
+// round-robin scheduler that runs every VM on this CPU in time slices.
+
+import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
+import { Vm, VmState } from "./vm";
+import { flushConsole, handleExit, stopVm } from "./exits";
+import { rdtsc } from "./hw";
+import { vlog, vwarn } from "./log";
+
+/** Slice length in TSC ticks (a few ms at emulator speeds). */
+export const SLICE_TSC: u64 = 20_000_000;
+
+export const enum OpResult {
+  Ok = 0,
+  NotFound = 1,
+  WrongState = 2,
+  NoResources = 4,
+}
+
+export class Monitor {
+  vms: Array<Vm> = new Array<Vm>();
+  next: i32 = 0;
+  /** Benchmark mode: CPUID exits take the shortest path (no filtering, no counters). */
+  minimalCpuid: bool = false;
+
+  constructor(public backend: VirtBackend) {}
+
+  /** Creates a VM in state "created"; null when out of memory. */
+  create(name: string, image: i32, ramBytes: u64): Vm | null {
+    const vm = new Vm(this.vms.length, name, image, ramBytes, this.backend);
+    if (!vm.ok()) {
+      vwarn("no memory for VM " + name);
+      return null;
+    }
+    this.vms.push(vm);
+    vlog("VM " + name + ": " + vm.memoryMib().toString() + " MiB RAM at host " + "0x" + vm.ramPa.toString(16) +
+      ", " + vm.tables.frames.toString() + " table frames");
+    return vm;
+  }
+
+  find(name: string): Vm | null {
+    for (let i = 0; i < this.vms.length; i++) if (this.vms[i].name == name) return this.vms[i];
+    return null;
+  }
+
+  /** vm.start / stop / pause / resume / reset (MGMT-API.md); changes nothing on error. */
+  change(vm: Vm, op: i32): OpResult {
+    const s = vm.state;
+    if (op == 0) { // start
+      if (s != VmState.Created && s != VmState.Stopped) return OpResult.WrongState;
+      if (!vm.load()) return OpResult.NoResources;
+      vm.state = VmState.Running;
+      vlog("VM " + vm.name + " started");
+    } else if (op == 1) { // stop
+      if (s != VmState.Running && s != VmState.Paused) return OpResult.WrongState;
+      flushConsole(vm);
+      vm.state = VmState.Stopped;
+      vlog("VM " + vm.name + " stopped by request");
+    } else if (op == 2) { // pause
+      if (s != VmState.Running) return OpResult.WrongState;
+      vm.state = VmState.Paused;
+      vlog("VM " + vm.name + " paused");
+    } else if (op == 3) { // resume
+      if (s != VmState.Paused) return OpResult.WrongState;
+      vm.state = VmState.Running;
+      vlog("VM " + vm.name + " resumed");
+    } else if (op == 4) { // reset
+      if (s == VmState.Created) return OpResult.WrongState;
+      vm.param = vm.paramMod == 0 ? vm.param : (vm.param + vm.paramStep) % vm.paramMod;
+      if (!vm.load()) return OpResult.NoResources;
+      this.backend.flushGuestTlb(vm.vcpu);
+      vm.state = VmState.Running;
+      vlog("VM " + vm.name + " reset");
+    } else {
+      return OpResult.WrongState;
+    }
+    return OpResult.Ok;
+  }
+
+  /** True when some VM can run now. */
+  runnable(): bool {
+    for (let i = 0; i < this.vms.length; i++) {
+      const vm = this.vms[i];
+      if (vm.state == VmState.Running && !vm.halted) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Runs the next runnable VM (round robin) for one slice. The slice ends on
+   * the preemption timer (VT-x) or, on AMD-V, at the first exit after the
+   * slice's TSC budget is spent. Returns false when nothing could run.
+   */
+  runSlice(): bool {
+    const n = this.vms.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      const vm = this.vms[i];
+      if (vm.state != VmState.Running || vm.halted) continue;
+      this.next = (i + 1) % n;
+      this.runVm(vm);
+      return true;
+    }
+    return false;
+  }
+
+  private runVm(vm: Vm): void {
+    const start = rdtsc();
+    const v = vm.vcpu;
+    for (;;) {
+      const used = rdtsc() - start;
+      if (used >= SLICE_TSC) return;
+      v.run(SLICE_TSC - used);
+      if (this.minimalCpuid && v.exit.kind == ExitKind.Cpuid) {
+        v.advanceRip();
+        continue;
+      }
+      if (!handleExit(vm)) return;
+      if (v.exit.kind == ExitKind.Preempted) return;
+    }
+  }
+
+  exitName(k: i32): string {
+    return EXIT_NAMES[k];
+  }
+}

@@ -1,0 +1,72 @@
+// AMD-V backend: EFER.SVME, the host save area, the shared I/O and MSR
+// permission maps, and the factory for SvmVcpu. AMD APM vol 2 chapter 15.
+
+import { EFER_SVME, SvmMsr } from "../../hw/svm";
+import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
+import { allocFrame, allocFrames, cpuidReg, phys_fill, rdmsr, wrmsr } from "../hw";
+import { SvmVcpu } from "./vcpu";
+
+const MSR_EFER: u32 = 0xc0000080;
+
+export class SvmCaps {
+  nasid: u32 = 0;
+  nrips: bool = false;
+  hsave: u64 = 0;
+  hostVmcb: u64 = 0;
+  iopm: u64 = 0;
+  msrpm: u64 = 0;
+}
+
+export class SvmBackend extends VirtBackend {
+  caps: SvmCaps = new SvmCaps();
+
+  name(): string {
+    return "svm";
+  }
+
+  enable(): string {
+    const c = this.caps;
+    if ((cpuidReg(0x80000001, 0, 2) & (1 << 2)) == 0) return "CPUID.80000001:ECX.SVM is clear";
+    if ((rdmsr(SvmMsr.VmCr) & (1 << 4)) != 0) return "SVM disabled by firmware (VM_CR.SVMDIS)"; // APM 15.4
+    const edx = cpuidReg(0x8000000a, 0, 3); // APM 15.4 / CPUID Fn8000_000A
+    if ((edx & 1) == 0) return "no nested paging (NPT)";
+    c.nrips = (edx & (1 << 3)) != 0;
+    c.nasid = cpuidReg(0x8000000a, 0, 1);
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    c.hsave = allocFrame();
+    wrmsr(SvmMsr.VmHsavePa, c.hsave); // APM 15.30.4
+    c.hostVmcb = allocFrame();
+    // APM 15.10.1 / 15.11: IOPM 12 KiB, MSRPM 8 KiB, physically contiguous.
+    // All ones: every port and MSR exits; the allow-lists live in common code.
+    c.iopm = allocFrames(3);
+    c.msrpm = allocFrames(2);
+    if (c.iopm == 0 || c.msrpm == 0) return "out of memory for the permission maps";
+    phys_fill(c.iopm, 0xff, 3 * 4096);
+    phys_fill(c.msrpm, 0xff, 2 * 4096);
+    return "";
+  }
+
+  createVcpu(rootPa: u64, tag: u32): Vcpu {
+    return new SvmVcpu(this.caps, rootPa, tag);
+  }
+
+  tableFormat(): TableFormat {
+    // APM 15.25.5: NPT entries are long-mode entries; every level needs
+    // U/S=1 (nested walks are user accesses). P|RW|US, bit 7 = 2 MiB leaf.
+    const f = new TableFormat();
+    f.tableBits = 7;
+    f.leaf4kBits = 7;
+    f.leaf2mBits = 7 | 0x80;
+    f.large = true;
+    return f;
+  }
+
+  flushGuestTlb(vcpu: Vcpu): void {
+    (<SvmVcpu>vcpu).flushNext = true;
+  }
+
+  describe(): string {
+    const c = this.caps;
+    return "AMD-V: NPT+2M, " + c.nasid.toString() + " ASIDs, " + (c.nrips ? "NRIPS" : "no NRIPS (next RIP computed)");
+  }
+}

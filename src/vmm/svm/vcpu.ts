@@ -1,0 +1,196 @@
+// An AMD-V vCPU: its VMCB, entry through hw_svm_run, and the translation of
+// #VMEXITs into the common ExitInfo. AMD APM vol 2 chapter 15, appendix B-C.
+
+import { EFER_SVME, SvmExit, SvmIntercept1, SvmIntercept2, Vmcb, VmcbSeg, svm_run } from "../../hw/svm";
+import { ExitKind, Vcpu, Vector } from "../vcpu";
+import { Reg, regsPtr } from "../regs";
+import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
+import { SvmCaps } from "./svm";
+import { hex } from "../log";
+
+const PAT_DEFAULT: u64 = 0x0007040600070406;
+
+export class SvmVcpu extends Vcpu {
+  vmcb: u64;
+  flushNext: bool = true;
+
+  constructor(public caps: SvmCaps, public nptRoot: u64, public asid: u32) {
+    super();
+    this.vmcb = allocFrame();
+    this.setupControls();
+  }
+
+  private setupControls(): void {
+    const v = this.vmcb;
+    phys_fill(v, 0, 4096);
+    phys_store32(v + Vmcb.InterceptExceptions, 0);
+    phys_store32(v + Vmcb.InterceptMisc1,
+      SvmIntercept1.Intr | SvmIntercept1.Nmi | SvmIntercept1.Init | SvmIntercept1.Cpuid | SvmIntercept1.Hlt |
+      SvmIntercept1.Invlpga | SvmIntercept1.IoProt | SvmIntercept1.MsrProt | SvmIntercept1.Shutdown |
+      SvmIntercept1.FerrFreeze);
+    // APM 15.5.1: VMRUN must be intercepted; the other SVM instructions too,
+    // since SVM is hidden from guests (they get #UD).
+    phys_store32(v + Vmcb.InterceptMisc2,
+      SvmIntercept2.Vmrun | SvmIntercept2.Vmmcall | SvmIntercept2.Vmload | SvmIntercept2.Vmsave |
+      SvmIntercept2.Stgi | SvmIntercept2.Clgi | SvmIntercept2.Skinit | SvmIntercept2.Monitor |
+      SvmIntercept2.Mwait | SvmIntercept2.Xsetbv);
+    phys_store64(v + Vmcb.IopmBasePa, this.caps.iopm);
+    phys_store64(v + Vmcb.MsrpmBasePa, this.caps.msrpm);
+    phys_store32(v + Vmcb.GuestAsid, this.asid);
+    // V_INTR_MASKING (APM 15.21.1): the guest's IF does not mask host interrupts.
+    phys_store64(v + Vmcb.VIntr, <u64>1 << 24);
+    phys_store64(v + Vmcb.NpEnable, 1); // APM 15.25.3
+    phys_store64(v + Vmcb.NCr3, this.nptRoot);
+    phys_store64(v + Vmcb.GPat, PAT_DEFAULT);
+  }
+
+  private seg(off: u32, sel: u32, attrib: u32, limit: u32, base: u64): void {
+    const a = this.vmcb + off;
+    phys_store16(a + VmcbSeg.Selector, sel);
+    phys_store16(a + VmcbSeg.Attrib, attrib);
+    phys_store32(a + VmcbSeg.Limit, limit);
+    phys_store64(a + VmcbSeg.Base, base);
+  }
+
+  resetRealMode(ip: u64, sp: u64): void {
+    const v = this.vmcb;
+    // APM 15.5 / 14.1.3 reset state, with our CS:IP. Attributes are the
+    // descriptor's access byte in 7:0 (P, DPL, S, type).
+    this.seg(Vmcb.Cs, 0, 0x9b, 0xffff, 0);
+    this.seg(Vmcb.Ds, 0, 0x93, 0xffff, 0);
+    this.seg(Vmcb.Es, 0, 0x93, 0xffff, 0);
+    this.seg(Vmcb.Ss, 0, 0x93, 0xffff, 0);
+    this.seg(Vmcb.Fs, 0, 0x93, 0xffff, 0);
+    this.seg(Vmcb.Gs, 0, 0x93, 0xffff, 0);
+    this.seg(Vmcb.Gdtr, 0, 0, 0xffff, 0);
+    this.seg(Vmcb.Idtr, 0, 0, 0x3ff, 0);
+    this.seg(Vmcb.Ldtr, 0, 0x82, 0xffff, 0);
+    this.seg(Vmcb.Tr, 0, 0x8b, 0xffff, 0);
+    phys_store8(v + Vmcb.Cpl, 0);
+    phys_store64(v + Vmcb.Efer, EFER_SVME);
+    phys_store64(v + Vmcb.Cr0, 0x10);
+    phys_store64(v + Vmcb.Cr3, 0);
+    phys_store64(v + Vmcb.Cr4, 0);
+    phys_store64(v + Vmcb.Cr2, 0);
+    phys_store64(v + Vmcb.Dr6, 0xffff0ff0);
+    phys_store64(v + Vmcb.Dr7, 0x400);
+    phys_store64(v + Vmcb.Rflags, 2);
+    phys_store64(v + Vmcb.Rip, ip);
+    phys_store64(v + Vmcb.Rsp, sp);
+    phys_store64(v + Vmcb.Rax, 0);
+    phys_store64(v + Vmcb.EventInj, 0);
+    phys_store64(v + Vmcb.InterruptShadow, 0);
+    for (let i = 0; i < 8; i++) phys_store64(v + Vmcb.Star + <u64>(i * 8), 0);
+    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+    this.flushNext = true;
+  }
+
+  run(sliceTsc: u64): void {
+    const v = this.vmcb;
+    const e = this.exit;
+    e.kind = ExitKind.Handled;
+    e.detail = "";
+    // APM 15.16.1 TLB_CONTROL: 3 = flush this guest's ASID.
+    phys_store8(v + Vmcb.TlbControl, this.flushNext ? 3 : 0);
+    this.flushNext = false;
+    phys_store32(v + Vmcb.VmcbClean, 0); // APM 15.15: nothing cached
+    const rip = phys_load64(v + Vmcb.Rip);
+    svm_run(v, regsPtr(this.regs), this.caps.hostVmcb);
+    const code = phys_load64(v + Vmcb.ExitCode);
+    const info1 = phys_load64(v + Vmcb.ExitInfo1);
+    const info2 = phys_load64(v + Vmcb.ExitInfo2);
+    e.code = code;
+    const newRip = phys_load64(v + Vmcb.Rip);
+    if (<u32>code == <u32>SvmExit.Invalid) {
+      // QEMU reports 0x00000000ffffffff, Bochs all ones: compare 32 bits.
+      e.kind = ExitKind.InvalidState;
+      e.detail = "VMRUN consistency check failed (VMEXIT_INVALID)";
+      return;
+    }
+    switch (<u32>code) {
+      case SvmExit.Cpuid: e.kind = ExitKind.Cpuid; e.insnLen = 2; break;
+      case SvmExit.Hlt: e.kind = ExitKind.Hlt; e.insnLen = 1; break;
+      case SvmExit.Msr:
+        e.kind = info1 == 1 ? ExitKind.MsrWrite : ExitKind.MsrRead;
+        e.insnLen = 2;
+        break;
+      case SvmExit.Ioio:
+        // APM 15.10.2 figure 15-2: EXITINFO1 fields, EXITINFO2 = next RIP.
+        e.kind = ExitKind.Io;
+        e.ioIn = (info1 & 1) != 0;
+        e.ioString = (info1 & 4) != 0;
+        e.ioSize = (info1 & 0x10) != 0 ? 1 : (info1 & 0x20) != 0 ? 2 : 4;
+        e.ioPort = <u32>(info1 >> 16) & 0xffff;
+        e.insnLen = <u32>(info2 - newRip);
+        break;
+      case SvmExit.Npf:
+        // APM 15.25.6: EXITINFO2 = faulting guest-physical address, EXITINFO1 = #PF code.
+        e.kind = ExitKind.MemFault;
+        e.gpa = info2;
+        e.write = (info1 & 2) != 0;
+        e.fetch = (info1 & 16) != 0;
+        break;
+      case SvmExit.Shutdown: e.kind = ExitKind.TripleFault; break;
+      case SvmExit.Intr:
+      case SvmExit.Nmi:
+        e.kind = ExitKind.Interrupt;
+        break;
+      case SvmExit.Vmrun:
+      case SvmExit.Vmmcall:
+      case SvmExit.Vmload:
+      case SvmExit.Vmsave:
+      case SvmExit.Stgi:
+      case SvmExit.Clgi:
+      case SvmExit.Skinit:
+      case SvmExit.Monitor:
+      case SvmExit.Mwait:
+      case SvmExit.Xsetbv:
+      case SvmExit.Invlpga:
+        this.injectException(Vector.UD, 0, false);
+        break;
+      default:
+        e.kind = ExitKind.Unhandled;
+        e.detail = "SVM exit code " + hex(code) + " at rip " + hex(rip);
+    }
+    // Without NRIPS (QEMU TCG) the lengths above are the fixed encodings;
+    // with it, the VMCB's next RIP is authoritative (APM 15.7.1).
+    if (this.caps.nrips && e.kind != ExitKind.Io) {
+      const next = phys_load64(v + Vmcb.NextRip);
+      if (next > newRip) e.insnLen = <u32>(next - newRip);
+    }
+  }
+
+  rip(): u64 {
+    return phys_load64(this.vmcb + Vmcb.Rip);
+  }
+
+  advanceRip(): void {
+    const v = this.vmcb;
+    phys_store64(v + Vmcb.Rip, phys_load64(v + Vmcb.Rip) + this.exit.insnLen);
+    phys_store64(v + Vmcb.InterruptShadow, 0);
+  }
+
+  injectException(vector: u32, errorCode: u32, hasError: bool): void {
+    // APM 15.20 EVENTINJ: vector, type 3 (exception), EV, V; no error code in real mode.
+    let ev: u64 = <u64>vector | (3 << 8) | (<u64>1 << 31);
+    if (hasError && this.protectedMode()) ev |= (1 << 11) | (<u64>errorCode << 32);
+    phys_store64(this.vmcb + Vmcb.EventInj, ev);
+  }
+
+  efer(): u64 {
+    return phys_load64(this.vmcb + Vmcb.Efer) & ~EFER_SVME; // LMA as the CPU set it
+  }
+
+  setEfer(value: u64): bool {
+    if ((value & ~(<u64>0xd01)) != 0) return false; // SCE, LME, LMA, NXE
+    const cur = phys_load64(this.vmcb + Vmcb.Efer);
+    const lma = cur & (1 << 10);
+    // The VMCB copy always keeps SVME (APM 15.5.1); the guest never sees it.
+    phys_store64(this.vmcb + Vmcb.Efer, (value & ~(<u64>1 << 10)) | lma | EFER_SVME);
+    return true;
+  }
+
+  protectedMode(): bool {
+    return (phys_load64(this.vmcb + Vmcb.Cr0) & 1) != 0;
+  }
+}

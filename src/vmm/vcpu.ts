@@ -1,0 +1,110 @@
+// The one vCPU interface: common code drives guests only through it; the
+// VT-x (vmx/) and AMD-V (svm/) backends implement it.
+
+import { newRegs } from "./regs";
+
+/** Why a vCPU came back to the monitor, in vendor-neutral terms. */
+export const enum ExitKind {
+  /** Fully handled inside the backend (e.g. a CR shadow update). */
+  Handled = 0,
+  Cpuid = 1,
+  Io = 2,
+  MsrRead = 3,
+  MsrWrite = 4,
+  Hlt = 5,
+  /** EPT violation / nested page fault: `gpa`, `write`, `fetch`. */
+  MemFault = 6,
+  TripleFault = 7,
+  /** VM entry refused the guest state (VMX exit 33, SVM VMEXIT_INVALID). */
+  InvalidState = 8,
+  /** The time slice ended (VMX preemption timer). */
+  Preempted = 9,
+  /** A host interrupt arrived while the guest ran. */
+  Interrupt = 10,
+  /** VMLAUNCH/VMRESUME/VMRUN itself failed: a monitor bug; `detail` says why. */
+  EntryFailed = 11,
+  /** An exit the monitor does not handle: the VM is stopped. */
+  Unhandled = 12,
+  Count = 13,
+}
+
+/** Counter names reported by vm.list, indexed by ExitKind. */
+export const EXIT_NAMES: StaticArray<string> = [
+  "handled", "cpuid", "io", "msr_read", "msr_write", "hlt", "mem_fault",
+  "triple_fault", "invalid_state", "preempt", "interrupt", "entry_failed", "unhandled",
+];
+
+export class ExitInfo {
+  kind: ExitKind = ExitKind.Handled;
+  /** Length of the exiting instruction, for advanceRip(). */
+  insnLen: u32 = 0;
+  ioPort: u32 = 0;
+  ioSize: u32 = 0;
+  ioIn: bool = false;
+  ioString: bool = false;
+  gpa: u64 = 0;
+  write: bool = false;
+  fetch: bool = false;
+  /** Vendor exit code, for logs. */
+  code: u64 = 0;
+  detail: string = "";
+}
+
+/** Standard exception vectors used for injection. */
+export const enum Vector {
+  UD = 6,
+  GP = 13,
+}
+
+export abstract class Vcpu {
+  /** GPRs other than RSP/RIP; slots as in regs.ts. */
+  regs: StaticArray<u64> = newRegs();
+  exit: ExitInfo = new ExitInfo();
+
+  /** Power-on state: 16-bit real mode, CS:IP = 0:ip, SP = sp, EFER = 0. */
+  abstract resetRealMode(ip: u64, sp: u64): void;
+  /** Enters the guest and returns at the next exit, described in `exit`. */
+  abstract run(sliceTsc: u64): void;
+  abstract rip(): u64;
+  /** Steps over the instruction that exited (length from the exit). */
+  abstract advanceRip(): void;
+  /** Queues a hardware exception for the next entry. */
+  abstract injectException(vector: u32, errorCode: u32, hasError: bool): void;
+  /** Guest-visible IA32_EFER (without the hypervisor's own bits). */
+  abstract efer(): u64;
+  /** Emulated WRMSR IA32_EFER; returns false when the value must #GP. */
+  abstract setEfer(value: u64): bool;
+  /** Guest CR0.PE: protected mode (decides whether an exception has an error code). */
+  abstract protectedMode(): bool;
+}
+
+/** A vendor backend: one per physical CPU, chosen once at start. */
+export abstract class VirtBackend {
+  /** "vmx" or "svm" (for system.info only; common code never branches on it). */
+  abstract name(): string;
+  /** Enables VMX/SVM on this CPU; returns "" or why it cannot. */
+  abstract enable(): string;
+  /**
+   * A vCPU for a VM whose memory is mapped by the nested table at `rootPa`
+   * (built by newGuestTables()); `tag` is the VPID/ASID (>= 1).
+   */
+  abstract createVcpu(rootPa: u64, tag: u32): Vcpu;
+  /** The nested paging format (EPT or NPT bits). */
+  abstract tableFormat(): TableFormat;
+  /** Called after a VM's nested tables lost mappings (INVEPT / ASID flush). */
+  abstract flushGuestTlb(vcpu: Vcpu): void;
+  /** One line describing the features in use, for the boot log. */
+  abstract describe(): string;
+}
+
+/** Entry bits of a nested page-table format; the walker in gpt.ts is shared. */
+export class TableFormat {
+  /** Bits of a non-leaf entry. */
+  tableBits: u64 = 0;
+  /** Bits of a 4 KiB leaf. */
+  leaf4kBits: u64 = 0;
+  /** Bits of a 2 MiB leaf (including the page-size bit). */
+  leaf2mBits: u64 = 0;
+  /** Whether 2 MiB leaves may be used. */
+  large: bool = false;
+}

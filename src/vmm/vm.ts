@@ -1,0 +1,93 @@
+// A virtual machine: its RAM (mapped only into its own EPT/NPT), one vCPU,
+// lifecycle state, exit counters and its debug-console line.
+
+import { ExitKind, Vcpu, VirtBackend } from "./vcpu";
+import { GuestTables } from "./gpt";
+import { Reg } from "./regs";
+import { allocFrames, allocFrames2m, phys_fill } from "./hw";
+import { guest_copy } from "../hw/vmx";
+
+export const enum VmState {
+  Created = 0,
+  Running = 1,
+  Paused = 2,
+  Stopped = 3,
+}
+
+export const STATE_NAMES: StaticArray<string> = ["created", "running", "paused", "stopped"];
+
+/** Guest convention (README.md): loaded and entered here, real mode, SP below it. */
+export const GUEST_LOAD: u64 = 0x1000;
+export const GUEST_STACK: u64 = 0x1000;
+
+export class Vm {
+  state: VmState = VmState.Created;
+  /** Why the monitor stopped it ("" otherwise). */
+  reason: string = "";
+  /** Executed HLT with nothing to wake it: not scheduled until reset. */
+  halted: bool = false;
+  ramPa: u64 = 0;
+  tables: GuestTables;
+  vcpu: Vcpu;
+  exits: StaticArray<u64> = new StaticArray<u64>(ExitKind.Count);
+  exitsTotal: u64 = 0;
+  /** Port accesses nobody handles (read as all ones, writes ignored). */
+  unknownIo: u64 = 0;
+  /** MSR accesses refused with #GP. */
+  msrDenied: u64 = 0;
+  /** Guest IA32_PAT as the guest last wrote it (power-on value). */
+  pat: u64 = 0x0007040600070406;
+  line: string = "";
+  /** Host-physical address handed to the guest in RCX at start (hostile guest's target). */
+  peerPa: u64 = 0;
+  /** Guest parameter in RBX at start; `paramStep` is added at every reset. */
+  param: u64 = 0;
+  paramStep: u64 = 0;
+  paramMod: u64 = 1;
+
+  constructor(
+    public id: i32,
+    public name: string,
+    /** Embedded guest image (scripts/build-guests.ts EMBEDDED_GUESTS index). */
+    public image: i32,
+    public ramBytes: u64,
+    backend: VirtBackend,
+  ) {
+    const large = ramBytes >= 0x200000 && (ramBytes & 0x1fffff) == 0;
+    let ram = large ? allocFrames2m(ramBytes >> 12) : allocFrames(ramBytes >> 12);
+    if (ram == 0) ram = allocFrames(ramBytes >> 12);
+    const tables = new GuestTables(backend.tableFormat());
+    // Guest-physical [0, ramBytes) -> its own frames; nothing else is mapped.
+    if (ram != 0) tables.map(0, ram, ramBytes);
+    this.tables = tables;
+    this.vcpu = backend.createVcpu(tables.root, <u32>id + 1);
+    this.ramPa = ram;
+  }
+
+  ok(): bool {
+    return this.ramPa != 0;
+  }
+
+  /** Fresh RAM with the image loaded, vCPU at power-on state, counters zeroed. */
+  load(): bool {
+    phys_fill(this.ramPa, 0, this.ramBytes);
+    const n = guest_copy(this.image, this.ramPa + GUEST_LOAD, this.ramBytes - GUEST_LOAD);
+    if (n < 0) return false;
+    this.vcpu.resetRealMode(GUEST_LOAD, GUEST_STACK);
+    this.vcpu.regs[Reg.Rbx] = this.param;
+    this.vcpu.regs[Reg.Rcx] = this.peerPa;
+    for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
+    this.exitsTotal = 0;
+    this.unknownIo = 0;
+    this.msrDenied = 0;
+    this.pat = 0x0007040600070406;
+    this.halted = false;
+    this.reason = "";
+    this.line = "";
+    return true;
+  }
+
+  memoryMib(): i64 {
+    return <i64>((this.ramBytes + 0xfffff) >> 20);
+  }
+}
