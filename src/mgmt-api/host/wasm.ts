@@ -197,6 +197,7 @@ export class Hosted {
   /** Feeds the standalone framer; returns events so far and bytes pending. */
   testFramer(b: Uint8Array): { events: Buffer; pending: number } {
     let pending = 0;
+    this.x.test_clear(); // the buffer is shared with testJson
     for (let i = 0; i < b.length; i += 65536) {
       const part = b.subarray(i, Math.min(b.length, i + 65536));
       this.stage(part);
