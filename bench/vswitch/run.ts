@@ -1,0 +1,116 @@
+// `npm run bench -- vswitch`: forwarding cost per 64-byte frame in batches of 32, under V8 and under the AOT
+// linux build side by side. Cycles are estimated as ns x the CPU's nominal GHz from /proc/cpuinfo.
+// Flags: --quick (fewer batches), --no-aot.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const outDir = join(root, "build", "vswitch", "bench");
+mkdirSync(outDir, { recursive: true });
+process.chdir(root);
+const quick = process.argv.includes("--quick");
+const SCENARIOS = ["learned unicast access->access", "trunk->access, tag removed", "learned unicast + rx mirror", "learned unicast + policer"];
+
+function nominalGHz(): { ghz: number; source: string } {
+  const info = readFileSync("/proc/cpuinfo", "utf8");
+  const name = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? "";
+  const m = /@\s*([\d.]+)\s*GHz/i.exec(name);
+  if (m) return { ghz: Number(m[1]), source: `model name "${name.trim()}"` };
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? "0");
+  return { ghz: mhz / 1000, source: `"cpu MHz" ${mhz} (model name "${name.trim()}" gives no frequency)` };
+}
+
+async function asc(entry: string, args: string[], out: string): Promise<void> {
+  const ascMod = (await import("assemblyscript/asc")).default;
+  let err = "";
+  const { error } = await ascMod.main([entry, ...args, "-o", out], { stderr: { write: (s: string) => ((err += s), true) } as never });
+  if (error) throw new Error(`asc ${entry}: ${error.message}\n${err}`);
+}
+
+interface Row { ns: number; base: number }
+
+async function v8(): Promise<Row[]> {
+  const wasm = join(outDir, "node.wasm");
+  await asc("bench/vswitch/node-entry.ts", ["--target", "node", "--bindings", "raw", "-O3"], wasm);
+  const { instance } = await WebAssembly.instantiate(readFileSync(wasm), {
+    env: { abort: () => { throw new Error("abort"); } },
+  });
+  const x = instance.exports as unknown as { setup(s: number): void; run(n: number): number; runBaseline(n: number): number };
+  const N = quick ? 5_000 : 40_000;
+  const time = (f: () => number, expect: number): number => {
+    let best = Infinity;
+    for (let r = 0; r < 5; r++) {
+      const t0 = process.hrtime.bigint();
+      const got = f();
+      const t = Number(process.hrtime.bigint() - t0);
+      if (got !== expect) throw new Error(`benchmark delivered ${got} frames, expected ${expect}`);
+      best = Math.min(best, t);
+    }
+    return best / (N * 32);
+  };
+  return SCENARIOS.map((_, s) => {
+    x.setup(s);
+    x.run(2000);
+    const ns = time(() => x.run(N), N * 32);
+    x.runBaseline(2000);
+    const base = time(() => x.runBaseline(N), N * 32);
+    return { ns, base };
+  });
+}
+
+async function aot(): Promise<Row[] | string> {
+  if (process.argv.includes("--no-aot")) return "skipped (--no-aot)";
+  if (!existsSync(join(root, "scripts", "aot", "index.ts"))) return "scripts/aot/index.ts does not exist yet";
+  const wasm = join(outDir, "aot.wasm");
+  const exe = join(outDir, "aot");
+  try {
+    await asc("bench/vswitch/aot-entry.ts", ["--target", "baremetal", "--use", "abort=bench/vswitch/aot-entry/benchAbort", "--noExportMemory"], wasm);
+    const { compile } = await import(join(root, "scripts", "aot", "index.ts"));
+    await compile(readFileSync(wasm), { target: "linux", out: exe });
+  } catch (e) {
+    return `AOT build failed: ${(e as Error).message.split("\n")[0]}`;
+  }
+  // Process start-up is removed by timing two lengths and taking the difference.
+  const N1 = quick ? 2_000 : 10_000, N2 = quick ? 20_000 : 110_000;
+  const wall = (s: number, n: number): number => {
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = process.hrtime.bigint();
+      const p = spawnSync(exe, [String(s), String(n)], { encoding: "utf8" });
+      const t = Number(process.hrtime.bigint() - t0);
+      const want = Math.abs(n) * 32;
+      if (p.stdout.trim() !== String(want)) throw new Error(`AOT benchmark printed ${JSON.stringify(p.stdout)} ${p.stderr}, expected ${want}`);
+      best = Math.min(best, t);
+    }
+    return best;
+  };
+  try {
+    return SCENARIOS.map((_, s) => ({
+      ns: (wall(s, N2) - wall(s, N1)) / ((N2 - N1) * 32),
+      base: (wall(s, -N2) - wall(s, -N1)) / ((N2 - N1) * 32),
+    }));
+  } catch (e) {
+    return `AOT run failed: ${(e as Error).message}`;
+  }
+}
+
+const { ghz, source } = nominalGHz();
+const v = await v8();
+const a = await aot();
+const f = (n: number, d = 1): string => n.toFixed(d).padStart(8);
+console.log(`CPU nominal ${ghz.toFixed(2)} GHz from ${source}; cycles = ns x GHz (an estimate, not a cycle counter).`);
+console.log(`Per frame, 64-byte frames, batches of 32. "net" subtracts the harness (buffer alloc + 64-byte fill + free), measured alone.`);
+console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps`);
+SCENARIOS.forEach((name, i) => {
+  const r = v[i];
+  let line = `${name.padEnd(34)}|${f(r.ns)}${f(r.ns * ghz, 0)}${f((r.ns - r.base) * ghz, 0)}${f(1000 / r.ns, 2)} |`;
+  if (typeof a === "string") line += "       -       -        -      -";
+  else line += `${f(a[i].ns)}${f(a[i].ns * ghz, 0)}${f((a[i].ns - a[i].base) * ghz, 0)}${f(1000 / a[i].ns, 2)}`;
+  console.log(line);
+});
+console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` + (typeof a === "string" ? "" : `${" ".repeat(16)}|${f(a[0].base)}${f(a[0].base * ghz, 0)}`));
+if (typeof a === "string") console.log(`AOT column: ${a}`);
+else console.log("AOT: wall time of the static ELF for two run lengths, difference taken (start-up removed); best of 3.");
+console.log("Mpps per core = 1000 / ns per frame (single thread, whole path including the harness).");
