@@ -61,6 +61,7 @@ function setupVms(m: Monitor): void {
   m.create("real16", Image.Real16, MIB);
   m.create("long64", Image.Long64, 2 * MIB); // 2 MiB: one large EPT/NPT page
   m.create("probe", Image.Probe, MIB);
+  m.create("counter", Image.CpuidLoop, MIB); // endless CPUID loop: pause/resume tests
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {
@@ -76,6 +77,16 @@ function setupVms(m: Monitor): void {
     if (p1) m.change(p1, 0);
     if (p2) m.change(p2, 0);
     if (h) m.change(h, 0);
+  }
+  // start=NAME,NAME...: more VMs started at boot (for runs without COM2).
+  const more = bootOptions.value("start", "");
+  if (more.length > 0) {
+    const names = more.split(",");
+    for (let i = 0; i < names.length; i++) {
+      const vm = m.find(names[i]);
+      if (vm) m.change(vm, 0);
+      else vwarn("start=: no VM named " + names[i]);
+    }
   }
 }
 

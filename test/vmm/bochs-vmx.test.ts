@@ -1,0 +1,45 @@
+// The VMM on VT-x: Bochs with a VMX + EPT model (EMULATORS.md). The ISO's
+// command line is "demo start=real16,long64,probe": two printing guests
+// interleave, the hostile guest is stopped, the mode guests pass.
+import { beforeAll, describe, expect, it } from "vitest";
+import { runBochs, type RunResult } from "../../scripts/lib/emulators";
+import { buildVmmImage, interleaved, vmLines, VMM_ISO } from "./helpers";
+
+const ALL_DONE = /^(?=[\s\S]*\[print-1\] done)(?=[\s\S]*\[print-2\] done)(?=[\s\S]*VM hostile stopped)(?=[\s\S]*\[probe\] probe done)(?=[\s\S]*\[long64\] 64-bit)(?=[\s\S]*\[real16\] real-mode)/;
+
+describe("VMM on Bochs (VT-x, EPT, unrestricted guest)", () => {
+  let r: RunResult;
+
+  beforeAll(async () => {
+    buildVmmImage();
+    r = await runBochs({ iso: VMM_ISO, cpu: "corei7_skylake_x", until: ALL_DONE, timeoutMs: 280_000 });
+  }, 600_000);
+
+  it("enables VT-x and runs every started guest to its end", () => {
+    expect(r.serial, r.log.split("\n").filter((l) => /VMENTER|VMFAIL|VMEXIT|PANIC/i.test(l)).slice(-20).join("\n")).toMatch(ALL_DONE);
+    expect(r.serial).toMatch(/\[vmm\] VT-x: EPT/);
+  });
+
+  it("interleaves the two printing guests", () => {
+    for (let i = 0; i < 12; i++) {
+      expect(vmLines(r.serial, "print-1")).toContain(`guest 1 line ${i}`);
+      expect(vmLines(r.serial, "print-2")).toContain(`guest 2 line ${i}`);
+    }
+    expect(interleaved(r.serial, "print-1", "print-2")).toBe(true);
+  });
+
+  it("stops the hostile guest at the monitor's address and nothing escapes", () => {
+    expect(r.serial).toMatch(/VM hostile stopped: guest-physical access outside RAM at 0x100000 \(read\)/);
+    expect(r.serial).not.toMatch(/ESCAPED|STILL ALIVE/);
+  });
+
+  it("real mode, long mode and the CPUID/MSR probe behave", () => {
+    expect(r.serial).toMatch(/\[real16\] real-mode ok/);
+    expect(r.serial).toMatch(/\[long64\] long mode ok, EFER=0000000000000500/);
+    expect(r.serial).toMatch(/\[long64\] 64-bit registers ok/);
+    expect(r.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0/);
+    expect(r.serial).toMatch(/\[probe\] cpuid 0x40000000 signature=Typevisor/);
+    expect(r.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
+    expect(r.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
+  });
+});

@@ -1,0 +1,152 @@
+// Shared by the VMM integration tests: builds the image once (serialised
+// with flock, skipped when newer than every source), runs QEMU with COM2 on
+// a unix socket, and talks JSON-RPC to the monitor over it.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { qemuArgs, requireTool, root, QEMU_BIN } from "../../scripts/lib/emulators";
+
+export const VMM_ELF = join(root, "build/vmm/typevisor.elf");
+export const VMM_ISO = join(root, "build/vmm/typevisor.iso");
+/** The ISO's command line (Bochs cannot be given one at run time). */
+export const ISO_CMDLINE = "demo start=real16,long64,probe";
+
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestSource(p));
+    else t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds build/vmm/typevisor.{elf,iso} unless they are newer than src/, boot/ and scripts/. */
+export function buildVmmImage(): void {
+  mkdirSync(join(root, "build/vmm"), { recursive: true });
+  const lock = join(root, "build/vmm/.build.lock");
+  const fresh = () =>
+    existsSync(VMM_ELF) && existsSync(VMM_ISO) &&
+    statSync(VMM_ISO).mtimeMs > Math.max(newestSource(join(root, "src")), newestSource(join(root, "boot")), newestSource(join(root, "scripts")));
+  if (fresh()) return;
+  const r = spawnSync("flock", [lock, "npx", "tsx", "scripts/build-image.ts", "--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE], {
+    cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (r.status !== 0) throw new Error(`image build failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
+
+export class QemuSession {
+  serial = "";
+  child: ChildProcess;
+  exited = false;
+  socketPath: string;
+
+  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number } = {}) {
+    requireTool(QEMU_BIN, "qemu-system-x86");
+    if (!existsSync(VMM_ELF)) throw new Error(`${VMM_ELF} missing: build failed?`);
+    this.socketPath = join(root, "build/vmm", `com2-${process.pid}-${Date.now()}.sock`);
+    rmSync(this.socketPath, { force: true });
+    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256 });
+    this.child = spawn("timeout", ["-k", "3", String(opts.timeoutS ?? 240), QEMU_BIN, ...args], {
+      cwd: root, stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.on("data", (d: Buffer) => (this.serial += d.toString("latin1").replace(/\r/g, "")));
+    this.child.stderr!.on("data", (d: Buffer) => (this.serial += d.toString("latin1")));
+    this.child.on("close", () => (this.exited = true));
+  }
+
+  /** Resolves when the serial log matches, rejects on exit or after ms. */
+  async waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = this.serial.match(re);
+      if (m) return m;
+      if (this.exited) throw new Error(`QEMU exited before ${re}; serial:\n${this.serial.slice(-3000)}`);
+      if (Date.now() > end) throw new Error(`no ${re} within ${ms} ms; serial:\n${this.serial.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  stop(): void {
+    if (!this.exited) this.child.kill("SIGTERM");
+    rmSync(this.socketPath, { force: true });
+  }
+}
+
+/** A line-oriented JSON-RPC client over the COM2 socket. */
+export class Rpc {
+  private buf = "";
+  private waiters: ((line: string) => void)[] = [];
+  private lines: string[] = [];
+  private id = 1;
+  constructor(private sock: Socket) {
+    sock.on("data", (d) => {
+      this.buf += d.toString("utf8");
+      let i;
+      while ((i = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, i).replace(/\r$/, "");
+        this.buf = this.buf.slice(i + 1);
+        if (line.trim().length === 0) continue;
+        const w = this.waiters.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+  }
+
+  static async open(path: string, ms = 30_000): Promise<Rpc> {
+    const end = Date.now() + ms;
+    for (;;) {
+      try {
+        const s = await new Promise<Socket>((res, rej) => {
+          const c = connect(path, () => res(c));
+          c.once("error", rej);
+        });
+        return new Rpc(s);
+      } catch (e) {
+        if (Date.now() > end) throw new Error(`cannot connect to ${path}: ${e}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  async call(method: string, params?: unknown, ms = 30_000): Promise<any> {
+    const id = this.id++;
+    const req = JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
+    const line = await new Promise<string>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`no answer to ${method} within ${ms} ms`)), ms);
+      const done = (l: string) => {
+        clearTimeout(t);
+        res(l);
+      };
+      const queued = this.lines.shift();
+      if (queued !== undefined) done(queued);
+      else this.waiters.push(done);
+      this.sock.write(req + "\n");
+    });
+    const msg = JSON.parse(line);
+    if (msg.id !== id) throw new Error(`answer for id ${msg.id}, expected ${id}: ${line}`);
+    if (msg.error) throw Object.assign(new Error(`${method}: ${msg.error.message}`), { code: msg.error.code });
+    return msg.result;
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Lines printed by a VM's debug console, in order. */
+export function vmLines(serial: string, vm: string): string[] {
+  return serial.split("\n").filter((l) => l.startsWith(`[${vm}] `)).map((l) => l.slice(vm.length + 3));
+}
+
+/** True when the two VMs' output overlaps in time (each printed between the other's first and last line). */
+export function interleaved(serial: string, a: string, b: string): boolean {
+  const lines = serial.split("\n");
+  const idx = (vm: string) => lines.map((l, i) => (l.startsWith(`[${vm}] `) ? i : -1)).filter((i) => i >= 0);
+  const ia = idx(a);
+  const ib = idx(b);
+  if (ia.length < 2 || ib.length < 2) return false;
+  return ib.some((i) => i > ia[0] && i < ia[ia.length - 1]) && ia.some((i) => i > ib[0] && i < ib[ib.length - 1]);
+}

@@ -1,0 +1,108 @@
+// The VMM on AMD-V: QEMU TCG with SVM + NPT (EMULATORS.md). Two printing
+// guests share the CPU, the hostile guest is stopped with the right reason,
+// and vm.* over COM2 reports and changes VM states.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildVmmImage, interleaved, QemuSession, Rpc, vmLines } from "./helpers";
+
+const CPU = "qemu64,+svm,+npt";
+
+describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
+  let q: QemuSession;
+  let rpc: Rpc;
+
+  beforeAll(async () => {
+    buildVmmImage();
+    q = new QemuSession("demo", { cpu: CPU });
+    rpc = await Rpc.open(q.socketPath);
+  });
+  afterAll(() => {
+    rpc?.close();
+    q?.stop();
+  });
+
+  it("detects AMD-V and runs two printing guests interleaved", async () => {
+    await q.waitFor(/\[print-1\] done, halting/, 180_000);
+    await q.waitFor(/\[print-2\] done, halting/, 180_000);
+    expect(q.serial).toMatch(/\[vmm\] AMD-V: NPT/);
+    const l1 = vmLines(q.serial, "print-1");
+    const l2 = vmLines(q.serial, "print-2");
+    for (let i = 0; i < 12; i++) {
+      expect(l1).toContain(`guest 1 line ${i}`);
+      expect(l2).toContain(`guest 2 line ${i}`);
+    }
+    expect(interleaved(q.serial, "print-1", "print-2")).toBe(true);
+  });
+
+  it("stops the hostile guest at its read of the monitor's address; the others go on", async () => {
+    await q.waitFor(/VM hostile stopped: .*/, 180_000);
+    expect(q.serial).toMatch(/VM hostile stopped: guest-physical access outside RAM at 0x100000 \(read\)/);
+    expect(q.serial).not.toMatch(/ESCAPED/);
+    expect(vmLines(q.serial, "hostile")).toContain("flood done, reading outside my RAM");
+    await q.waitFor(/\[print-1\] done, halting/, 180_000);
+  });
+
+  it("vm.list over COM2 shows states, reasons and exit counts", async () => {
+    await q.waitFor(/VM hostile stopped/, 180_000);
+    const list = await rpc.call("vm.list");
+    const byName = Object.fromEntries(list.map((v: any) => [v.name, v]));
+    expect(Object.keys(byName).sort()).toEqual(["counter", "hostile", "long64", "print-1", "print-2", "probe", "real16"]);
+    expect(byName["hostile"].state).toBe("stopped");
+    expect(byName["hostile"].reason).toMatch(/outside RAM at 0x100000/);
+    expect(byName["hostile"].exits.io_unknown).toBeGreaterThanOrEqual(20000);
+    expect(byName["hostile"].exits.cpuid).toBeGreaterThanOrEqual(2000);
+    expect(byName["print-1"].state).toBe("running");
+    expect(byName["print-1"].exits.io).toBeGreaterThan(100);
+    expect(byName["print-1"].exits.total).toBeGreaterThan(100);
+    expect(byName["probe"].state).toBe("created");
+  });
+
+  it("pause, resume and stop take effect", async () => {
+    await rpc.call("vm.start", { name: "counter" });
+    const total = async () => (await rpc.call("vm.list")).find((v: any) => v.name === "counter").exits.total as number;
+    await q.waitFor(/\[counter\] \.{2}/, 120_000);
+    const a = await total();
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await total();
+    expect(b).toBeGreaterThan(a);
+    const paused = await rpc.call("vm.pause", { name: "counter" });
+    expect(paused.state).toBe("paused");
+    const c = await total();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await total()).toBe(c);
+    await rpc.call("vm.resume", { name: "counter" });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await total()).toBeGreaterThan(c);
+    const stopped = await rpc.call("vm.stop", { name: "counter" });
+    expect(stopped.state).toBe("stopped");
+    await expect(rpc.call("vm.resume", { name: "counter" })).rejects.toMatchObject({ code: 2 });
+    await expect(rpc.call("vm.stop", { name: "nope" })).rejects.toMatchObject({ code: 1 });
+  });
+
+  it("the hostile guest's write to another VM and its triple fault stop only it", async () => {
+    await rpc.call("vm.reset", { name: "hostile" }); // attack 1: write print-1's host-physical RAM
+    await q.waitFor(/VM hostile stopped: .*\(write\)/, 120_000);
+    expect(q.serial).not.toMatch(/ESCAPED/);
+    await rpc.call("vm.reset", { name: "hostile" }); // attack 2: triple fault
+    await q.waitFor(/VM hostile stopped: triple fault/, 120_000);
+    expect(q.serial).not.toMatch(/STILL ALIVE/);
+    const list = await rpc.call("vm.list");
+    expect(list.find((v: any) => v.name === "hostile").reason).toMatch(/triple fault/);
+    expect(list.find((v: any) => v.name === "print-1").state).toBe("running");
+  });
+
+  it("real-mode, long-mode and probe guests behave", async () => {
+    for (const n of ["real16", "long64", "probe"]) await rpc.call("vm.start", { name: n });
+    await q.waitFor(/\[real16\] real-mode (ok|FAILED)/, 120_000);
+    await q.waitFor(/\[long64\] 64-bit registers (ok|FAILED)/, 120_000);
+    await q.waitFor(/\[probe\] probe done/, 120_000);
+    expect(q.serial).toMatch(/\[real16\] int 0x80 handler: checksum 32640/);
+    expect(q.serial).toMatch(/\[real16\] real-mode ok/);
+    expect(q.serial).toMatch(/\[long64\] long mode ok, EFER=0000000000000500/);
+    expect(q.serial).toMatch(/\[long64\] 64-bit registers ok/);
+    expect(q.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0/);
+    expect(q.serial).toMatch(/\[probe\] cpuid 0x40000000 signature=Typevisor/);
+    expect(q.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
+    expect(q.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
+    expect(q.serial).toMatch(/\[probe\] rdmsr c0010117: #GP/);
+  });
+});
