@@ -1,5 +1,5 @@
-/* cpuidloop: the benchmark guest. Runs CPUID in a loop; every 65536
- * iterations it writes one byte to port 0xE9 so the monitor can count. */
+/* cpuidloop: the benchmark guest. Runs CPUID in a loop; every 16384
+ * iterations it prints the line "." to port 0xE9 so the host can count. */
         .code16
         .include "common.inc"
         .globl _start
@@ -9,11 +9,13 @@ _start:
         mov     %ax, %ds
         mov     %ax, %ss
         mov     $0x1000, %sp
-1:      xor     %di, %di
+1:      mov     $16384, %di
 2:      xor     %eax, %eax
         cpuid
         dec     %di
         jnz     2b
         mov     $'.', %al
+        outb    %al, $DBG_PORT
+        mov     $'\n', %al
         outb    %al, $DBG_PORT
         jmp     1b

@@ -59,7 +59,7 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
   it("pause, resume and stop take effect", async () => {
     await rpc.call("vm.start", { name: "counter" });
     const total = async () => (await rpc.call("vm.list")).find((v: any) => v.name === "counter").exits.total as number;
-    await q.waitFor(/\[counter\] \.{2}/, 120_000);
+    await q.waitFor(/(\[counter\] \.\n[\s\S]*){2}/, 120_000);
     const a = await total();
     await new Promise((r) => setTimeout(r, 1500));
     const b = await total();
