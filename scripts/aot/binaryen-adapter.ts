@@ -127,7 +127,11 @@ function quietValidate(mod: binaryen.Module): boolean {
   }
 }
 
+/** The most recently loaded module: needed to recover f32 NaN payloads (see constBits). */
+let activeModule: binaryen.Module | undefined;
+
 function describe(mod: binaryen.Module): LoadedModule {
+  activeModule = mod;
   const functions: FuncRec[] = [];
   const funcByName = new Map<string, FuncRec>();
   const nf = mod.getNumFunctions();
@@ -207,7 +211,15 @@ export function constBits(e: ExprRef): { type: ValType; bits: bigint } {
       if (typeof v === "bigint") return { type: t, bits: BigInt.asUintN(64, v) };
       return { type: t, bits: (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0) };
     }
-    case "f32": { const dv = new DataView(new ArrayBuffer(4)); dv.setFloat32(0, v, true); return { type: t, bits: BigInt(dv.getUint32(0, true)) }; }
+    case "f32": {
+      if (Number.isNaN(v) && activeModule) {
+        // binaryen.js hands f32 out through a float->double promotion that quiets signalling
+        // NaNs; its own interpreter reinterprets the literal with exact bits.
+        const runner = new (binaryen as any).ExpressionRunner(activeModule, 0, 10, 10);
+        const r = runner.runAndDispose(activeModule.i32.reinterpret(activeModule.copyExpression(e)));
+        if (r) return { type: t, bits: BigInt((binaryen.getExpressionInfo(r) as any).value >>> 0) };
+      }
+      const dv = new DataView(new ArrayBuffer(4)); dv.setFloat32(0, v, true); return { type: t, bits: BigInt(dv.getUint32(0, true)) }; }
     case "f64": { const dv = new DataView(new ArrayBuffer(8)); dv.setFloat64(0, v, true); return { type: t, bits: dv.getBigUint64(0, true) }; }
   }
   throw new Error(`unsupported constant type ${t}`);

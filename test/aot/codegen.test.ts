@@ -146,12 +146,16 @@ describe("linux target", () => {
       `(f32.eq (f32.convert_i64_u (i64.const 0x8000008000000001)) (f32.const 0x1.000002p+63))`,
       `(i32.eq (i32.trunc_f32_s (f32.const -2147483648)) (i32.const 0x80000000))`,
       `(f32.lt (f32.const 1) (f32.const 2))`,
+      `(i32.eq (i32.reinterpret_f32 (f32.const nan:0x200000)) (i32.const 0x7fa00000))`,
+      `(i64.eq (i64.reinterpret_f64 (f64.neg (f64.const nan:0x4000000000001))) (i64.const 0xfff4000000000001))`,
       `(i32.eqz (f64.gt (f64.const nan) (f64.const 2)))`,
     ];
     const body = checks.map((c, i) => `(if (i32.eqz ${c}) (then (call $outb (i32.const 0xE9) (i32.const ${65 + i}))))`).join("\n");
-    const r = await run("floats", main(body + " (i32.const 0)"));
-    expect(r.stdout).toBe("");
-    expect(r.status).toBe(0);
+    for (const opt of [true, false]) {
+      const r = await run("floats" + opt, main(body + " (i32.const 0)"), [], opt);
+      expect(r.stdout).toBe("");
+      expect(r.status).toBe(0);
+    }
   });
 
   it("memory.copy handles overlap and memory.init/data.drop", async () => {
