@@ -85,14 +85,14 @@ export function link(objs: string[], monitorObj: string, elf = ELF, quiet = fals
     "-Map", elf.replace(/\.elf$/, ".map"), "-o", elf, ...objs, monitorObj], quiet);
 }
 
-export function grubConfig(cmdline: string): string {
+export function grubConfig(cmdline: string, timeoutSecs = 1): string {
   // GRUB talks on COM1 as well as the screen, so a server's serial console
   // shows the menu; timeout 1 s leaves time to edit the command line.
   return [
     "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1",
     "terminal_input serial console",
     "terminal_output serial console",
-    "set timeout=1",
+    `set timeout=${timeoutSecs}`,
     "set default=0",
     'menuentry "Typevisor" {',
     `  multiboot2 /boot/typevisor.elf ${cmdline}`,
@@ -106,12 +106,12 @@ export function grubConfig(cmdline: string): string {
   ].join("\n");
 }
 
-export function makeIso(elf: string, iso: string, cmdline = "", quiet = false): void {
+export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, grubTimeout = 1): void {
   const tree = join(root, "build/iso-tree", basename(iso, ".iso"));
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(join(tree, "boot/grub"), { recursive: true });
   writeFileSync(join(tree, "boot/typevisor.elf"), readFileSync(elf));
-  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline));
+  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline, grubTimeout));
   mkdirSync(dirname(iso), { recursive: true });
   const args = ["-o", iso, tree];
   if (existsSync("/usr/lib/grub/i386-pc")) args.unshift("-d", "/usr/lib/grub/i386-pc"); // BIOS boot only: smaller, faster

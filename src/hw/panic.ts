@@ -46,7 +46,7 @@ export function trapName(code: u64): string {
 export function symbolize(addr: u64): string {
   const table = <u64>symtab();
   const count = <u64>symtab_count();
-  if (table == 0 || count == 0) return "?";
+  if (table == 0 || count == 0) return outsideMonitor(addr);
   let lo: u64 = 0;
   let hi: u64 = count;
   while (lo < hi) {
@@ -67,7 +67,13 @@ export function symbolize(addr: u64): string {
       return name + "+0x" + hex(addr - start);
     }
   }
-  return "?";
+  return outsideMonitor(addr);
+}
+
+function outsideMonitor(addr: u64): string {
+  const lo = <u64>boot_info(BootInfo.KernelStart);
+  const hi = <u64>boot_info(BootInfo.KernelEnd);
+  return addr >= lo && addr < hi ? "(boot/ assembly or entry wrapper)" : "?";
 }
 
 function printRegisters(f: i64): void {
