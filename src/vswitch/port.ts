@@ -72,6 +72,8 @@ export class Port {
   qHead: StaticArray<i32> = new StaticArray<i32>(PRIORITIES);
   qLen: StaticArray<i32> = new StaticArray<i32>(PRIORITIES);
   queued: i32 = 0;
+  /** Bit p set while queue p is non-empty. */
+  nonEmpty: u32 = 0;
 
   constructor(public id: i32, public name: string, public kind: i32, public mac: i64) {
     this.cfg = new PortConfig(name);
@@ -115,13 +117,12 @@ export class Port {
     unchecked((this.q[pcp * QUEUE_DEPTH + ((this.qHead[pcp] + n) & (QUEUE_DEPTH - 1))] = h));
     unchecked((this.qLen[pcp] = n + 1));
     this.queued++;
+    this.nonEmpty |= (<u32>1) << pcp;
     return true;
   }
   /** Highest non-empty priority, or -1. */
   @inline topPriority(): i32 {
-    if (this.queued == 0) return -1;
-    for (let p = PRIORITIES - 1; p >= 0; p--) if (unchecked(this.qLen[p]) != 0) return p;
-    return -1;
+    return 31 - <i32>clz(this.nonEmpty); // -1 when empty
   }
   @inline head(pcp: i32): i32 {
     return unchecked(this.q[pcp * QUEUE_DEPTH + this.qHead[pcp]]);
@@ -129,7 +130,9 @@ export class Port {
   @inline dequeue(pcp: i32): i32 {
     const h = unchecked(this.q[pcp * QUEUE_DEPTH + this.qHead[pcp]]);
     unchecked((this.qHead[pcp] = (this.qHead[pcp] + 1) & (QUEUE_DEPTH - 1)));
-    unchecked(this.qLen[pcp]--);
+    const n = unchecked(this.qLen[pcp]) - 1;
+    unchecked((this.qLen[pcp] = n));
+    if (n == 0) this.nonEmpty &= ~((<u32>1) << pcp);
     this.queued--;
     return h;
   }

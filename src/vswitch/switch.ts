@@ -641,6 +641,10 @@ export class Switch {
     if (now > this.now) this.now = now;
     const p = this.port(id);
     if (p == null) return -1;
+    return this.dequeueFrom(p, now);
+  }
+
+  @inline private dequeueFrom(p: Port, now: i64): i32 {
     const pr = p.topPriority();
     if (pr < 0) return -1;
     const h = p.head(pr);
@@ -655,13 +659,18 @@ export class Switch {
 
   /** Fills batch with up to 32 frames leaving port id; returns how many. */
   tx(id: i32, batch: Batch, now: i64): i32 {
+    if (now > this.now) this.now = now;
     batch.count = 0;
-    while (batch.count < MAX_BATCH) {
-      const h = this.txPop(id, now);
+    const p = this.port(id);
+    if (p == null) return 0;
+    let n = 0;
+    while (n < MAX_BATCH) {
+      const h = this.dequeueFrom(p, now);
       if (h < 0) break;
-      unchecked((batch.handles[batch.count++] = h));
+      unchecked((batch.handles[n++] = h));
     }
-    return batch.count;
+    batch.count = n;
+    return n;
   }
 
   /** Copies the next frame leaving port id to dst (room for 2048 bytes) and frees it; its length, or -1. */
