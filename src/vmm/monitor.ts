@@ -7,8 +7,8 @@ import { flushConsole, handleExit, stopVm } from "./exits";
 import { rdtsc } from "./hw";
 import { vlog, vwarn } from "./log";
 
-/** Slice length in TSC ticks (a few ms at emulator speeds). */
-export const SLICE_TSC: u64 = 20_000_000;
+/** Slice length in TSC ticks: ~2 ms in QEMU TCG (host-rate TSC), ~0.5 s of guest time in Bochs (ips=10M). */
+export const SLICE_TSC: u64 = 5_000_000;
 
 export const enum OpResult {
   Ok = 0,
