@@ -2,7 +2,7 @@
 // Reproduce a run with VSWITCH_SEED=<seed>; VSWITCH_FRAMES=<n> changes its length (default 120000).
 import { beforeAll, describe, expect, test } from "vitest";
 import { Sw, loadSw, hex, macBytes } from "./harness";
-import { RefSwitch, RefPortConfig, defaultPortConfig } from "./reference";
+import { RefSwitch, RefPortConfig, defaultPortConfig, STATS } from "./reference";
 
 let sw: Sw;
 beforeAll(async () => {
@@ -70,9 +70,9 @@ function runOnce(seed: number, frames: number): void {
       c.nativeTagged = r.chance(0.3);
     }
     if (r.chance(0.15)) c.tpid = 0x88a8;
-    if (r.chance(0.2)) c.ingress = { rateKbps: 1000 + r.int(50000), burstBytes: 200 + r.int(20000) };
-    if (r.chance(0.15)) c.egress = { rateKbps: 1000 + r.int(50000), burstBytes: 200 + r.int(20000) };
-    if (r.chance(0.2)) c.storm = { b: r.int(3) * 500, m: r.int(3) * 300, u: r.int(3) * 400 };
+    if (r.chance(0.3)) c.ingress = { rateKbps: 100 + r.int(5000), burstBytes: 100 + r.int(5000) };
+    if (r.chance(0.3)) c.egress = { rateKbps: 100 + r.int(5000), burstBytes: 100 + r.int(5000) };
+    if (r.chance(0.35)) c.storm = { b: (1 + r.int(3)) * 50, m: r.int(3) * 30, u: (1 + r.int(3)) * 40 };
     if (r.chance(0.2)) c.maxMacs = 1 + r.int(4);
     if (r.chance(0.1)) c.allowedMacs = hosts.filter(() => r.chance(0.5));
     if (r.chance(0.2)) c.mtu = 46 + r.int(1500);
@@ -115,7 +115,7 @@ function runOnce(seed: number, frames: number): void {
   let outFrames = 0;
   const tags = [null, 0x8100, 0x8100, 0x8100, 0x88a8];
   while (sent < frames) {
-    now += r.int(3_000_000);
+    now += r.chance(0.3) ? 0 : r.int(3_000_000);
     if (r.chance(0.01)) now += r.int(40) * 1_000_000_000; // aging happens
     if (r.chance(0.02)) expect(sw.age(now)).toBe(ref.age(BigInt(now)));
     if (r.chance(0.002)) {
@@ -132,15 +132,18 @@ function runOnce(seed: number, frames: number): void {
       const pi = r.chance(0.5) ? r.int(nPorts) : -1;
       expect(sw.x.fdbFlush(v, pi < 0 ? "" : order[pi])).toBe(ref.flush(v, pi < 0 ? -1 : ids[pi]));
     }
-    const pi = r.int(nPorts);
+    const pi = r.chance(0.9) ? r.int(nPorts - nm) : r.int(nPorts); // mirror destinations now and then
+    const pc = ref.ports.get(ids[pi])!.cfg;
     const batch = 1 + r.int(32);
     for (let i = 0; i < batch; i++, sent++) {
       const dst = r.chance(0.2) ? r.pick(group) : r.pick(hosts);
       const src = r.chance(0.03) ? r.pick(group) : r.chance(0.05) ? 0x020000000000 + r.int(0xffffff) : r.pick(hosts);
-      const tpid = r.pick(tags);
+      // Mostly frames the port accepts; the rest random.
+      const fitting = r.chance(0.7);
+      const tpid = fitting ? (pc.mode === "access" || (pc.native !== null && r.chance(0.3)) ? null : pc.tpid) : r.pick(tags);
       const b = [...macBytes(dst), ...macBytes(src)];
       if (tpid) {
-        const vid = r.chance(0.1) ? 0 : r.chance(0.03) ? 4095 : r.chance(0.05) ? r.int(4096) : r.pick(VLANS);
+        const vid = fitting ? r.pick([...pc.allowed]) : r.chance(0.1) ? 0 : r.chance(0.03) ? 4095 : r.chance(0.05) ? r.int(4096) : r.pick(VLANS);
         const tci = (r.int(8) << 13) | (r.int(2) << 12) | vid;
         b.push(tpid >> 8, tpid & 0xff, tci >> 8, tci & 0xff);
       }
@@ -171,6 +174,8 @@ function runOnce(seed: number, frames: number): void {
     expect(Number(sw.x.mirrorBytes(m.name)), `mirror ${m.name}`).toBe(m.bytes);
   }
   expect(sw.x.fdbCount()).toBe(ref.fdb.size);
+  const totals = STATS.map((_, i) => ids.reduce((a, id) => a + ref.stats(id)[i], 0));
+  console.log(STATS.map((n, i) => `${n}=${totals[i]}`).join(" "));
   console.log(`seed ${seed}: ${sent} frames in, ${outFrames} out, ${nPorts} ports, ${nm} mirrors, fdb ${ref.fdb.size}/${maxEntries}`);
 }
 
