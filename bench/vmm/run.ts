@@ -70,7 +70,7 @@ async function bochs(cmdline: string) {
 const fmt = (r: { rate: number; lines: number }) => `${Math.round(r.rate).toString().padStart(8)} exits/s (${r.lines} lines)`;
 
 async function main() {
-  buildVmmImage();
+  await buildVmmImage();
   let failed = false;
   const runs: [string, (c: string) => Promise<{ rate: number; lines: number }>][] = [];
   if (!process.argv.includes("--no-qemu")) runs.push(["QEMU TCG, AMD-V", qemu]);

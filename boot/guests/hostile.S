@@ -1,7 +1,7 @@
 /* hostile: tries to break out. At entry BX selects the attack, ECX holds a
  * host-physical address of another VM's RAM (given by the monitor to make the
  * test honest):
- *   0: flood exits (20000 port writes + CPUID), then read the monitor's
+ *   0: flood exits (20000 writes to unknown port 0x99 + 2000 CPUIDs), then read the monitor's
  *      physical address 0x100000 (outside the guest's RAM)
  *   1: write to the other VM's host-physical address
  *   2: load an empty IVT and raise an exception: triple fault
@@ -24,7 +24,7 @@ _start:
         je      triple
         PUTS16  s_flood
         mov     $20000, %cx
-1:      outb    %al, $0x80
+1:      outb    %al, $0x99
         loop    1b
         mov     $2000, %si
 2:      xor     %eax, %eax

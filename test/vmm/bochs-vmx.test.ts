@@ -11,7 +11,7 @@ describe("VMM on Bochs (VT-x, EPT, unrestricted guest)", () => {
   let r: RunResult;
 
   beforeAll(async () => {
-    buildVmmImage();
+    await buildVmmImage();
     r = await runBochs({ iso: VMM_ISO, cpu: "corei7_skylake_x", until: ALL_DONE, timeoutMs: 280_000 });
   }, 600_000);
 

@@ -1,7 +1,7 @@
 // Shared by the VMM integration tests: builds the image once (serialised
 // with flock, skipped when newer than every source), runs QEMU with COM2 on
 // a unix socket, and talks JSON-RPC to the monitor over it.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -22,18 +22,25 @@ function newestSource(dir: string): number {
   return t;
 }
 
-/** Builds build/vmm/typevisor.{elf,iso} unless they are newer than src/, boot/ and scripts/. */
-export function buildVmmImage(): void {
+/**
+ * Builds build/vmm/typevisor.{elf,iso} unless they are newer than src/, boot/
+ * and scripts/. Asynchronous: a long spawnSync starves vitest's worker RPC.
+ */
+export async function buildVmmImage(): Promise<void> {
   mkdirSync(join(root, "build/vmm"), { recursive: true });
   const lock = join(root, "build/vmm/.build.lock");
   const fresh = () =>
     existsSync(VMM_ELF) && existsSync(VMM_ISO) &&
     statSync(VMM_ISO).mtimeMs > Math.max(newestSource(join(root, "src")), newestSource(join(root, "boot")), newestSource(join(root, "scripts")));
   if (fresh()) return;
-  const r = spawnSync("flock", [lock, "npx", "tsx", "scripts/build-image.ts", "--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE], {
-    cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  const child = spawn("flock", [lock, "npx", "tsx", "scripts/build-image.ts", "--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE], {
+    cwd: root, stdio: ["ignore", "pipe", "pipe"],
   });
-  if (r.status !== 0) throw new Error(`image build failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const status = await new Promise<number | null>((res) => child.on("close", res));
+  if (status !== 0) throw new Error(`image build failed (status ${status}):\n${out.slice(-4000)}`);
 }
 
 export class QemuSession {

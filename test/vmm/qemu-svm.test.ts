@@ -11,7 +11,7 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
   let rpc: Rpc;
 
   beforeAll(async () => {
-    buildVmmImage();
+    await buildVmmImage();
     q = new QemuSession("demo", { cpu: CPU });
     rpc = await Rpc.open(q.socketPath);
   });
