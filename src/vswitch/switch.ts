@@ -442,18 +442,20 @@ export class Switch {
         unchecked((f.statics[s] = 1));
         continue;
       }
-      if (f.count >= f.maxEntries) this.evictOneDynamic();
+      // Statics always fit (validated: no more than max_entries): learned entries make room.
+      while (f.count >= f.maxEntries && this.evictOneDynamic()) {}
       f.insert(key, pid, this.now, true);
     }
   }
 
-  private evictOneDynamic(): void {
+  private evictOneDynamic(): bool {
     const f = this.fdb;
     for (let i = 0; i <= f.mask; i++)
       if (unchecked(f.keys[i]) != 0 && unchecked(f.statics[i]) == 0) {
         f.removeAt(i);
-        return;
+        return true;
       }
+    return false;
   }
 
   // ---- whole configuration ----

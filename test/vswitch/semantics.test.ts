@@ -561,3 +561,17 @@ test("the switch is integer-only: no f32/f64 in the compiled module", async () =
 
 // Keep imported names used.
 void RX_BYTES;
+
+describe("static entries and capacity", () => {
+  test("statics count toward max_entries and always fit: learned entries make room", () => {
+    const [a] = ports("a", "b");
+    for (let i = 0; i < 10; i++) sw.inject(a, frame({ dst: BC, src: 0x020000000100 + i }), 0);
+    expect(sw.x.fdbConfig(-1n, 4)).toBe(""); // lowering keeps what is there
+    expect(sw.x.fdbCount()).toBe(10);
+    expect(sw.x.applyConfig("fdb 300 4\nstatic 02:00:00:00:00:01 1 b\nstatic 02:00:00:00:00:02 1 b", false)).toMatch(/static/);
+    expect(sw.fdbList().filter((l) => l.includes("static")).length).toBe(2);
+    expect(sw.x.fdbCount()).toBe(4);
+    expect(sw.x.applyConfig("fdb 300 1\nstatic 02:00:00:00:00:01 1 b\nstatic 02:00:00:00:00:02 1 b", false)).toMatch(/^ERR 4 config.fdb.static/);
+    expect(sw.x.fdbConfig(-1n, 1)).toMatch(/^4 max_entries/);
+  });
+});
