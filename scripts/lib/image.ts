@@ -1,0 +1,84 @@
+// Builds the image once for everyone who needs it (tests, benchmarks, other
+// areas' integration tests): `flock` serializes concurrent builds, and a stamp
+// of the sources' sizes and mtimes skips the build when nothing changed.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { createHash } from "node:crypto";
+import { root } from "./emulators.ts";
+
+export const ELF = join(root, "build/typevisor.elf");
+export const ISO = join(root, "build/typevisor.iso");
+const LOCK = join(root, "build/.image.lock");
+
+function walk(dir: string, out: string[]): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+}
+
+/** Hash of every input of the image (names, sizes, mtimes). */
+export function sourceStamp(extra = ""): string {
+  const files: string[] = [];
+  for (const d of ["src", "boot", "scripts/aot"]) walk(join(root, d), files);
+  for (const f of ["scripts/build-image.ts", "scripts/build-guests.ts", "asconfig.json", "package-lock.json"]) files.push(join(root, f));
+  const h = createHash("sha256");
+  h.update(extra);
+  for (const f of files.sort()) {
+    if (!existsSync(f)) continue;
+    const s = statSync(f);
+    h.update(`${relative(root, f)} ${s.size} ${s.mtimeMs}\n`);
+  }
+  return h.digest("hex");
+}
+
+// Asynchronous on purpose: a build takes minutes on a loaded machine, and a
+// blocked event loop makes vitest's worker RPC time out.
+function locked(script: string[], what: string): Promise<void> {
+  mkdirSync(join(root, "build"), { recursive: true });
+  return new Promise((resolve, reject) => {
+    const child = spawn("flock", [LOCK, "npx", "tsx", ...script], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", (e) => reject(new Error(`${what}: ${e.message}`)));
+    child.on("close", (status) => {
+      if (status === 0) resolve();
+      else reject(new Error(`${what} failed (status ${status}):\n${out.slice(-6000)}`));
+    });
+  });
+}
+
+/** build/typevisor.elf and build/typevisor.iso, rebuilt only when a source changed. */
+export async function ensureImage(): Promise<{ elf: string; iso: string }> {
+  const stampFile = join(root, "build/.image.stamp");
+  const want = sourceStamp();
+  const have = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
+  if (have !== want || !existsSync(ELF) || !existsSync(ISO)) {
+    await locked(["scripts/build-image.ts"], "npm run build");
+    writeFileSync(stampFile, want);
+  }
+  return { elf: ELF, iso: ISO };
+}
+
+/** An extra GRUB ISO of the current ELF whose default command line is `cmdline` (menu timeout 0). */
+export async function ensureIso(name: string, cmdline: string): Promise<string> {
+  await ensureImage();
+  const iso = join(root, "build/test", `${name}.iso`);
+  const stampFile = iso + ".stamp";
+  const want = sourceStamp(cmdline) + statSync(ELF).mtimeMs;
+  const have = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
+  if (have !== want || !existsSync(iso)) {
+    mkdirSync(join(root, "build/test"), { recursive: true });
+    const code = `import { makeIso } from ${JSON.stringify(join(root, "scripts/build-image.ts"))};` +
+      `makeIso(${JSON.stringify(ELF)}, ${JSON.stringify(iso)}, ${JSON.stringify(cmdline)}, true, 0);`;
+    const script = join(root, "build/test", `${name}.mts`);
+    writeFileSync(script, code);
+    await locked([script], `ISO ${name}`);
+    writeFileSync(stampFile, want);
+  }
+  return iso;
+}
