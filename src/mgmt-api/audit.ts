@@ -81,6 +81,13 @@ export class AuditLog {
     return this.nextSeq - 1;
   }
 
+  /** The newest record's error code (0 = ok), or -1 when there is none. */
+  lastCode(): i32 {
+    if (this.count == 0) return -1;
+    const r = this.ring[(this.head + this.count - 1) % this.maxRecords] as AuditRecord;
+    return r.code;
+  }
+
   size(): i32 {
     return this.count;
   }

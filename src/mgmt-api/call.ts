@@ -58,7 +58,7 @@ export class Call {
 
   /** -32602 naming the field. */
   bad(field: string, reason: string): void {
-    this.fail(E_PARAMS, "invalid params: " + field + ": " + reason, field, reason);
+    this.fail(E_PARAMS, "invalid params: " + (field.length > 0 ? field : '""') + ": " + reason, field, reason);
   }
 
   notFound(what: string, name: string, field: string): void {

@@ -141,6 +141,23 @@ export function queued(): i32 {
 
 // ------------------------------------------------------------ unit-test hooks
 
+const DIGEST_METHODS: Array<string> = ["config.get", "port.list", "mirror.list", "fdb.list", "fdb.config", "vm.list"];
+
+/** Digest of the switch state the methods expose (see MgmtServer.stateDigest). */
+export function state_digest(): u64 {
+  return server.stateDigest(DIGEST_METHODS);
+}
+
+/** Sequence number of the newest audit record (0 when none yet). */
+export function audit_last_seq(): i64 {
+  return server.audit.lastSeq();
+}
+
+/** Error code of the newest audit record (0 = ok, -1 = none kept). */
+export function audit_last_code(): i32 {
+  return server.audit.lastCode();
+}
+
 const testOut = new ByteBuf(65536);
 const testFramer = new LineFramer();
 const testReader = new JsonReader();

@@ -252,15 +252,38 @@ export class MgmtServer {
     w.key("error").beginObj();
     w.key("code").int(code);
     w.key("message").str(message);
-    if (field.length > 0) {
+    // -32602 always names the field (an unknown member may be named "")
+    if (field.length > 0 || code == E_PARAMS) {
       w.key("data").beginObj();
       w.key("field").str(field);
-      if (reason.length > 0) w.key("reason").str(reason);
+      if (reason.length > 0 || code == E_PARAMS) w.key("reason").str(reason);
       w.endObj();
     }
     w.endObj();
     w.endObj();
     this.out.byte(0x0a);
+  }
+
+  /**
+   * A digest (FNV-1a, 64-bit) of everything a call can change: the result of
+   * each read-only method named in `methods`, plus the audit log's last
+   * record. For tests and the fuzzer ("a failed call changes nothing").
+   */
+  stateDigest(methods: Array<string>): u64 {
+    let h: u64 = 0xcbf29ce484222325;
+    const c = new Call();
+    for (let i = 0; i < methods.length; i++) {
+      c.reset(methods[i], null);
+      this.dispatch(c);
+      const b = c.out;
+      for (let j = 0; j < b.len; j++) {
+        h ^= <u64>load<u8>(b.ptr + <usize>j);
+        h *= 0x100000001b3;
+      }
+      h ^= <u64>c.code;
+      h *= 0x100000001b3;
+    }
+    return h;
   }
 
   // ------------------------------------------------------------ methods

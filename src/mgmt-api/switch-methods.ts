@@ -742,14 +742,32 @@ function readFdb(call: Call, v: JValue, pre: string): FdbConfig | null {
 
 // ------------------------------------------------------------ model -> JSON
 
+/** Writes a VLAN set normalised: sorted ids, adjacent ids merged into [lo, hi]; skips empty words. */
 function writeVlanSet(w: JsonWriter, s: VlanSet): void {
-  const r = s.toRanges();
+  const bits = s.bits;
   w.beginArr();
-  for (let i = 0; i < r.length; i += 2) {
-    if (r[i] == r[i + 1]) w.int(r[i]);
-    else w.beginArr().int(r[i]).int(r[i + 1]).endArr();
+  let lo = -1;
+  for (let word = 0; word < 128; word++) {
+    const b = bits[word];
+    if (lo < 0 && b == 0) continue; // nothing starts here
+    if (lo >= 0 && b == 0xffffffff) continue; // the run goes on
+    for (let j = 0; j < 32; j++) {
+      const v = (word << 5) | j;
+      const on = v >= 1 && v <= 4094 && (b & ((<u32>1) << j)) != 0;
+      if (on && lo < 0) lo = v;
+      else if (!on && lo >= 0) {
+        writeRun(w, lo, v - 1);
+        lo = -1;
+      }
+    }
   }
+  if (lo >= 0) writeRun(w, lo, 4094);
   w.endArr();
+}
+
+function writeRun(w: JsonWriter, lo: i32, hi: i32): void {
+  if (lo == hi) w.int(lo);
+  else w.beginArr().int(lo).int(hi).endArr();
 }
 
 function writeVlan(w: JsonWriter, v: PortVlan): void {

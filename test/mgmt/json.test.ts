@@ -171,3 +171,16 @@ describe("line framer", () => {
     expect(all).toBe('L{"a":1}\nLfoo\nL\nLbar\n');
   });
 });
+
+describe("integer-only", () => {
+  it("the compiled server and switch hold no f32/f64 (the AOT rejects them)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { buildHosted } = await import("../../src/mgmt-api/host/wasm");
+    const binaryen = (await import("binaryen")).default;
+    const m = binaryen.readBinary(readFileSync(await buildHosted()));
+    m.setFeatures(binaryen.Features.All);
+    const text = m.emitText();
+    m.dispose();
+    expect(text.split("\n").filter((l) => /\bf(32|64)\b|f(32|64)\./.test(l))).toEqual([]);
+  });
+});

@@ -86,6 +86,9 @@ export interface HostedExports {
   tx_ptr(): number;
   tx_clear(): void;
   queued(): number;
+  state_digest(): bigint;
+  audit_last_seq(): bigint;
+  audit_last_code(): number;
   test_out_ptr(): number;
   test_out_len(): number;
   test_json(n: number): number;
