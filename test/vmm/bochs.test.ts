@@ -1,23 +1,30 @@
-// The VMM on VT-x: Bochs with a VMX + EPT model (EMULATORS.md). The ISO's
-// command line is "demo start=real16,long64,probe": two printing guests
-// interleave, the hostile guest is stopped, the mode guests pass.
+// The VMM on Bochs: VT-x (corei7_skylake_x: EPT, unrestricted guest, VPID,
+// preemption timer) and AMD-V (ryzen: NPT with NRIPS), EMULATORS.md. The
+// ISO's command line is "demo start=real16,long64,probe": two printing
+// guests interleave, the hostile guest is stopped, the mode guests pass.
 import { beforeAll, describe, expect, it } from "vitest";
 import { runBochs, type RunResult } from "../../scripts/lib/emulators";
 import { buildVmmImage, interleaved, vmLines, VMM_ISO } from "./helpers";
 
 const ALL_DONE = /^(?=[\s\S]*\[print-1\] done)(?=[\s\S]*\[print-2\] done)(?=[\s\S]*VM hostile stopped)(?=[\s\S]*\[probe\] probe done)(?=[\s\S]*\[long64\] 64-bit)(?=[\s\S]*\[real16\] real-mode)/;
 
-describe("VMM on Bochs (VT-x, EPT, unrestricted guest)", () => {
+const MODELS: [string, string, RegExp][] = [
+  ["corei7_skylake_x", "VT-x", /\[vmm\] VT-x: EPT\+2M, unrestricted guest, VPID, preemption timer/],
+  ["ryzen", "AMD-V", /\[vmm\] AMD-V: NPT\+2M, \d+ ASIDs, NRIPS/],
+];
+
+describe.each(MODELS)("VMM on Bochs %s (%s)", (cpu, _virt, banner) => {
   let r: RunResult;
 
   beforeAll(async () => {
     await buildVmmImage();
-    r = await runBochs({ iso: VMM_ISO, cpu: "corei7_skylake_x", until: ALL_DONE, timeoutMs: 280_000 });
+    r = await runBochs({ iso: VMM_ISO, cpu, until: ALL_DONE, timeoutMs: 280_000, workDir: `build/vmm/bochs-test-${cpu}` });
   }, 600_000);
 
-  it("enables VT-x and runs every started guest to its end", () => {
-    expect(r.serial, r.log.split("\n").filter((l) => /VMENTER|VMFAIL|VMEXIT|PANIC/i.test(l)).slice(-20).join("\n")).toMatch(ALL_DONE);
-    expect(r.serial).toMatch(/\[vmm\] VT-x: EPT/);
+  it("enables virtualization and runs every started guest to its end", () => {
+    const why = r.log.split("\n").filter((l) => /VMENTER|VMFAIL|VMRUN|PANIC/i.test(l)).slice(-20).join("\n");
+    expect(r.serial, why).toMatch(ALL_DONE);
+    expect(r.serial).toMatch(banner);
   });
 
   it("interleaves the two printing guests", () => {
@@ -40,6 +47,7 @@ describe("VMM on Bochs (VT-x, EPT, unrestricted guest)", () => {
     expect(r.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0/);
     expect(r.serial).toMatch(/\[probe\] cpuid 0x40000000 signature=Typevisor/);
     expect(r.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
+    expect(r.serial).toMatch(/\[probe\] rdmsr c0010117: #GP/);
     expect(r.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
   });
 });
