@@ -386,6 +386,8 @@ export interface FuzzResult {
   stateChecks: number;
   ms: number;
   maxFeedMs: number;
+  /** wasm linear memory at the end, in bytes (the heap stays bounded) */
+  memoryBytes: number;
 }
 
 export async function runFuzz(opts: { seed: number; count: number; progress?: (done: number) => void }): Promise<FuzzResult> {
@@ -395,7 +397,7 @@ export async function runFuzz(opts: { seed: number; count: number; progress?: (d
   for (const p of PORTS) h.addTestPort(p);
   h.setClockMs(1000);
   const enc = new TextEncoder();
-  const res: FuzzResult = { seed: opts.seed, requests: 0, lines: 0, responses: 0, errors: {}, stateChecks: 0, ms: 0, maxFeedMs: 0 };
+  const res: FuzzResult = { seed: opts.seed, requests: 0, lines: 0, responses: 0, errors: {}, stateChecks: 0, ms: 0, maxFeedMs: 0, memoryBytes: 0 };
   let current = new Uint8Array(0);
   let index = 0;
 
@@ -506,6 +508,7 @@ export async function runFuzz(opts: { seed: number; count: number; progress?: (d
     if (opts.progress && index % 50000 === 49999) opts.progress(index + 1);
   }
   res.ms = performance.now() - t0;
+  res.memoryBytes = h.x.memory.buffer.byteLength;
   return res;
 }
 
@@ -530,7 +533,7 @@ if (process.argv[1] && /fuzz\.ts$/.test(process.argv[1])) {
       const rate = Math.round((r.requests / r.ms) * 1000);
       console.log(
         `fuzz: ok: ${r.requests} requests (${r.lines} lines), ${r.responses} responses, ${r.stateChecks} state checks, seed ${r.seed}, ` +
-          `${(r.ms / 1000).toFixed(1)} s, ${rate} requests/s, slowest line ${r.maxFeedMs.toFixed(1)} ms`,
+          `${(r.ms / 1000).toFixed(1)} s, ${rate} requests/s, slowest line ${r.maxFeedMs.toFixed(1)} ms, wasm memory ${(r.memoryBytes / 1048576).toFixed(1)} MiB`,
       );
       console.log(`fuzz: outcomes ${JSON.stringify(r.errors)}`);
     })

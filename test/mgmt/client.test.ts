@@ -1,0 +1,108 @@
+// The client library: transports (TCP, unix socket by URL and by path),
+// typed calls, errors that say what failed, timeouts; the runner's start-up
+// and shutdown rules.
+
+import { spawn } from "node:child_process";
+import dgram from "node:dgram";
+import { mkdirSync, rmSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, RpcError, TransportError } from "../../src/mgmt-api/host/client";
+import { ROOT, Runner, startRunner, TSX } from "./helpers";
+
+const dir = join(ROOT, "build", "mgmt", "test");
+const sock = join(dir, `mgmt-${process.pid}.sock`);
+let r: Runner;
+
+beforeAll(async () => {
+  mkdirSync(dir, { recursive: true });
+  rmSync(sock, { force: true });
+  r = await startRunner(["a", "b"], ["--mgmt", `unix:${sock}`]);
+});
+afterAll(async () => {
+  expect(await r?.stop()).toBe(0);
+});
+
+describe("client library", () => {
+  it("talks over a unix socket, by unix: URL and by bare path", async () => {
+    for (const addr of [`unix:${sock}`, sock]) {
+      const c = await connect(addr);
+      try {
+        const info = await c.systemInfo();
+        expect(info.name).toBe("typevisor");
+        const ports = await c.portList();
+        expect(ports.map((p) => p.name)).toEqual(["a", "b"]);
+        const p = await c.portSet("a", { vlan: { mode: "trunk", allowed: [10, 11, 12], native: 10 } });
+        expect(p.vlan).toEqual({ mode: "trunk", allowed: [[10, 12]], native: 10, native_tagged: false });
+        // calls may overlap; answers are matched up
+        const [x, y, z] = await Promise.all([c.portGet("a"), c.mirrorList(), c.fdbConfig()]);
+        expect([x.name, y, z.aging_s]).toEqual(["a", [], 300]);
+        expect(await c.vmList()).toEqual([]);
+        const cfg = await c.configGet();
+        expect((await c.configApply(cfg, true)).changes).toEqual([]);
+      } finally {
+        c.close();
+      }
+    }
+  });
+
+  it("errors name the method, the code and the field", async () => {
+    const c = await connect(`unix:${sock}`);
+    try {
+      const e = await c.portSet("a", { vlan: { mode: "access", vlan: 0 } }).catch((x) => x);
+      expect(e).toBeInstanceOf(RpcError);
+      expect(e.method).toBe("port.set");
+      expect(e.code).toBe(-32602);
+      expect(e.data.field).toBe("vlan.vlan");
+      expect(e.message).toContain("port.set: error -32602 invalid params");
+      expect(e.message).toContain("field vlan.vlan");
+      const nf = await c.vm("start", "g1").catch((x) => x);
+      expect([nf.method, nf.code]).toEqual(["vm.start", 1]);
+      const m = await c.call("no.such").catch((x) => x);
+      expect(m.code).toBe(-32601);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("times out on a silent server and fails on a refused connection", async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((res) => silent.listen(0, "127.0.0.1", () => res()));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const c = await connect(`tcp:127.0.0.1:${port}`, { timeoutMs: 200 });
+      const e = await c.systemInfo().catch((x) => x);
+      expect(e).toBeInstanceOf(TransportError);
+      expect(e.message).toContain("system.info: no answer");
+      c.close();
+    } finally {
+      silent.close();
+    }
+    const refused = await connect(`tcp:127.0.0.1:${port}`).catch((x) => x);
+    expect(refused).toBeInstanceOf(TransportError);
+    expect(refused.message).toContain(`127.0.0.1:${port}`);
+    expect(await connect("bogus").catch((x) => x.message)).toContain("bad address");
+  });
+});
+
+describe("hosted runner start-up", () => {
+  it("exits non-zero naming the address when a port cannot bind", async () => {
+    const busy = dgram.createSocket("udp4");
+    await new Promise<void>((res) => busy.bind(0, "127.0.0.1", () => res()));
+    const taken = busy.address().port;
+    try {
+      const p = spawn(TSX, [join(ROOT, "scripts", "hosted.ts"), "--port", `x=udp:${taken}:9`, "--mgmt", "tcp:127.0.0.1:0"], { cwd: ROOT });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (err += d));
+      const code = await new Promise<number | null>((res) => p.on("exit", (c) => res(c)));
+      expect(code).not.toBe(0);
+      expect(err).toContain(`127.0.0.1:${taken}`);
+      expect(out).not.toContain("ready");
+    } finally {
+      busy.close();
+    }
+  });
+});
