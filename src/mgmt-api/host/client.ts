@@ -114,8 +114,11 @@ export class RpcError extends Error {
     readonly serverMessage: string,
     readonly data?: { field?: string; reason?: string },
   ) {
-    const field = data?.field ? ` (field ${data.field}${data.reason ? `: ${data.reason}` : ""})` : "";
-    super(`${method}: error ${code} ${ERROR_NAMES[code] ?? ""}: ${serverMessage}${field}`.replace("  ", " "));
+    const name = ERROR_NAMES[code];
+    // "port.set: error -32602 invalid params: vlan.vlan: must be 1-4094"
+    let text = name && serverMessage.startsWith(name + ": ") ? serverMessage.slice(name.length + 2) : serverMessage;
+    if (data?.field !== undefined && !text.includes(`${data.field}:`)) text += ` (field ${data.field || '""'}${data.reason ? `: ${data.reason}` : ""})`;
+    super(`${method}: error ${code}${name ? ` ${name}` : ""}: ${text}`);
     this.name = "RpcError";
   }
 }
