@@ -656,7 +656,7 @@ export async function main(argv: string[], out = (s: string) => console.log(s), 
   }
 }
 
-const isMain = process.argv[1] && /tvctl(\.ts)?$/.test(process.argv[1]);
+const isMain = process.argv[1] && /tvctl(\.ts|\.mjs)?$/.test(process.argv[1]);
 if (isMain) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }
