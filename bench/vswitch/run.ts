@@ -60,28 +60,40 @@ async function v8(): Promise<Row[]> {
   });
 }
 
+async function buildAot(runtime: string | null): Promise<string> {
+  const tag = runtime ?? "default";
+  const wasm = join(outDir, `aot-${tag}.wasm`);
+  const exe = join(outDir, `aot-${tag}`);
+  await asc("bench/vswitch/aot-entry.ts", ["--target", "baremetal", ...(runtime ? ["--runtime", runtime] : []),
+    "--use", "abort=bench/vswitch/aot-entry/benchAbort", "--noExportMemory"], wasm);
+  const { compile } = await import(join(root, "scripts", "aot", "index.ts"));
+  await compile(readFileSync(wasm), { target: "linux", out: exe });
+  return exe;
+}
+
+function checkOutput(out: string, err: string, n: number): void {
+  const want = Math.abs(n) * 32;
+  if (out.trim() !== String(want)) throw new Error(`AOT benchmark printed ${JSON.stringify(out)} ${err}, expected ${want}`);
+}
+
 async function aot(): Promise<Row[] | string> {
   if (process.argv.includes("--no-aot")) return "skipped (--no-aot)";
   if (!existsSync(join(root, "scripts", "aot", "index.ts"))) return "scripts/aot/index.ts does not exist yet";
-  const wasm = join(outDir, "aot.wasm");
-  const exe = join(outDir, "aot");
+  let exe: string;
   try {
-    await asc("bench/vswitch/aot-entry.ts", ["--target", "baremetal", "--use", "abort=bench/vswitch/aot-entry/benchAbort", "--noExportMemory"], wasm);
-    const { compile } = await import(join(root, "scripts", "aot", "index.ts"));
-    await compile(readFileSync(wasm), { target: "linux", out: exe });
+    exe = await buildAot(null);
   } catch (e) {
     return `AOT build failed: ${(e as Error).message.split("\n")[0]}`;
   }
   // Process start-up is removed by timing two lengths and taking the difference.
-  const N1 = quick ? 2_000 : 10_000, N2 = quick ? 20_000 : 110_000;
+  const N1 = quick ? 2_000 : 10_000, N2 = quick ? 20_000 : 60_000;
   const wall = (s: number, n: number): number => {
     let best = Infinity;
     for (let r = 0; r < 3; r++) {
       const t0 = process.hrtime.bigint();
       const p = spawnSync(exe, [String(s), String(n)], { encoding: "utf8" });
       const t = Number(process.hrtime.bigint() - t0);
-      const want = Math.abs(n) * 32;
-      if (p.stdout.trim() !== String(want)) throw new Error(`AOT benchmark printed ${JSON.stringify(p.stdout)} ${p.stderr}, expected ${want}`);
+      checkOutput(p.stdout, p.stderr, n);
       best = Math.min(best, t);
     }
     return best;
@@ -96,21 +108,49 @@ async function aot(): Promise<Row[] | string> {
   }
 }
 
+/** Instructions per frame of the AOT build under callgrind (independent of machine load), or null without valgrind. */
+async function aotInstructions(runtime: string | null): Promise<number[] | string> {
+  if (process.argv.includes("--no-aot")) return "skipped";
+  if (spawnSync("valgrind", ["--version"]).status !== 0) return "valgrind not installed";
+  let exe: string;
+  try {
+    exe = await buildAot(runtime);
+  } catch (e) {
+    return `AOT build failed: ${(e as Error).message.split("\n")[0]}`;
+  }
+  const count = (s: number, n: number): number => {
+    const out = join(outDir, "callgrind.out");
+    const p = spawnSync("valgrind", ["--tool=callgrind", `--callgrind-out-file=${out}`, exe, String(s), String(n)], { encoding: "utf8" });
+    checkOutput(p.stdout, p.stderr, n);
+    const m = /refs:\s+([\d,]+)/.exec(p.stderr);
+    if (!m) throw new Error(`no instruction count from callgrind: ${p.stderr.slice(-300)}`);
+    return Number(m[1].replace(/,/g, ""));
+  };
+  const A = 500, B = 1500;
+  return SCENARIOS.map((_, s) => (count(s, B) - count(s, A)) / ((B - A) * 32));
+}
+
 const { ghz, source } = nominalGHz();
 const v = await v8();
 const a = await aot();
+const insDefault = await aotInstructions(null);
+const insMinimal = await aotInstructions("minimal");
 const f = (n: number, d = 1): string => n.toFixed(d).padStart(8);
 console.log(`CPU nominal ${ghz.toFixed(2)} GHz from ${source}; cycles = ns x GHz (an estimate, not a cycle counter).`);
+console.log(`Load average now: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (wall-clock figures are only as quiet as the machine).`);
 console.log(`Per frame, 64-byte frames, batches of 32. "net" subtracts the harness (buffer alloc + 64-byte fill + free), measured alone.`);
-console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps`);
+console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps | AOT instr/frame: incremental  minimal`);
 SCENARIOS.forEach((name, i) => {
   const r = v[i];
   let line = `${name.padEnd(34)}|${f(r.ns)}${f(r.ns * ghz, 0)}${f((r.ns - r.base) * ghz, 0)}${f(1000 / r.ns, 2)} |`;
-  if (typeof a === "string") line += "       -       -        -      -";
-  else line += `${f(a[i].ns)}${f(a[i].ns * ghz, 0)}${f((a[i].ns - a[i].base) * ghz, 0)}${f(1000 / a[i].ns, 2)}`;
+  if (typeof a === "string") line += "       -       -        -      - |";
+  else line += `${f(a[i].ns)}${f(a[i].ns * ghz, 0)}${f((a[i].ns - a[i].base) * ghz, 0)}${f(1000 / a[i].ns, 2)} |`;
+  line += " ".repeat(17) + (typeof insDefault === "string" ? "       -" : f(insDefault[i], 0)) + " " + (typeof insMinimal === "string" ? "       -" : f(insMinimal[i], 0));
   console.log(line);
 });
-console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` + (typeof a === "string" ? "" : `${" ".repeat(16)}|${f(a[0].base)}${f(a[0].base * ghz, 0)}`));
+console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` + (typeof a === "string" ? "" : `${" ".repeat(16)} |${f(a[0].base)}${f(a[0].base * ghz, 0)}`));
 if (typeof a === "string") console.log(`AOT column: ${a}`);
-else console.log("AOT: wall time of the static ELF for two run lengths, difference taken (start-up removed); best of 3.");
+else console.log("AOT: wall time of the static ELF (asc --target baremetal, runtime incremental) for two run lengths, difference taken (start-up removed); best of 3.");
+if (typeof insDefault === "string") console.log(`AOT instructions: ${insDefault}`);
+else console.log("AOT instr/frame: callgrind instruction counts (rep movsb/stosb count per byte), whole path incl. harness; 'minimal' = asc --runtime minimal (no shadow stack).");
 console.log("Mpps per core = 1000 / ns per frame (single thread, whole path including the harness).");
