@@ -24,6 +24,7 @@ export const enum Image {
   Probe = 3,
   Hostile = 4,
   CpuidLoop = 5,
+  Spin = 6,
 }
 
 const MIB: u64 = 1 << 20;
@@ -62,6 +63,7 @@ function setupVms(m: Monitor): void {
   m.create("long64", Image.Long64, 2 * MIB); // 2 MiB: one large EPT/NPT page
   m.create("probe", Image.Probe, MIB);
   m.create("counter", Image.CpuidLoop, MIB); // endless CPUID loop: pause/resume tests
+  m.create("spin", Image.Spin, MIB); // never exits: only the slice timer preempts it
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {

@@ -88,8 +88,9 @@ export class Monitor {
 
   /**
    * Runs the next runnable VM (round robin) for one slice. The slice ends on
-   * the preemption timer (VT-x) or, on AMD-V, at the first exit after the
-   * slice's TSC budget is spent. Returns false when nothing could run.
+   * the preemption timer (VT-x), the LAPIC slice timer (AMD-V), or at the
+   * first exit after the slice's TSC budget is spent. Returns false when
+   * nothing could run.
    */
   runSlice(): bool {
     const n = this.vms.length;
@@ -105,6 +106,13 @@ export class Monitor {
   }
 
   private runVm(vm: Vm): void {
+    const v = vm.vcpu;
+    v.beginSlice(SLICE_TSC);
+    this.runSliceOf(vm);
+    v.endSlice();
+  }
+
+  private runSliceOf(vm: Vm): void {
     const start = rdtsc();
     const v = vm.vcpu;
     for (;;) {

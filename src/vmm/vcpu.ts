@@ -76,6 +76,10 @@ export abstract class Vcpu {
   abstract setEfer(value: u64): bool;
   /** Guest CR0.PE: protected mode (decides whether an exception has an error code). */
   abstract protectedMode(): bool;
+  /** A time slice of `sliceTsc` ticks starts (backends with a slice timer arm it). */
+  beginSlice(sliceTsc: u64): void {}
+  /** The slice ended: disarm the timer, drop a timer interrupt that came late. */
+  endSlice(): void {}
 }
 
 /** A vendor backend: one per physical CPU, chosen once at start. */

@@ -45,7 +45,7 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
     await q.waitFor(/VM hostile stopped/, 180_000);
     const list = await rpc.call("vm.list");
     const byName = Object.fromEntries(list.map((v: any) => [v.name, v]));
-    expect(Object.keys(byName).sort()).toEqual(["counter", "hostile", "long64", "print-1", "print-2", "probe", "real16"]);
+    expect(Object.keys(byName).sort()).toEqual(["counter", "hostile", "long64", "print-1", "print-2", "probe", "real16", "spin"]);
     expect(byName["hostile"].state).toBe("stopped");
     expect(byName["hostile"].reason).toMatch(/outside RAM at 0x100000/);
     expect(byName["hostile"].exits.io_unknown).toBeGreaterThanOrEqual(20000);
@@ -88,6 +88,20 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
     const list = await rpc.call("vm.list");
     expect(list.find((v: any) => v.name === "hostile").reason).toMatch(/triple fault/);
     expect(list.find((v: any) => v.name === "print-1").state).toBe("running");
+  });
+
+  it("a guest that never exits is preempted: the others and COM2 go on", async () => {
+    await rpc.call("vm.start", { name: "spin" });
+    await q.waitFor(/\[spin\] spinning without exits/, 60_000);
+    await rpc.call("vm.start", { name: "counter" });
+    const before = (q.serial.match(/\[counter\] \./g) ?? []).length;
+    await q.waitFor(new RegExp(`(\\[counter\\] \\.\\n[\\s\\S]*){${before + 2}}`), 120_000);
+    const list = await rpc.call("vm.list");
+    const spin = list.find((v: any) => v.name === "spin");
+    expect(spin.state).toBe("running");
+    expect(spin.exits.preempt).toBeGreaterThan(0);
+    await rpc.call("vm.stop", { name: "spin" });
+    await rpc.call("vm.stop", { name: "counter" });
   });
 
   it("real-mode, long-mode and probe guests behave", async () => {

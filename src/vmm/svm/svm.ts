@@ -1,9 +1,9 @@
 // AMD-V backend: EFER.SVME, the host save area, the shared I/O and MSR
 // permission maps, and the factory for SvmVcpu. AMD APM vol 2 chapter 15.
 
-import { EFER_SVME, SvmMsr } from "../../hw/svm";
+import { EFER_SVME, SvmMsr, slice_timer_install } from "../../hw/svm";
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
-import { allocFrame, allocFrames, cpuidReg, phys_fill, rdmsr, wrmsr } from "../hw";
+import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_load32, phys_store32, rdmsr, wrmsr } from "../hw";
 import { SvmVcpu } from "./vcpu";
 
 const MSR_EFER: u32 = 0xc0000080;
@@ -15,6 +15,21 @@ export class SvmCaps {
   hostVmcb: u64 = 0;
   iopm: u64 = 0;
   msrpm: u64 = 0;
+  /** xAPIC base (physical) when the slice timer is in use, else 0. */
+  apic: u64 = 0;
+}
+
+/** The slice timer's vector (LAPIC LVT timer, one-shot). */
+export const SLICE_VECTOR: u32 = 0xf0;
+
+/** xAPIC registers, SDM vol 3 10.4.1 table 10-1. */
+export const enum Apic {
+  Tpr = 0x80,
+  Eoi = 0xb0,
+  Svr = 0xf0,
+  LvtTimer = 0x320,
+  InitialCount = 0x380,
+  DivideConfig = 0x3e0,
 }
 
 export class SvmBackend extends VirtBackend {
@@ -43,7 +58,27 @@ export class SvmBackend extends VirtBackend {
     if (c.iopm == 0 || c.msrpm == 0) return "out of memory for the permission maps";
     phys_fill(c.iopm, 0xff, 3 * 4096);
     phys_fill(c.msrpm, 0xff, 2 * 4096);
+    this.setupSliceTimer();
     return "";
+  }
+
+  /**
+   * Time slices on AMD-V: the local APIC timer, one-shot, armed for each
+   * slice; with the INTR intercept and V_INTR_MASKING its interrupt ends the
+   * guest's run (#VMEXIT(INTR), APM 15.21.1). Without an xAPIC (x2APIC mode
+   * or disabled) slices end at the first exit after their budget.
+   */
+  private setupSliceTimer(): void {
+    const base = rdmsr(0x1b); // IA32_APIC_BASE
+    if ((base & (1 << 11)) == 0 || (base & (1 << 10)) != 0) return;
+    const apic = base & 0xffffff000;
+    slice_timer_install(<i32>SLICE_VECTOR, apic + Apic.Eoi);
+    phys_store32(apic + Apic.Svr, 0x1ff); // software enable, spurious vector 0xFF
+    phys_store32(apic + Apic.Tpr, 0);
+    phys_store32(apic + Apic.DivideConfig, 0xb); // divide by 1
+    phys_store32(apic + Apic.InitialCount, 0);
+    phys_store32(apic + Apic.LvtTimer, SLICE_VECTOR); // one-shot, unmasked
+    this.caps.apic = apic;
   }
 
   createVcpu(rootPa: u64, tag: u32): Vcpu {
@@ -67,6 +102,7 @@ export class SvmBackend extends VirtBackend {
 
   describe(): string {
     const c = this.caps;
-    return "AMD-V: NPT+2M, " + c.nasid.toString() + " ASIDs, " + (c.nrips ? "NRIPS" : "no NRIPS (next RIP computed)");
+    return "AMD-V: NPT+2M, " + c.nasid.toString() + " ASIDs, " + (c.nrips ? "NRIPS" : "no NRIPS (next RIP computed)") +
+      (c.apic != 0 ? ", APIC-timer slices" : ", exit-bounded slices (no xAPIC)");
   }
 }

@@ -1,11 +1,11 @@
 // An AMD-V vCPU: its VMCB, entry through hw_svm_run, and the translation of
 // #VMEXITs into the common ExitInfo. AMD APM vol 2 chapter 15, appendix B-C.
 
-import { EFER_SVME, SvmExit, SvmIntercept1, SvmIntercept2, Vmcb, VmcbSeg, svm_run } from "../../hw/svm";
+import { EFER_SVME, SvmExit, SvmIntercept1, SvmIntercept2, Vmcb, VmcbSeg, irq_window, svm_run } from "../../hw/svm";
 import { ExitKind, Vcpu, Vector } from "../vcpu";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
-import { SvmCaps } from "./svm";
+import { Apic, SvmCaps } from "./svm";
 import { hex } from "../log";
 
 const PAT_DEFAULT: u64 = 0x0007040600070406;
@@ -132,6 +132,10 @@ export class SvmVcpu extends Vcpu {
         break;
       case SvmExit.Shutdown: e.kind = ExitKind.TripleFault; break;
       case SvmExit.Intr:
+        // The only host interrupt source is the slice timer: take it (EOI) and end the slice.
+        irq_window();
+        e.kind = this.caps.apic != 0 ? ExitKind.Preempted : ExitKind.Interrupt;
+        break;
       case SvmExit.Nmi:
         e.kind = ExitKind.Interrupt;
         break;
@@ -162,6 +166,20 @@ export class SvmVcpu extends Vcpu {
 
   rip(): u64 {
     return phys_load64(this.vmcb + Vmcb.Rip);
+  }
+
+  beginSlice(sliceTsc: u64): void {
+    const apic = this.caps.apic;
+    if (apic == 0) return;
+    // APIC ticks at divide-by-1 are close to TSC ticks in the emulators; bounded to 32 bits.
+    phys_store32(apic + Apic.InitialCount, sliceTsc > 0xffffffff ? 0xffffffff : sliceTsc);
+  }
+
+  endSlice(): void {
+    const apic = this.caps.apic;
+    if (apic == 0) return;
+    phys_store32(apic + Apic.InitialCount, 0); // stops the timer (SDM 10.5.4)
+    irq_window(); // a timer interrupt that fired in the monitor is taken now
   }
 
   advanceRip(): void {
