@@ -94,7 +94,7 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
   busy = true;
   let mod: binaryen.Module | undefined;
   try {
-    mod = binaryen.readBinary(wasm);
+    mod = (binaryen as any).readBinary(wasm, SUPPORTED_FEATURES) as binaryen.Module;
     mod.setFeatures(SUPPORTED_FEATURES);
     if (!quietValidate(mod)) throw new Error("module uses features the AOT compiler does not support (SIMD, reference types, multi-value, threads, ...) or failed binaryen validation");
     if (opts.optimize) {
@@ -108,7 +108,7 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
     return describe(mod);
   } catch (e) {
     mod?.dispose();
-    throw e instanceof Error ? e : new Error(String(e));
+    throw e instanceof Error ? e : new Error(describeThrown(e));
   } finally {
     busy = false;
   }
@@ -163,7 +163,8 @@ function describe(mod: binaryen.Module): LoadedModule {
   const m: any = mod;
   for (let i = 0; i < m.getNumDataSegments(); i++) {
     const seg = m.getDataSegmentByIndex(i);
-    const di = m.getDataSegmentInfo(seg);
+    let di: any;
+    try { di = m.getDataSegmentInfo(seg); } catch (e) { throw new Error(`data segment ${i}: ${describeThrown(e).replace("binaryen failed: ", "")}`); }
     data.push({ name: di.name, passive: di.passive, offset: di.offset ?? 0, data: new Uint8Array(di.data) });
   }
   const tables: TableRec[] = [];
@@ -174,8 +175,11 @@ function describe(mod: binaryen.Module): LoadedModule {
   const elems: ElemRec[] = [];
   for (let i = 0; i < mod.getNumElementSegments(); i++) {
     const ref = mod.getElementSegmentByIndex(i);
-    const ei: any = binaryen.getElementSegmentInfo(ref);
     const passive = !!(binaryen as any)._BinaryenElementSegmentIsPassive(ref);
+    // binaryen.js aborts when asked for a passive segment's table or offset; table.init is
+    // not supported, so passive segments are recorded without contents.
+    if (passive) { elems.push({ name: `passive${i}`, table: "", offset: 0, passive, funcs: [] }); continue; }
+    const ei: any = binaryen.getElementSegmentInfo(ref);
     elems.push({ name: ei.name, table: ei.table, offset: ei.offset, passive, funcs: ei.data });
   }
   const exports: ExportRec[] = [];
@@ -197,7 +201,11 @@ export function exprInfo(e: ExprRef): any {
   const id = binaryen.getExpressionId(e);
   if (id === binaryen.NopId) return { id, type: binaryen.none };
   if (id === binaryen.UnreachableId) return { id, type: binaryen.unreachable };
-  return binaryen.getExpressionInfo(e);
+  try {
+    const info = binaryen.getExpressionInfo(e);
+    if (info) return info;
+  } catch { /* ids binaryen.js cannot describe */ }
+  return { id, type: binaryen.getExpressionType(e) };
 }
 
 /** A constant's value as BigInt bits (i32/i64) or raw IEEE bits (f32/f64). */
@@ -228,4 +236,15 @@ export function constBits(e: ExprRef): { type: ValType; bits: bigint } {
 /** Side-effect bits of an expression (binaryen.SideEffects). */
 export function sideEffects(e: ExprRef, mod: binaryen.Module): number {
   return (binaryen as any).getSideEffects(e, mod);
+}
+
+function describeThrown(e: unknown): string {
+  if (e && typeof e === "object") {
+    try {
+      const m = (binaryen as any).getExceptionMessage?.(e);
+      if (m) return `binaryen failed: ${Array.isArray(m) ? m.filter(Boolean).join(": ") : String(m)}`;
+    } catch { /* fall through */ }
+    try { return `binaryen failed: ${JSON.stringify(e)}`; } catch { /* fall through */ }
+  }
+  return `binaryen failed: ${String(e)}`;
 }

@@ -36,7 +36,12 @@ const ID = {
   MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
 };
 const ID_NAME: Record<number, string> = {};
-for (const k of Object.keys(binaryen)) if (k.endsWith("Id") && typeof (binaryen as any)[k] === "number") ID_NAME[(binaryen as any)[k]] = k.slice(0, -2);
+for (const k of Object.keys(binaryen)) {
+  const v = (binaryen as any)[k];
+  const m = /^_Binaryen(\w+)Id$/.exec(k);
+  if (m && typeof v === "function" && v.length === 0) { try { ID_NAME[v()] ??= m[1]; } catch { /* not an id getter */ } }
+  else if (k.endsWith("Id") && typeof v === "number") ID_NAME[v] ??= k.slice(0, -2);
+}
 
 export class CompileError extends Error {}
 

@@ -95,11 +95,15 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   if (m.start) text.push(`\tcall tvf_${m.funcByName.get(m.start)!.index}`);
   text.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
 
-  // export wrappers (SysV)
+  // export wrappers (SysV); mangled names are made unique
+  const usedSyms = new Set<string>();
   for (const x of m.exports) {
     if (x.kind !== "function") continue;
     const f = m.funcByName.get(x.value)!;
-    text.push(...exportWrapper(ctx, x.name, f));
+    let sym = `wasm_export_${mangle(x.name)}`;
+    for (let k = 2; usedSyms.has(sym); k++) sym = `wasm_export_${mangle(x.name)}_${k}`;
+    usedSyms.add(sym);
+    text.push(...exportWrapper(sym, f));
   }
 
   // shared runtime helpers (both targets)
@@ -142,8 +146,7 @@ function globalInit(m: LoadedModule, e: number, name: string): bigint {
   throw new CompileError(`global ${name}: unsupported initializer`);
 }
 
-function exportWrapper(ctx: ModuleCtx, name: string, f: FuncRec): string[] {
-  const sym = `wasm_export_${mangle(name)}`;
+function exportWrapper(sym: string, f: FuncRec): string[] {
   const out = [`.globl ${sym}`, `${sym}:`, "\tpush rbp", "\tmov rbp, rsp", "\tpush r15", "\tpush rbx", `\tmovabs r15, ${hex(WASM_BASE)}`];
   const intRegs = ["rdi", "rsi", "rdx", "rcx", "r8", "r9"];
   let ni = 0, nf = 0, stack = 0;
@@ -159,7 +162,6 @@ function exportWrapper(ctx: ModuleCtx, name: string, f: FuncRec): string[] {
   out.push(`\tcall tvf_${f.index}`);
   if (f.params.length) out.push(`\tadd rsp, ${8 * f.params.length}`);
   out.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
-  void ctx;
   return out;
 }
 
