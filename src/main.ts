@@ -11,6 +11,7 @@ import { physPages } from "./vmm/pages";
 import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
 import { vmmStart } from "./vmm/index";
 
+import { setPanicSelfTest } from "./hw/panic";
 export { panic_exception, panic_trap } from "./hw/panic";
 // the abort handler named by asc --use abort=src/hw/abort/tvAbort
 export { tvAbort } from "./hw/abort";
@@ -76,8 +77,9 @@ function bootMemory(regions: Array<MemRegion>): void {
   if (kStart != KERNEL_PHYS) warn("boot", "kernel not at its link address");
 }
 
-/** Faults on purpose so the tests can check the panic output. Recursive so
- * the optimizer cannot inline it away: the backtrace shows several frames. */
+/** Faults on purpose so the tests can check the panic output (panic-test=
+ * trap | pf | oob | ud | stack | nested). Recursive so the optimizer cannot
+ * inline it away: the backtrace shows several frames. */
 function panicDeep(kind: string, depth: i32): i32 {
   if (depth > 0) return panicDeep(kind, depth - 1) + 1;
   if (kind == "pf") {
@@ -92,8 +94,19 @@ function panicDeep(kind: string, depth: i32): i32 {
     ud2();
     return 0;
   }
+  if (kind == "stack") return recurseForever(1);
+  if (kind == "nested") {
+    // the panic path itself faults: boot/'s assembly fallback must report it
+    setPanicSelfTest(true);
+    unreachable();
+  }
   unreachable();
   return 0;
+}
+
+/** Unbounded recursion: the AOT prologue's stack check (tv_stack_limit) raises trap 8. */
+function recurseForever(n: i32): i32 {
+  return n == 0 ? 0 : recurseForever(n + 1) + 1;
 }
 
 function panicTest(kind: string): void {

@@ -7,7 +7,7 @@ import { boot_info, debug_exit, phys_load8, phys_load64, symtab, symtab_count } 
 import { BootInfo, EXIT_FAILURE, WASM_BASE } from "./layout";
 import { Frame, frameField } from "./frame";
 import { com1 } from "../drivers/uart";
-import { hex } from "../lib/fmt";
+import { dec, hex } from "../lib/fmt";
 
 const EXCEPTION_NAMES: string[] = [
   "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
@@ -22,6 +22,13 @@ const TRAP_NAMES: string[] = [
   "out of bounds memory access", "undefined element", "indirect call type mismatch",
   "call stack exhausted", "out of bounds table access",
 ];
+
+let selfTest = false;
+
+/** panic-test=nested: make the panic path fault, to exercise boot/'s assembly fallback. */
+export function setPanicSelfTest(on: bool): void {
+  selfTest = on;
+}
 
 /** Deepest backtrace printed. */
 const MAX_FRAMES = 32;
@@ -73,7 +80,8 @@ export function symbolize(addr: u64): string {
 function outsideMonitor(addr: u64): string {
   const lo = <u64>boot_info(BootInfo.KernelStart);
   const hi = <u64>boot_info(BootInfo.KernelEnd);
-  return addr >= lo && addr < hi ? "(boot/ assembly or entry wrapper)" : "?";
+  // boot/ assembly, export wrappers, the AOT's trap stubs
+  return addr >= lo && addr < hi ? "(outside the monitor's functions)" : "?";
 }
 
 function printRegisters(f: i64): void {
@@ -104,7 +112,7 @@ function printBacktrace(f: i64): void {
     const next = <u64>phys_load64(<i64>rbp);
     if (ret == 0) break;
     // a return address points after the call: look up ret - 1
-    out("  #" + (n < 10 ? hex(n) + " " : hex(n)) + " " + h16(ret) + "  " + symbolize(ret - 1) + "\n");
+    out("  #" + (n < 10 ? dec(<u64>n) + " " : dec(<u64>n)) + " " + h16(ret) + "  " + symbolize(ret - 1) + "\n");
     if (next <= rbp) break;
     rbp = next;
   }
@@ -130,6 +138,7 @@ export function panic_exception(framePa: i64): void {
       ((error & 2) != 0 ? " on write" : (error & 16) != 0 ? " on instruction fetch" : " on read") + "\n");
   } else out("  cr2 " + h16(frameField(framePa, Frame.Cr2)) + "\n");
   printRegisters(framePa);
+  if (selfTest) phys_load64(0x7F_0000_0000); // beyond the direct map: a #PF inside the panic path
   printBacktrace(framePa);
   finish();
 }
@@ -144,6 +153,7 @@ export function panic_trap(code: i32, framePa: i64): void {
     out("  faulting address (cr2) " + h16(cr2) + " = linear memory + 0x" + hex(cr2 - WASM_BASE) + "\n");
   }
   printRegisters(framePa);
+  if (selfTest) phys_load64(0x7F_0000_0000); // beyond the direct map: a #PF inside the panic path
   printBacktrace(framePa);
   finish();
 }

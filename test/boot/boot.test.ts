@@ -95,6 +95,22 @@ describe("panic path (QEMU TCG)", () => {
     expect(r.status).toBe(QEMU_STATUS_FAILURE);
   });
 
+  it("unbounded recursion hits the stack limit: trap 8, reported from the panic stack", async () => {
+    const r = await runQemu({ kernel: elf, cmdline: "panic-test=stack", timeoutMs: QEMU_TIMEOUT });
+    expect(r.serial).toMatch(/^PANIC: wasm trap 8: call stack exhausted$/m);
+    expect(r.serial).toMatch(/#1 +[0-9a-f]{16} {2}src\/main\/recurseForever\+0x/);
+    expect(r.serial).toMatch(/^\[panic\] system halted/m);
+    expect(r.status).toBe(QEMU_STATUS_FAILURE);
+  });
+
+  it("a fault inside the panic path itself ends in the assembly fallback, never a hang", async () => {
+    const r = await runQemu({ kernel: elf, cmdline: "panic-test=nested", timeoutMs: QEMU_TIMEOUT });
+    expect(r.serial).toMatch(/^PANIC: wasm trap 1: unreachable$/m);
+    expect(r.serial).toMatch(/^!!! PANIC \(assembly fallback: the panic path itself failed\)$/m);
+    expect(r.serial).toMatch(/^vec=000000000000000e err=[0-9a-f]{16} rip=[0-9a-f]{16} cr2=ffff807f00000000 /m);
+    expect(r.status).toBe(QEMU_STATUS_FAILURE);
+  });
+
   it("an invalid opcode (#UD) in boot/ code is reported with the monitor frames above it", async () => {
     const r = await runQemu({ kernel: elf, cmdline: "panic-test=ud", timeoutMs: QEMU_TIMEOUT });
     expect(r.serial).toMatch(/^PANIC: CPU exception #UD invalid opcode \(vector 6\)/m);
