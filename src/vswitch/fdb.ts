@@ -82,7 +82,7 @@ export class Fdb {
   }
 
   /** The slot holding key, or -1. An expired entry met here is removed and reported absent. */
-  find(key: u64, now: i64): i32 {
+  @inline find(key: u64, now: i64): i32 {
     let i = this.home(key);
     while (true) {
       const k = unchecked(this.keys[i]);

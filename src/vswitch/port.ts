@@ -67,6 +67,8 @@ export class Port {
   stormOn: bool = false;
   maxMacs: i32 = 0;
   allowList: bool = false;
+  /** Any of security, storm control, policer configured: the ingress fast path skips them all when false. */
+  checks: bool = false;
   // Egress queues: ring per priority of pool handles.
   q: StaticArray<i32> = new StaticArray<i32>(PRIORITIES * QUEUE_DEPTH);
   qHead: StaticArray<i32> = new StaticArray<i32>(PRIORITIES);
@@ -101,6 +103,7 @@ export class Port {
     }
     this.maxMacs = this.cfg.security.maxMacs;
     this.allowList = this.cfg.security.allowedMacs.length > 0;
+    this.checks = this.allowList || this.maxMacs > 0 || this.stormOn || this.ingress != null;
   }
 
   @inline member(v: i32): bool {

@@ -729,21 +729,7 @@ export class Switch {
     const dst = loadMac(base);
     const src = loadMac(base + 6);
     const learnable = !isGroupMac(src);
-    if (p.allowList && !p.cfg.security.allows(src)) return this.dropRx(p, h, DROP_SECURITY);
-    if (p.maxMacs > 0 && learnable) {
-      const s = f.find(fdbKey(vlan, src), now);
-      if ((s < 0 || (unchecked(f.statics[s]) == 0 && unchecked(f.ports[s]) != p.id)) && unchecked(f.learned[p.id]) >= p.maxMacs)
-        return this.dropRx(p, h, DROP_SECURITY);
-    }
-    if (p.stormOn) {
-      let b: TokenBucket | null = null;
-      if (dst == BROADCAST_MAC) b = p.stormB;
-      else if (isGroupMac(dst)) b = p.stormM;
-      else if (p.stormU != null && f.find(fdbKey(vlan, dst), now) < 0) b = p.stormU;
-      if (b != null && !b.take(now, 1)) return this.dropRx(p, h, DROP_STORM);
-    }
-    const ing = p.ingress;
-    if (ing != null && !ing.take(now, len)) return this.dropRx(p, h, DROP_POLICER);
+    if (p.checks && !this.ingressChecks(p, h, vlan, src, dst, learnable, len, now)) return;
     if (learnable) {
       const key = fdbKey(vlan, src);
       const s = f.find(key, now);
@@ -807,6 +793,38 @@ export class Switch {
 
     const mask = rxMask | txMask;
     if (mask != 0) this.sendMirrorCopies(mask, rxMask, nOut, pcp);
+  }
+
+  /** Port security, storm control, policer (in that order); false when the frame was dropped (and freed). */
+  private ingressChecks(p: Port, h: i32, vlan: i32, src: u64, dst: u64, learnable: bool, len: i32, now: i64): bool {
+    const f = this.fdb;
+    if (p.allowList && !p.cfg.security.allows(src)) {
+      this.dropRx(p, h, DROP_SECURITY);
+      return false;
+    }
+    if (p.maxMacs > 0 && learnable) {
+      const s = f.find(fdbKey(vlan, src), now);
+      if ((s < 0 || (unchecked(f.statics[s]) == 0 && unchecked(f.ports[s]) != p.id)) && unchecked(f.learned[p.id]) >= p.maxMacs) {
+        this.dropRx(p, h, DROP_SECURITY);
+        return false;
+      }
+    }
+    if (p.stormOn) {
+      let b: TokenBucket | null = null;
+      if (dst == BROADCAST_MAC) b = p.stormB;
+      else if (isGroupMac(dst)) b = p.stormM;
+      else if (p.stormU != null && f.find(fdbKey(vlan, dst), now) < 0) b = p.stormU;
+      if (b != null && !b.take(now, 1)) {
+        this.dropRx(p, h, DROP_STORM);
+        return false;
+      }
+    }
+    const ing = p.ingress;
+    if (ing != null && !ing.take(now, len)) {
+      this.dropRx(p, h, DROP_POLICER);
+      return false;
+    }
+    return true;
   }
 
   /** Ports of the VLAN other than the ingress port and mirror destinations (802.1Q 8.8: flood to the member set). */
