@@ -21,6 +21,29 @@ export async function buildEntry(): Promise<string> {
   const dir = join(root, "build", "vswitch", h.digest("hex").slice(0, 16));
   const wasm = join(dir, "sw.wasm");
   if (existsSync(wasm)) return wasm;
+  // One worker compiles; the others wait for its result (the machine has 2 cores).
+  const lock = `${dir}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(wasm)) return wasm;
+      if (Date.now() > deadline) break; // a stale lock: compile anyway
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    if (existsSync(wasm)) return wasm;
+    return await compileTo(dir, wasm);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function compileTo(dir: string, wasm: string): Promise<string> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   const asc = (await import("assemblyscript/asc")).default;
