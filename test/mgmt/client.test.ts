@@ -47,6 +47,50 @@ describe("client library", () => {
     }
   });
 
+  it("talks over a serial character device (a pty bridged to the runner)", async () => {
+    // python3's pty module stands in for a serial line: slave = the "device", master <-> the runner's socket
+    const bridge = spawn("python3", [
+      "-c",
+      [
+        "import os, pty, select, socket, sys, tty",
+        "m, s = pty.openpty()",
+        "tty.setraw(s)",
+        "c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])",
+        "print(os.ttyname(s), flush=True)",
+        "while True:",
+        "  r, _, _ = select.select([m, c], [], [], 60)",
+        "  if not r: break",
+        "  if m in r:",
+        "    d = os.read(m, 65536)",
+        "    if not d: break",
+        "    c.sendall(d)",
+        "  if c in r:",
+        "    d = c.recv(65536)",
+        "    if not d: break",
+        "    os.write(m, d)",
+      ].join("\n"),
+      sock,
+    ]);
+    try {
+      const dev = await new Promise<string>((res, rej) => {
+        bridge.stdout.once("data", (d) => res(String(d).trim()));
+        bridge.once("exit", (c) => rej(new Error(`pty bridge exited ${c}`)));
+      });
+      expect(dev).toMatch(/^\/dev\//);
+      const c = await connect(dev, { timeoutMs: 5000 });
+      try {
+        expect((await c.systemInfo()).name).toBe("typevisor");
+        expect((await c.portGet("b")).name).toBe("b");
+        const e = await c.portGet("zz").catch((x) => x);
+        expect(e.code).toBe(1);
+      } finally {
+        c.close();
+      }
+    } finally {
+      bridge.kill("SIGTERM");
+    }
+  });
+
   it("errors name the method, the code and the field", async () => {
     const c = await connect(`unix:${sock}`);
     try {

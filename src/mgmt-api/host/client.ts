@@ -1,7 +1,7 @@
 // Typed client for the Typevisor management protocol (MGMT-API.md, version 1)
 // over TCP, a unix socket, or a serial character device.
 
-import { openSync, statSync, closeSync, createReadStream, createWriteStream } from "node:fs";
+import { openSync, statSync, createReadStream, createWriteStream } from "node:fs";
 import { spawnSync } from "node:child_process";
 import net from "node:net";
 import { Duplex } from "node:stream";
@@ -165,7 +165,8 @@ async function openStream(addr: string, timeoutMs: number): Promise<Duplex> {
       spawnSync("stty", ["-F", path, "115200", "raw", "-echo", "cs8", "-cstopb", "-parenb"], { stdio: "ignore" });
     }
     const fd = openSync(path, "r+");
-    const rs = createReadStream("", { fd, autoClose: false });
+    // one fd, two streams: the read stream owns it (closes it once), the write stream borrows it
+    const rs = createReadStream("", { fd, autoClose: true });
     const ws = createWriteStream("", { fd, autoClose: false });
     const d = new Duplex({
       read() {},
@@ -173,14 +174,12 @@ async function openStream(addr: string, timeoutMs: number): Promise<Duplex> {
         ws.write(chunk, enc, cb);
       },
       destroy(err, cb) {
-        rs.destroy();
         ws.destroy();
-        try {
-          closeSync(fd);
-        } catch {}
+        rs.destroy();
         cb(err);
       },
     });
+    ws.on("error", (e) => d.destroy(e));
     rs.on("data", (c) => d.push(c));
     rs.on("end", () => d.push(null));
     rs.on("error", (e) => d.destroy(e));
