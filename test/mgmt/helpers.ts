@@ -121,6 +121,10 @@ export async function startRunner(names: string[], extra: string[] = []): Promis
     });
   });
   const tx = await UdpEnd.open();
+  // never leave a runner behind, even when the test process ends early
+  const reap = () => proc.exitCode === null && proc.kill("SIGTERM");
+  process.once("exit", reap);
+  proc.once("exit", () => process.removeListener("exit", reap));
   return {
     mgmt: `tcp:127.0.0.1:${mgmtPort}`,
     mgmtPort,
