@@ -619,6 +619,7 @@ export class Switch {
     if (now > this.now) this.now = now;
     const p = this.port(id);
     if (p == null) return;
+    if (len < 0) len = 0;
     if (len > BUF_DATA) {
       // Too long for any port's MTU: counted without being copied.
       unchecked(p.stats[RX_PACKETS]++);
