@@ -85,7 +85,10 @@ export class FuncGen {
   labels: Label[] = [];
   traps = new Set<number>();
   savedRegs: string[] = [];
-  frameSize = 0;
+  slotBytes = 0;
+  /** callee-saved registers not used as homes: temporaries instead of push/pop */
+  freeTemps: string[] = [];
+  usedTemps = new Set<string>();
   opName = "";
   constructor(public ctx: ModuleCtx, public f: FuncRec) {}
 
@@ -117,17 +120,24 @@ export class FuncGen {
     const homes: Home[] = new Array(this.types.length);
     const regs = HOME_REGS.slice();
     for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.savedRegs.push(r); } }
-    // stack frame: saved registers first, then slots
-    slot = this.savedRegs.length;
-    for (let i = 0; i < this.types.length; i++) if (!homes[i]) { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
+    // stack params stay in the caller's argument area; other slots sit right below rbp,
+    // callee-saved registers below the slots (their number is known after the body).
+    const np = f.params.length;
+    for (let i = 0; i < this.types.length; i++) {
+      if (homes[i]) continue;
+      if (i < np) homes[i] = { kind: "slot", off: 16 + 8 * (np - 1 - i) };
+      else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
+    }
     this.homes = homes;
-    this.frameSize = 8 * slot;
+    this.slotBytes = 8 * slot;
+    this.freeTemps = HOME_REGS.filter((r) => !this.savedRegs.includes(r)).reverse();
   }
 
   homeOperand(i: number, bits: number): string {
     const h = this.homes[i];
-    return h.kind === "reg" ? reg(h.reg, bits) : `${ptrSize(bits)} [rbp${h.off}]`;
+    return h.kind === "reg" ? reg(h.reg, bits) : `${ptrSize(bits)} ${slot(h.off)}`;
   }
+  slotOf(i: number): string { return slot((this.homes[i] as { off: number }).off); }
 
   // ---------------------------------------------------------------- function
   generate(): string[] {
@@ -137,30 +147,33 @@ export class FuncGen {
       for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the baremetal target (the monitor is integer-only)`);
     }
     this.assignHomes();
-    const s = this.sym();
-    this.out.push(`\t.p2align 4`, `${s}:`);
+    const np = f.params.length;
+    this.gen(f.body);
+    const body = this.out;
+    this.out = [];
+    const saved = [...this.savedRegs, ...HOME_REGS.filter((r) => this.usedTemps.has(r))];
+    const saveAt = (k: number) => `[rbp-${this.slotBytes + 8 * (k + 1)}]`;
+    const frame = this.slotBytes + 8 * saved.length;
+    this.out.push(`\t.p2align 4`, `${this.sym()}:`);
     this.e("push rbp");
     this.e("mov rbp, rsp");
     this.e("cmp rsp, qword ptr [rip + tv_stack_limit]");
     this.e(`jb ${this.trap(8)}`);
-    if (this.frameSize) this.e(`sub rsp, ${this.frameSize}`);
-    this.savedRegs.forEach((r, k) => this.e(`mov qword ptr [rbp-${8 * (k + 1)}], ${r}`));
-    const np = f.params.length;
+    if (frame) this.e(`sub rsp, ${frame}`);
+    saved.forEach((r, k) => this.e(`mov qword ptr ${saveAt(k)}, ${r}`));
     for (let i = 0; i < this.types.length; i++) {
       const t = this.types[i], h = this.homes[i];
       const bits = t === "i32" || t === "f32" ? 32 : 64;
       if (i < np) {
-        const src = `[rbp+${16 + 8 * (np - 1 - i)}]`;
-        if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} ${src}`);
-        else { this.e(`mov rax, qword ptr ${src}`); this.e(`mov qword ptr [rbp${h.off}], rax`); }
+        if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (np - 1 - i)}]`);
       } else {
         if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
-        else this.e(`mov qword ptr [rbp${h.off}], 0`);
+        else this.e(`mov qword ptr ${slot(h.off)}, 0`);
       }
     }
-    this.gen(f.body);
+    this.out.push(...body);
     this.label(`.Lret_${f.index}`);
-    this.savedRegs.forEach((r, k) => this.e(`mov ${r}, qword ptr [rbp-${8 * (k + 1)}]`));
+    saved.forEach((r, k) => this.e(`mov ${r}, qword ptr ${saveAt(k)}`));
     this.e("leave");
     this.e("ret");
     for (const code of [...this.traps].sort()) {
@@ -180,6 +193,30 @@ export class FuncGen {
     this.depth += 8;
   }
   popTo(r: string) { this.e(`pop ${r}`); this.depth -= 8; }
+
+  /** Keep the current value (rax or xmm0) while another expression is evaluated. */
+  save(t: ValType): string {
+    const r = this.freeTemps.pop();
+    if (r === undefined) { this.push(t); return "stack"; }
+    this.usedTemps.add(r);
+    this.e(isFloat(t) ? `movq ${r}, xmm0` : `mov ${r}, rax`);
+    return r;
+  }
+  restoreInt(h: string, into: string) {
+    if (h === "stack") { this.popTo(into); return; }
+    this.e(`mov ${into}, ${h}`);
+    this.freeTemps.push(h);
+  }
+  restoreXmm(h: string, xmm: string, t: ValType) {
+    if (h === "stack") {
+      this.e(`${t === "f32" ? "movss" : "movsd"} ${xmm}, ${t === "f32" ? "dword" : "qword"} ptr [rsp]`);
+      this.e("add rsp, 8");
+      this.depth -= 8;
+      return;
+    }
+    this.e(`movq ${xmm}, ${h}`);
+    this.freeTemps.push(h);
+  }
 
   /** Integer operand usable directly as the source of an ALU op (imm, register or memory). */
   operand(e: ExprRef, allowMem = true): string | null {
@@ -277,9 +314,9 @@ export class FuncGen {
         if (!info.condition) { this.jumpTo(l); return; }
         if (info.value) {
           const vt = this.tyOf(info.value);
-          this.push(vt);
+          const h = this.save(vt);
           const cc = this.genCond(info.condition);
-          if (isFloat(vt)) { this.popTo("rcx"); this.e("movq xmm0, rcx"); } else this.popTo("rax");
+          if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax");
           this.jumpTo(l, cc);
         } else {
           this.jumpTo(l, this.genCond(info.condition));
@@ -296,8 +333,8 @@ export class FuncGen {
       case ID.Const: return this.genConst(e);
       case ID.LocalGet: {
         const t = this.types[info.index], h = this.homes[info.index];
-        if (t === "f32") this.e(`movss xmm0, dword ptr [rbp${(h as any).off}]`);
-        else if (t === "f64") this.e(`movsd xmm0, qword ptr [rbp${(h as any).off}]`);
+        if (t === "f32") this.e(`movss xmm0, dword ptr ${this.slotOf(info.index)}`);
+        else if (t === "f64") this.e(`movsd xmm0, qword ptr ${this.slotOf(info.index)}`);
         else this.e(`mov ${t === "i32" ? "eax" : "rax"}, ${this.homeOperand(info.index, t === "i32" ? 32 : 64)}`);
         return;
       }
@@ -380,7 +417,7 @@ export class FuncGen {
     const t = this.types[i], h = this.homes[i];
     if (isFloat(t)) {
       this.gen(info.value);
-      this.e(`${t === "f32" ? "movss dword" : "movsd qword"} ptr [rbp${(h as any).off}], xmm0`);
+      this.e(`${t === "f32" ? "movss dword" : "movsd qword"} ptr ${this.slotOf(i)}, xmm0`);
       return;
     }
     const bits = t === "i32" ? 32 : 64;
@@ -486,9 +523,9 @@ export class FuncGen {
     }
     const off = info.offset >>> 0;
     this.gen(info.ptr);
-    this.push("i32");
+    const h = this.save("i32");
     this.gen(info.value);
-    this.popTo("rcx");
+    this.restoreInt(h, "rcx");
     this.storeFrom(this.fixOffset("rcx", off), vt, bits);
   }
   storeFrom(a: string, vt: ValType, bits: number) {
@@ -574,19 +611,20 @@ export class FuncGen {
     const fl = isFloat(t);
     const bits = t === "i32" || t === "f32" ? 32 : 64;
     this.gen(info.ifTrue);
-    this.push(t);
+    const h1 = this.save(t);
     const fop = fl ? null : this.operand(info.ifFalse, true);
     if (fop !== null && !/^-?\d+$/.test(fop) && this.preservesOperands(info.condition)) {
       const cc = this.genCond(info.condition);
-      this.popTo("rax");
+      this.restoreInt(h1, "rax");
       this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${fop}`);
       return;
     }
     this.gen(info.ifFalse);
-    this.push(t);
+    if (fl) this.e("movq rax, xmm0"); // value bits travel through integer registers
+    const h2 = this.save("i64");
     const cc = this.genCond(info.condition);
-    this.popTo("rcx");
-    this.popTo("rax");
+    this.restoreInt(h2, "rcx");
+    this.restoreInt(h1, "rax");
     this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${reg("rcx", bits)}`);
     if (fl) this.e("movq xmm0, rax");
   }
@@ -595,10 +633,11 @@ export class FuncGen {
     const targets: Label[] = info.names.map((n: string) => this.findLabel(n));
     const def = this.findLabel(info.defaultName);
     let vt: ValType | undefined;
-    if (info.value) { vt = this.tyOf(info.value); this.gen(info.value); this.push(vt); }
+    let h = "";
+    if (info.value) { vt = this.tyOf(info.value); this.gen(info.value); h = this.save(vt); }
     this.gen(info.condition);
     this.e("mov ecx, eax");
-    if (vt) { if (isFloat(vt)) { this.popTo("rax"); this.e("movq xmm0, rax"); } else this.popTo("rax"); }
+    if (vt) { if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax"); }
     if (targets.length === 0) { this.jumpTo(def); return; }
     this.e(`cmp ecx, ${targets.length}`);
     this.jumpTo(def, "ae");
@@ -685,8 +724,9 @@ export class FuncGen {
       return SWAP[cc];
     }
     this.gen(l);
-    this.push("i64");
+    const h = this.save("i64");
     this.gen(r);
+    if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.freeTemps.push(h); return cc; }
     this.e(`mov ${reg("rcx", bits)}, ${ra}`);
     this.popTo("rax");
     this.e(`cmp ${ra}, ${reg("rcx", bits)}`);
@@ -699,30 +739,24 @@ export class FuncGen {
     const simpleR = this.floatMem(r);
     this.gen(l);
     if (simpleR) { this.e(`${mov} xmm1, ${simpleR}`); return; }
-    this.push(t);
-    this.gen(r);
-    this.e("movaps xmm1, xmm0");
-    this.e(`${mov} xmm0, qword ptr [rsp]`.replace("qword", t === "f32" ? "dword" : "qword"));
-    this.e("add rsp, 8"); this.depth -= 8;
+    this.genFloatPairFromXmm0(r, t);
   }
   /** A float local/global as a memory operand, or null. */
   floatMem(e: ExprRef): string | null {
     const id = binaryen.getExpressionId(e);
     const t = this.tyOf(e);
     const p = t === "f32" ? "dword ptr" : "qword ptr";
-    if (id === ID.LocalGet) { const i = (binaryen.getExpressionInfo(e) as any).index; return `${p} [rbp${(this.homes[i] as any).off}]`; }
+    if (id === ID.LocalGet) { const i = (binaryen.getExpressionInfo(e) as any).index; return `${p} ${this.slotOf(i)}`; }
     if (id === ID.GlobalGet) return `${p} [rip + tv_g_${this.ctx.globalIndex.get((binaryen.getExpressionInfo(e) as any).name)}]`;
     return null;
   }
 
   genFloatPairFromXmm0(r: ExprRef, t: ValType) {
     // xmm0 holds left; evaluate right into xmm1 keeping left.
-    this.push(t);
+    const h = this.save(t);
     this.gen(r);
     this.e("movaps xmm1, xmm0");
-    this.e(`${t === "f32" ? "movss xmm0, dword" : "movsd xmm0, qword"} ptr [rsp]`);
-    this.e("add rsp, 8");
-    this.depth -= 8;
+    this.restoreXmm(h, "xmm0", t);
   }
 
   // ---------------------------------------------------------------- arithmetic
@@ -761,10 +795,10 @@ export class FuncGen {
       return;
     }
     this.gen(l);
-    this.push("i64");
+    const h = this.save("i64");
     this.gen(r);
     this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
-    this.popTo("rax");
+    this.restoreInt(h, "rax");
     this.intOp(op, bits, reg("rcx", bits), null);
   }
   loadInt(_e: ExprRef, bits: number, op: string) {
@@ -843,6 +877,8 @@ export class FuncGen {
     if (!genFloatUnary(this, name, info.value)) this.fail(`unsupported op ${name}`);
   }
 }
+
+function slot(off: number): string { return off >= 0 ? `[rbp+${off}]` : `[rbp${off}]`; }
 
 function regOf(op: string): string {
   const map: Record<string, string> = {};
