@@ -47,7 +47,8 @@ export function compileWasm(out = WASM, quiet = false, srcDir = "src"): void {
 }
 
 export async function aotCompile(wasm = WASM, out = MONITOR_OBJ): Promise<void> {
-  const aotIndex = join(root, "scripts/aot/index.ts");
+  // TV_AOT_DIR: another copy of the compiler (e.g. a git snapshot while scripts/aot is being edited)
+  const aotIndex = join(process.env.TV_AOT_DIR ? resolve(process.env.TV_AOT_DIR) : join(root, "scripts/aot"), "index.ts");
   if (!existsSync(aotIndex)) throw new Error("scripts/aot/index.ts does not exist yet: the AOT compiler is needed for the monitor object");
   const { compile } = await import(pathToFileURL(aotIndex).href);
   await compile(readFileSync(wasm), { target: "baremetal", out });
