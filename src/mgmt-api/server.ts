@@ -12,7 +12,7 @@ import {
   E_PARSE,
 } from "./call";
 import { isBlank, LineFramer, LineKind, LINE_MAX } from "./framer";
-import { ByteBuf, JKind, JsonReader, JsonWriter, JValue, ParseStatus, writeInt, writeString } from "./json";
+import { ByteBuf, JKind, JsonReader, JsonWriter, JValue, ParseStatus } from "./json";
 import { HostInfo, NoVms, VmBackend, VmInfo, VmOp } from "./vm";
 
 /** The switch's methods (port.*, fdb.*, mirror.*, stats.*, config.*), see switch-methods.ts. */

@@ -29,8 +29,8 @@ import {
   TX_BYTES,
   TX_DROPPED,
 } from "../vswitch/index";
-import { Call, E_NOT_FOUND, E_PARAMS, formatMac } from "./call";
-import { JKind, JsonWriter, JValue } from "./json";
+import { Call, formatMac } from "./call";
+import { JsonWriter, JValue } from "./json";
 import { MethodSet } from "./server";
 import { HostInfo } from "./vm";
 

@@ -98,7 +98,7 @@ describe("AOT", () => {
     } finally {
       process.chdir(prev);
     }
-    const { compile } = await import("../../scripts/aot/index.ts");
+    const { compile } = await import("../../scripts/aot/index");
     const exe = join(DIR, "mgmt-linux");
     const { readFileSync } = await import("node:fs");
     await compile(new Uint8Array(readFileSync(wasm)), { target: "linux", out: exe });

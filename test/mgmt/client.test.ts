@@ -102,7 +102,7 @@ describe("client library", () => {
       expect(e.message).toBe("port.set: error -32602 invalid params: vlan.vlan: must be 1-4094");
       const nf = await c.vm("start", "g1").catch((x) => x);
       expect([nf.method, nf.code]).toEqual(["vm.start", 1]);
-      const m = await c.call("no.such").catch((x) => x);
+      const m = (await c.call("no.such").catch((x: RpcError) => x)) as RpcError;
       expect(m.code).toBe(-32601);
     } finally {
       c.close();

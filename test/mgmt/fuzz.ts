@@ -398,7 +398,7 @@ export async function runFuzz(opts: { seed: number; count: number; progress?: (d
   h.setClockMs(1000);
   const enc = new TextEncoder();
   const res: FuzzResult = { seed: opts.seed, requests: 0, lines: 0, responses: 0, errors: {}, stateChecks: 0, ms: 0, maxFeedMs: 0, memoryBytes: 0 };
-  let current = new Uint8Array(0);
+  let current: Uint8Array = new Uint8Array(0);
   let index = 0;
 
   const fail = (why: string): never => {
