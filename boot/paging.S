@@ -267,7 +267,7 @@ is_guard_page:
 
 /* ---- the pool behind wasm linear memory ---------------------------------
  * The largest usable RAM range above the kernel (inside the direct map) gives
- * min(RAM/4 clamped to [4 MiB, 1 GiB], its size). Its first pages hold the
+ * min(RAM/4 clamped to [4 MiB, 256 MiB], its size). Its first pages hold the
  * PTs of PML4[2]; the rest backs linear-memory pages in order. */
 setup_heap_pool:
         lea r8, [rip + __end]
@@ -305,7 +305,7 @@ setup_heap_pool:
         mov rdx, 4 << 20
         cmp rax, rdx
         cmovb rax, rdx
-        mov rdx, 1 << 30
+        mov rdx, 256 << 20              /* the monitor's own data: guests get the rest */
         cmp rax, rdx
         cmova rax, rdx
         cmp r11, rax
