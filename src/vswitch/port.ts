@@ -139,11 +139,11 @@ export class Port {
     this.queued--;
     return h;
   }
-  @inline drop(reason: i32): void {
+  drop(reason: i32): void {
     unchecked(this.stats[RX_DROPPED]++);
     unchecked(this.stats[DROP_BASE + reason]++);
   }
-  @inline txDrop(reason: i32): void {
+  txDrop(reason: i32): void {
     unchecked(this.stats[TX_DROPPED]++);
     unchecked(this.stats[DROP_BASE + reason]++);
   }

@@ -694,7 +694,7 @@ export class Switch {
 
   // ---- the pipeline ----
 
-  @inline private dropRx(p: Port, h: i32, reason: i32): void {
+  private dropRx(p: Port, h: i32, reason: i32): void {
     p.drop(reason);
     this.pool.free(h);
   }
@@ -771,7 +771,8 @@ export class Switch {
       const outTci = (tci & 0xf000) | vlan; // 802.1Q 6.9: PCP and DEI carried over
       let hh: i32;
       if (k == nOut - 1) {
-        this.retagInPlace(h, tagged, outTagged, qp.tpid, outTci);
+        if (tagged || outTagged) this.retagInPlace(h, tagged, outTagged, qp.tpid, outTci);
+        else if (pool.len(h) < MIN_FRAME) this.pad(h);
         hh = h;
       } else {
         hh = this.copyRetagged(h, tagged, outTagged, qp.tpid, outTci);
@@ -829,7 +830,7 @@ export class Switch {
   }
 
   /** Ports of the VLAN other than the ingress port and mirror destinations (802.1Q 8.8: flood to the member set). */
-  @inline private floodSet(p: Port, vlan: i32): i32 {
+  private floodSet(p: Port, vlan: i32): i32 {
     let n = 0;
     const bn = this.byName;
     const out = this.outPorts;
@@ -899,7 +900,7 @@ export class Switch {
   }
 
   /** Pads a frame shorter than 60 bytes with zeros (802.3 minimum frame without FCS). */
-  @inline private pad(h: i32): void {
+  private pad(h: i32): void {
     const n = this.pool.len(h);
     if (n < MIN_FRAME) {
       memory.fill(this.pool.data(h) + n, 0, MIN_FRAME - n);
@@ -908,7 +909,7 @@ export class Switch {
   }
 
   /** Makes the frame leave tagged (tpid, tci) or untagged, moving only the 12 address bytes. */
-  @inline private retagInPlace(h: i32, tagged: bool, outTagged: bool, tpid: i32, tci: i32): void {
+  private retagInPlace(h: i32, tagged: bool, outTagged: bool, tpid: i32, tci: i32): void {
     const pool = this.pool;
     if (outTagged) {
       if (!tagged) {
@@ -924,11 +925,11 @@ export class Switch {
       memory.copy(b + 4, b, 12);
       pool.adjust(h, 4);
     }
-    this.pad(h);
+    if (pool.len(h) < MIN_FRAME) this.pad(h);
   }
 
   /** A new buffer holding the frame as it leaves a port with the given tagging; -1 when the pool is empty. */
-  @inline private copyRetagged(h: i32, tagged: bool, outTagged: bool, tpid: i32, tci: i32): i32 {
+  private copyRetagged(h: i32, tagged: bool, outTagged: bool, tpid: i32, tci: i32): i32 {
     const pool = this.pool;
     const c = pool.alloc();
     if (c < 0) return -1;
