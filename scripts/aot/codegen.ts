@@ -275,6 +275,8 @@ export class FuncGen {
   // ---------------------------------------------------------------- expressions
   gen(e: ExprRef): void {
     const info = exprInfo(e);
+    if (this.ctx.target === "baremetal" && (info.type === binaryen.f32 || info.type === binaryen.f64))
+      this.fail(`${valType(info.type)} ${ID_NAME[info.id] ?? "expression"} is not supported on the baremetal target (the monitor is integer-only)`);
     switch (info.id) {
       case ID.Nop: return;
       case ID.Unreachable: this.ctx.usedTraps.add(1); this.e("call tv_trapstub_1"); return;
@@ -777,7 +779,37 @@ export class FuncGen {
     return genFloatBinary(this, op, info.left, info.right, bits === 32 ? "f32" : "f64");
   }
 
+  /** A register-homed integer local as its 64-bit register name, else null. */
+  regLocal(e: ExprRef): string | null {
+    if (binaryen.getExpressionId(e) !== ID.LocalGet) return null;
+    const h = this.homes[(binaryen.getExpressionInfo(e) as any).index];
+    return h.kind === "reg" ? h.reg : null;
+  }
+
   genIntArith(op: string, l: ExprRef, r: ExprRef, bits: number) {
+    if (op === "Add") {
+      // lea computes base + index*scale + disp without touching flags; a 32-bit destination
+      // wraps exactly like i32.add.
+      const a = this.regLocal(l) ?? this.regLocal(r);
+      const other = a === this.regLocal(l) ? r : l;
+      if (a) {
+        const b = this.regLocal(other);
+        if (b) { this.e(`lea ${reg("rax", bits)}, [${a}+${b}]`); return; }
+        if (this.isConst(other)) {
+          const c = constBits(other);
+          const imm = imm32(c.bits, bits as 32 | 64);
+          if (imm !== null) { this.e(`lea ${reg("rax", bits)}, [${a}${Number(imm) < 0 ? "" : "+"}${imm}]`); return; }
+        }
+        if (binaryen.getExpressionId(other) === ID.Binary) {
+          const bi = binaryen.getExpressionInfo(other) as any;
+          if (BINARY_OP[bi.op] === `ShlInt${bits}` && this.isConst(bi.right)) {
+            const k = Number(constBits(bi.right).bits & BigInt(bits - 1));
+            const idx = this.regLocal(bi.left);
+            if (idx && k >= 1 && k <= 3) { this.e(`lea ${reg("rax", bits)}, [${a}+${idx}*${1 << k}]`); return; }
+          }
+        }
+      }
+    }
     const commutative = op === "Add" || op === "Mul" || op === "And" || op === "Or" || op === "Xor";
     let rop = this.operand(r, true);
     if (rop !== null) {

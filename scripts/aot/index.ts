@@ -1,6 +1,6 @@
 // Public API of the AOT compiler: WebAssembly bytes -> linux ELF or baremetal object.
 import { execFile } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { loadModule } from "./binaryen-adapter.ts";
@@ -50,6 +50,8 @@ export async function compile(wasm: Uint8Array, opts: CompileOptions): Promise<C
   } catch (e: any) {
     throw new Error(`assembler failed: ${String(e.stderr ?? e.message).split("\n").slice(0, 20).join("\n")}`);
   }
+  let codeBytes: number | undefined;
+  try { codeBytes = textSize(new Uint8Array(await readFile(objPath))); } catch { codeBytes = undefined; }
   if (opts.target === "linux") {
     try {
       await run("ld", ["-static", "-nostdlib", "--no-dynamic-linker", "-o", opts.out, objPath], { maxBuffer: 64 << 20 });
@@ -59,7 +61,22 @@ export async function compile(wasm: Uint8Array, opts: CompileOptions): Promise<C
       await rm(objPath, { force: true });
     }
   }
-  let codeBytes: number | undefined;
   if (!opts.keepAsm) await rm(asmPath, { force: true });
   return { asmPath: opts.keepAsm ? asmPath : undefined, functions, codeBytes };
+}
+
+/** Size of the .text section of an ELF64 object (the generated code and runtime). */
+export function textSize(elf: Uint8Array): number | undefined {
+  const dv = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
+  if (dv.getUint32(0) !== 0x7f454c46) return undefined;
+  const shoff = Number(dv.getBigUint64(0x28, true));
+  const shentsize = dv.getUint16(0x3a, true), shnum = dv.getUint16(0x3c, true), shstrndx = dv.getUint16(0x3e, true);
+  const strOff = Number(dv.getBigUint64(shoff + shstrndx * shentsize + 24, true));
+  for (let i = 0; i < shnum; i++) {
+    const h = shoff + i * shentsize;
+    let n = strOff + dv.getUint32(h, true), name = "";
+    while (elf[n]) name += String.fromCharCode(elf[n++]);
+    if (name === ".text") return Number(dv.getBigUint64(h + 32, true));
+  }
+  return undefined;
 }
