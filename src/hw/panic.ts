@@ -5,7 +5,7 @@
 // the rbp chain and tv_symtab; then signals failure through isa-debug-exit.
 import { boot_info, debug_exit, phys_load8, phys_load64, symtab, symtab_count } from "./intrinsics";
 import { BootInfo, EXIT_FAILURE, WASM_BASE } from "./layout";
-import { Frame, frameField } from "./frame";
+import { Frame, TRAP_VECTOR, frameField } from "./frame";
 import { com1 } from "../drivers/uart";
 import { dec, hex } from "../lib/fmt";
 
@@ -96,11 +96,19 @@ function printRegisters(f: i64): void {
     "  cr0 " + h16(frameField(f, Frame.Cr0)) + "  cr3 " + h16(frameField(f, Frame.Cr3)) + "  cr4 " + h16(frameField(f, Frame.Cr4)) + "\n");
 }
 
+/** The address to symbolize for the frame's rip: tv_trap gets the return
+ * address of the AOT's `call tv_trapstub_N`, which may be one past the
+ * trapping function's last byte, so look up the byte before it. */
+function ripForLookup(f: i64): u64 {
+  const rip = frameField(f, Frame.Rip);
+  return frameField(f, Frame.Vector) == TRAP_VECTOR ? rip - 1 : rip;
+}
+
 /** Walks the rbp chain (AOT frames: [rbp] = caller's rbp, [rbp+8] = return address). */
 function printBacktrace(f: i64): void {
   out("backtrace:\n");
   const rip = frameField(f, Frame.Rip);
-  out("  #0  " + h16(rip) + "  " + symbolize(rip) + "\n");
+  out("  #0  " + h16(rip) + "  " + symbolize(ripForLookup(f)) + "\n");
   // Frames live on boot/'s stacks inside the identity-mapped kernel image:
   // only follow rbp while it stays there, so a corrupt chain cannot fault.
   const lo = <u64>boot_info(BootInfo.KernelStart);
@@ -147,7 +155,7 @@ export function panic_exception(framePa: i64): void {
 export function panic_trap(code: i32, framePa: i64): void {
   const rip = frameField(framePa, Frame.Rip);
   out("\n\nPANIC: wasm trap " + hex(<u64>code) + ": " + trapName(<u64>code) + "\n");
-  out("  at " + h16(rip) + "  " + symbolize(rip) + "\n");
+  out("  at " + h16(rip) + "  " + symbolize(ripForLookup(framePa)) + "\n");
   if (code == 5 && frameField(framePa, Frame.Vector) == 14) {
     const cr2 = frameField(framePa, Frame.Cr2);
     out("  faulting address (cr2) " + h16(cr2) + " = linear memory + 0x" + hex(cr2 - WASM_BASE) + "\n");

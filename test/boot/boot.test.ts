@@ -98,6 +98,7 @@ describe("panic path (QEMU TCG)", () => {
   it("unbounded recursion hits the stack limit: trap 8, reported from the panic stack", async () => {
     const r = await runQemu({ kernel: elf, cmdline: "panic-test=stack", timeoutMs: QEMU_TIMEOUT });
     expect(r.serial).toMatch(/^PANIC: wasm trap 8: call stack exhausted$/m);
+    expect(r.serial).toMatch(/^ {2}at [0-9a-f]{16} {2}src\/main\/recurseForever\+0x/m);
     expect(r.serial).toMatch(/#1 +[0-9a-f]{16} {2}src\/main\/recurseForever\+0x/);
     expect(r.serial).toMatch(/^\[panic\] system halted/m);
     expect(r.status).toBe(QEMU_STATUS_FAILURE);
