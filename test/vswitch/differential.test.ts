@@ -113,6 +113,7 @@ function runOnce(seed: number, frames: number): void {
   let now = 1_000_000_000;
   let sent = 0;
   let outFrames = 0;
+  let detached = 0;
   const tags = [null, 0x8100, 0x8100, 0x8100, 0x88a8];
   while (sent < frames) {
     now += r.chance(0.3) ? 0 : r.int(3_000_000);
@@ -125,6 +126,21 @@ function runOnce(seed: number, frames: number): void {
         const old = ref.ports.get(ids[pi])!.cfg;
         c.ingress = old.ingress; c.egress = old.egress; c.storm = old.storm; // keep QoS (buckets) unchanged
         apply(ids[pi], order[pi], c);
+      }
+    }
+    if (r.chance(0.001)) {
+      // Detach a port that no mirror uses and attach it again: a fresh port with a new random configuration.
+      const pi = r.int(nPorts);
+      const name = order[pi];
+      if (!ref.mirrors.some((m) => m.dst === name || m.src.some((x) => x.port === name))) {
+        expect(sw.x.removePort(name)).toBe("");
+        detached++;
+        ref.removePort(ids[pi]);
+        const id = sw.addPort(name);
+        expect(id).toBeGreaterThanOrEqual(0);
+        ids[pi] = id;
+        ref.addPort(id, name);
+        apply(id, name, randomCfg());
       }
     }
     if (r.chance(0.002)) {
@@ -176,7 +192,7 @@ function runOnce(seed: number, frames: number): void {
   expect(sw.x.fdbCount()).toBe(ref.fdb.size);
   const totals = STATS.map((_, i) => ids.reduce((a, id) => a + ref.stats(id)[i], 0));
   console.log(STATS.map((n, i) => `${n}=${totals[i]}`).join(" "));
-  console.log(`seed ${seed}: ${sent} frames in, ${outFrames} out, ${nPorts} ports, ${nm} mirrors, fdb ${ref.fdb.size}/${maxEntries}`);
+  console.log(`seed ${seed}: ${sent} frames in, ${outFrames} out, ${nPorts} ports, ${nm} mirrors, fdb ${ref.fdb.size}/${maxEntries}, ${detached} ports detached and re-attached`);
 }
 
 describe("differential against the reference switch", () => {

@@ -101,6 +101,14 @@ export class RefSwitch {
   addPort(id: number, name: string): void {
     this.ports.set(id, new RefPort(id, name));
   }
+  /** Detaches a port: its queued frames and FDB entries (static too) go; mirrors sending to it go; it leaves mirror sources. */
+  removePort(id: number): void {
+    const name = this.ports.get(id)!.name;
+    for (const [k, e] of [...this.fdb]) if (e.port === id) this.remove(k);
+    this.mirrors = this.mirrors.filter((m) => m.dst !== name);
+    for (const m of this.mirrors) m.src = m.src.filter((s) => s.port !== name);
+    this.ports.delete(id);
+  }
   private byName(): RefPort[] {
     return [...this.ports.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
