@@ -6,8 +6,9 @@
  *             so page 0 and each stack's guard page stay unmapped)
  *   PML4[2]   WASM_BASE: the current linear-memory pages, 4 KiB each; the rest
  *             of the 8 GiB + 64 KiB guard is never mapped (ABI.md)
- *   PML4[256] DIRECT_MAP: all RAM and at least the low 4 GiB (MMIO included),
- *             1 GiB pages when the CPU has them, else 2 MiB pages */
+ *   PML4[256] DIRECT_MAP: all RAM and at least the low 4 GiB (MMIO included):
+ *             4 KiB pages for the first 2 MiB, 2 MiB pages up to 4 GiB, then
+ *             1 GiB pages when the CPU has them (else 2 MiB, up to 64 GiB) */
 #include "layout.inc"
 
         .intel_syntax noprefix
@@ -200,41 +201,60 @@ build_page_tables:
 1:      mov r8, rax                     /* r8 = GiB to map */
         mov eax, 0x80000001
         cpuid
-        lea rdi, [rip + pdpt_dm]
-        test edx, 1 << 26               /* Page1GB (SDM vol 2A CPUID) */
-        jz .Ldm_2m
-        xor ecx, ecx
-1:      mov rax, rcx
-        shl rax, 30
-        or rax, PTE_P | PTE_W | PTE_PS
-        mov [rdi + rcx * 8], rax
-        inc rcx
-        cmp rcx, r8
-        jb 1b
-        jmp .Ldm_done
-.Ldm_2m:
-        cmp r8, DM_PD_COUNT
+        mov r10d, edx
+        and r10d, 1 << 26               /* Page1GB (SDM vol 2A CPUID) */
+        jnz 1f
+        cmp r8, DM_PD_COUNT             /* 2 MiB pages only: as far as the static PDs reach */
         jbe 1f
         mov r8d, DM_PD_COUNT
-1:      lea rsi, [rip + pd_dm]
-        xor ecx, ecx                    /* ecx = 2 MiB page index over the map */
-        mov r9, r8
-        shl r9, 9
-2:      mov rax, rcx
+        /* The low 4 GiB (RAM, the PCI hole, APIC, flash: many MTRR types) get
+         * 2 MiB pages and the first 2 MiB 4 KiB pages, so no large page spans
+         * two memory types (SDM vol 3 12.11.9); 1 GiB pages only above. */
+1:      mov r9, r8
+        test r10d, r10d
+        jz 2f
+        cmp r9, 4
+        jbe 2f
+        mov r9d, 4                      /* r9 = GiB mapped with 2 MiB pages */
+2:      lea rdi, [rip + pdpt_dm]
+        lea rsi, [rip + pd_dm]
+        xor ecx, ecx
+        mov r11, r9
+        shl r11, 9
+3:      mov rax, rcx
         shl rax, 21
         or rax, PTE_P | PTE_W | PTE_PS
         mov [rsi + rcx * 8], rax
         inc rcx
-        cmp rcx, r9
-        jb 2b
+        cmp rcx, r11
+        jb 3b
         xor ecx, ecx
-3:      mov rax, rcx
+4:      mov rax, rcx
         shl rax, 12
         lea rax, [rsi + rax + PTE_P + PTE_W]
         mov [rdi + rcx * 8], rax
         inc rcx
-        cmp rcx, r8
-        jb 3b
+        cmp rcx, r9
+        jb 4b
+5:      cmp rcx, r8                     /* the rest: 1 GiB pages */
+        jae 6f
+        mov rax, rcx
+        shl rax, 30
+        or rax, PTE_P | PTE_W | PTE_PS
+        mov [rdi + rcx * 8], rax
+        inc rcx
+        jmp 5b
+6:      lea rdx, [rip + dm_low_pt]      /* first 2 MiB: 4 KiB pages */
+        xor ecx, ecx
+7:      mov rax, rcx
+        shl rax, 12
+        or rax, PTE_P | PTE_W
+        mov [rdx + rcx * 8], rax
+        inc rcx
+        cmp rcx, 512
+        jb 7b
+        lea rax, [rdx + PTE_P + PTE_W]
+        mov [rsi], rax
 .Ldm_done:
         shl r8, 30
         mov [rip + tv_boot_info + BI_DIRECT_MAP_SIZE * 8], r8
@@ -391,6 +411,7 @@ pdpt_wasm:   .skip 4096
 pd_wasm:     .skip 4096
 kernel_pts:  .skip KPT_COUNT * 4096
 pd_dm:       .skip DM_PD_COUNT * 4096
+dm_low_pt:   .skip 4096
 avail_regions: .skip MAX_REGIONS * 16
 
 /* Stacks, each above an unmapped guard page. */
