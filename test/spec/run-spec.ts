@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
 import { getBackend, root, runExe, type Backend } from "../aot/lib/backend.ts";
-import { importModules } from "./wasm-imports.ts";
+import { importModules, renameExports } from "./wasm-imports.ts";
 import { parseWat, type ParsedWat } from "./wat-module.ts";
 
 const exec = promisify(execFile);
@@ -160,9 +160,20 @@ async function supported(wasmPath: string): Promise<string> {
 
 let tmpSeq = 0;
 
+const inFlight = new Map<string, Promise<{ exe?: string; error?: string }>>();
+
 /** Compile through the backend, caching the executable (or the error) by content. */
-async function compileCached(wasm: Uint8Array): Promise<{ exe?: string; error?: string }> {
+function compileCached(wasm: Uint8Array): Promise<{ exe?: string; error?: string }> {
   const key = sha(Buffer.concat([Buffer.from(wasm), Buffer.from(backendVersion)]));
+  let p = inFlight.get(key);
+  if (!p) {
+    p = compileKey(wasm, key);
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
+async function compileKey(wasm: Uint8Array, key: string): Promise<{ exe?: string; error?: string }> {
   const dir = join(buildDir, "exe", backend.name);
   const exe = join(dir, `${key}.exe`);
   const errFile = join(dir, `${key}.err`);
@@ -408,12 +419,17 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
     skip(r, inst.skipReason, all + (inst.uninstantiable ? 1 : 0));
     return;
   }
-  const wat = await limit(() => exec("wasm2wat", ["--generate-names", inst.wasmPath], { maxBuffer: 256 << 20 }))
+  // plain export names first, so wasm2wat's generated identifiers are plain too
+  const renamed = renameExports(readFileSync(inst.wasmPath));
+  const plainPath = inst.wasmPath.replace(/\.wasm$/, ".plain.wasm");
+  writeFileSync(plainPath, renamed.bytes);
+  const wat = await limit(() => exec("wasm2wat", ["--generate-names", "--no-debug-names", plainPath], { maxBuffer: 256 << 20 }))
     .then((o) => o.stdout)
     .catch((e) => {
       throw new Error(`wasm2wat failed on ${inst.wasmPath}: ${e.stderr ?? e}`);
     });
   const parsed = parseWat(wat);
+  for (const e of parsed.exports) e.field = renamed.names[Number(e.field.toString().slice(1))];
   const d = buildDriver(inst, parsed, r);
   if (typeof d === "string") {
     skip(r, d, all + (inst.uninstantiable ? 1 : 0));
@@ -573,7 +589,12 @@ async function runFile(wastName: string): Promise<FileResult> {
           r.notApplicable++;
           break;
         }
-        instances.push({ cmd: c, wasmPath: join(dir, c.filename!), assertions: [], uninstantiable: c.text });
+        const wasmPath = join(dir, c.filename!);
+        instances.push({ cmd: c, wasmPath, assertions: [], uninstantiable: c.text });
+        for (const m of importModules(readFileSync(wasmPath))) {
+          const provider = registered.get(m);
+          if (provider) provider.shared = true;
+        }
         break;
       }
       case "assert_unlinkable":

@@ -71,10 +71,20 @@ function parseSig(s: string): { params: string[]; results: string[] } {
   return { params, results };
 }
 
+/** --generate-names derives names from export names, and the export "" gives
+ * the invalid identifier "$": rename it (outside string literals). */
+function fixEmptyIds(line: string): string {
+  if (!line.includes("$")) return line;
+  return line
+    .split(/("(?:[^"\\]|\\.)*")/)
+    .map((part, i) => (i % 2 ? part : part.replace(/\$(?=[\s)]|$)/g, "$__empty_name")))
+    .join("");
+}
+
 export function parseWat(text: string): ParsedWat {
   // wasm2wat closes the module on its last field's line: move it to a line of its own
   const close = text.lastIndexOf(")");
-  const lines = (text.slice(0, close) + "\n)").split("\n");
+  const lines = (text.slice(0, close) + "\n)").split("\n").map(fixEmptyIds);
   const imports: WatImport[] = [];
   const exports: WatExport[] = [];
   const funcTypes = new Map<string, string>();
