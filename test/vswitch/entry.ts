@@ -1,7 +1,7 @@
 // Flat exports over one Switch for the vitest suites and the differential test (compiled with esm bindings).
 
 import {
-  Switch, PortConfig, PortVlan, VlanSet, Rate, MirrorConfig, MirrorSource, SwitchConfig, FdbConfig, StaticEntry,
+  Switch, Batch, PortConfig, PortVlan, VlanSet, Rate, MirrorConfig, MirrorSource, SwitchConfig, FdbConfig, StaticEntry,
   ConfigError, parseMac, formatMac, TPID_8021AD, VLAN_TRUNK,
 } from "../../src/vswitch/index";
 
@@ -154,6 +154,37 @@ export function age(now: i64): i32 {
 
 export function inject(port: i32, len: i32, now: i64): void {
   sw.inject(port, changetype<usize>(inBuf), len, now);
+}
+const batch = new Batch();
+/** Receives n copies of the frame at inPtr() (len bytes) as one batch through the handle API; false if a batch refused a handle. */
+export function rxBatch(port: i32, n: i32, len: i32, now: i64): bool {
+  batch.count = 0;
+  let ok = true;
+  for (let i = 0; i < n; i++) {
+    const h = sw.pool.alloc();
+    if (h < 0) break;
+    memory.copy(sw.pool.data(h), changetype<usize>(inBuf), len);
+    store<u8>(sw.pool.data(h) + len - 1, <u8>i); // frames tell apart
+    sw.pool.setLen(h, len);
+    if (!batch.push(h)) {
+      sw.pool.free(h);
+      ok = false;
+    }
+  }
+  sw.rx(port, batch, now);
+  return ok;
+}
+/** Takes one batch from port with tx(); returns "len:lastbyte,..." and frees the frames. */
+export function txBatch(port: i32, now: i64): string {
+  const n = sw.tx(port, batch, now);
+  let s = "";
+  for (let i = 0; i < n; i++) {
+    const h = batch.handles[i];
+    if (i > 0) s += ",";
+    s += sw.pool.len(h).toString() + ":" + load<u8>(sw.pool.data(h) + sw.pool.len(h) - 1).toString();
+    sw.pool.free(h);
+  }
+  return s;
 }
 export function popFrame(port: i32, now: i64): i32 {
   return sw.popFrame(port, changetype<usize>(outBuf), now);

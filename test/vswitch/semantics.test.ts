@@ -499,6 +499,23 @@ describe("counters and buffers", () => {
   });
 });
 
+describe("batch interface", () => {
+  test("a batch of 32 handles in, batches of at most 32 out, every buffer back in the pool", () => {
+    const [a, b] = ports("a", "b");
+    const f = frame({ dst: BC, src: A, len: 100 });
+    new Uint8Array(sw.x.memory.buffer, sw.x.inPtr(), f.length).set(f);
+    expect(sw.x.rxBatch(a, 32, 100, 0n)).toBe(true);
+    expect(sw.x.rxBatch(a, 33, 100, 0n)).toBe(false); // a batch holds 32
+    const first: string = sw.x.txBatch(b, 0n);
+    expect(first.split(",")).toEqual(Array.from({ length: 32 }, (_, i) => `100:${i}`));
+    const second: string = sw.x.txBatch(b, 0n);
+    expect(second.split(",").length).toBe(32);
+    expect(sw.x.txBatch(b, 0n)).toBe("");
+    expect(sw.stat(b, TX_PACKETS)).toBe(64);
+    expect(sw.x.poolAvailable()).toBe(4096);
+  });
+});
+
 describe("ports and configuration", () => {
   test("names, kinds, duplicates, removal", () => {
     expect(sw.addPort("vm1", 0, "02:00:00:00:00:01")).toBe(0);
