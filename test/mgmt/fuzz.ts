@@ -386,6 +386,8 @@ export interface FuzzResult {
   stateChecks: number;
   ms: number;
   maxFeedMs: number;
+  /** the slowest line: its index and first bytes */
+  slowest: string;
   /** wasm linear memory at the end, in bytes (the heap stays bounded) */
   memoryBytes: number;
 }
@@ -397,7 +399,7 @@ export async function runFuzz(opts: { seed: number; count: number; progress?: (d
   for (const p of PORTS) h.addTestPort(p);
   h.setClockMs(1000);
   const enc = new TextEncoder();
-  const res: FuzzResult = { seed: opts.seed, requests: 0, lines: 0, responses: 0, errors: {}, stateChecks: 0, ms: 0, maxFeedMs: 0, memoryBytes: 0 };
+  const res: FuzzResult = { seed: opts.seed, requests: 0, lines: 0, responses: 0, errors: {}, stateChecks: 0, ms: 0, maxFeedMs: 0, slowest: "", memoryBytes: 0 };
   let current: Uint8Array = new Uint8Array(0);
   let index = 0;
 
@@ -451,7 +453,10 @@ export async function runFuzz(opts: { seed: number; count: number; progress?: (d
         return fail(`the server trapped: ${(e as Error).message}`);
       }
       const dt = performance.now() - ts;
-      if (dt > res.maxFeedMs) res.maxFeedMs = dt;
+      if (dt > res.maxFeedMs) {
+        res.maxFeedMs = dt;
+        res.slowest = `#${index} (${seg.length} bytes) ${JSON.stringify(Buffer.from(seg.subarray(0, 120)).toString("latin1"))}`;
+      }
       res.lines++;
       const text = Buffer.from(out).toString("utf8");
       const lines = text === "" ? [] : text.split("\n");
@@ -536,6 +541,7 @@ if (process.argv[1] && /fuzz\.ts$/.test(process.argv[1])) {
           `${(r.ms / 1000).toFixed(1)} s, ${rate} requests/s, slowest line ${r.maxFeedMs.toFixed(1)} ms, wasm memory ${(r.memoryBytes / 1048576).toFixed(1)} MiB`,
       );
       console.log(`fuzz: outcomes ${JSON.stringify(r.errors)}`);
+      console.log(`fuzz: slowest line ${r.slowest}`);
     })
     .catch((e) => {
       console.error(e instanceof FuzzFailure ? e.message : e);

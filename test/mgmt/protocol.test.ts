@@ -79,6 +79,7 @@ describe("methods", () => {
     expectError(await c.req("port.set", { port: "d", vlan: { mode: "access", vlan: 10, allowed: [1] } }), -32602, "vlan.allowed");
     expectError(await c.req("port.set", { port: "d", vlan: { mode: "hybrid" } }), -32602, "vlan.mode");
     expectError(await c.req("port.set", { port: "d", vlan: { mode: "trunk", allowed: [[5, 3]] } }), -32602, "vlan.allowed[0]");
+    expectError(await c.req("port.set", { port: "d", vlan: { mode: "trunk", allowed: new Array(4095).fill(7) } }), -32602, "vlan.allowed");
     expectError(await c.req("port.set", { port: "d", vlan: { mode: "access", vlan: 1.5 } }), -32602, "vlan.vlan");
     for (const num of ["1e3", "10.0", "-0.5", "99999999999999999999", "1E+2"]) {
       c.write(`{"jsonrpc":"2.0","id":1,"method":"port.set","params":{"port":"d","vlan":{"mode":"access","vlan":${num}}}}\n`);
@@ -91,6 +92,11 @@ describe("methods", () => {
     expectError(await c.req("port.set", { port: "d", qos: { ingress: { rate_kbps: 1, burst_bytes: 1, x: 0 } } }), -32602, "qos.ingress.x");
     expectError(await c.req("port.set", { port: "zz", vlan: { mode: "access", vlan: 2 } }), 1, "port");
     expect((await c.req("port.get", { port: "d" })).result).toEqual(before);
+    // wide ranges are set a word at a time (a hostile list of them stays cheap) and normalise
+    p = (await c.req("port.set", { port: "d", vlan: { mode: "trunk", allowed: [...new Array(3000).fill([1, 4094]), [30, 70], 4094] } })).result;
+    expect(p.vlan.allowed).toEqual([[1, 4094]]);
+    p = (await c.req("port.set", { port: "d", vlan: { mode: "trunk", allowed: [[31, 65], [2, 3], 100, [97, 99], 4093] } })).result;
+    expect(p.vlan.allowed).toEqual([[2, 3], [31, 65], [97, 100], 4093]);
     p = (await c.req("port.set", { port: "d", vlan: { mode: "access", vlan: 1 }, qos: { ingress: null, egress: null }, security: { max_macs: 0, allowed_macs: [] } })).result;
     expect(p.vlan).toEqual({ mode: "access", vlan: 1 });
   });
