@@ -78,7 +78,7 @@ function bootMemory(regions: Array<MemRegion>): void {
 }
 
 /** Faults on purpose so the tests can check the panic output (panic-test=
- * trap | pf | oob | ud | stack | nested). Recursive so the optimizer cannot
+ * trap | pf | oob | ud | stack | nested | abort). Recursive so the optimizer cannot
  * inline it away: the backtrace shows several frames. */
 function panicDeep(kind: string, depth: i32): i32 {
   if (depth > 0) return panicDeep(kind, depth - 1) + 1;
@@ -95,6 +95,7 @@ function panicDeep(kind: string, depth: i32): i32 {
     return 0;
   }
   if (kind == "stack") return recurseForever(1);
+  if (kind == "abort") assert(depth < 0, "panic-test=abort"); // AssemblyScript abort -> tvAbort -> trap
   if (kind == "nested") {
     // the panic path itself faults: boot/'s assembly fallback must report it
     setPanicSelfTest(true);

@@ -104,6 +104,14 @@ describe("panic path (QEMU TCG)", () => {
     expect(r.status).toBe(QEMU_STATUS_FAILURE);
   });
 
+  it("an AssemblyScript abort (failed assert) prints its message and location, then the panic", async () => {
+    const r = await runQemu({ kernel: elf, cmdline: "panic-test=abort", timeoutMs: QEMU_TIMEOUT });
+    expect(r.serial).toMatch(/^abort: panic-test=abort at src\/main\.ts:\d+:\d+$/m);
+    expect(r.serial).toMatch(/^PANIC: wasm trap 1: unreachable$/m);
+    expect(r.serial).toMatch(/src\/hw\/abort\/tvAbort\+0x[0-9a-f]+\n[\s\S]*src\/main\/panicDeep\+0x/);
+    expect(r.status).toBe(QEMU_STATUS_FAILURE);
+  });
+
   it("a fault inside the panic path itself ends in the assembly fallback, never a hang", async () => {
     const r = await runQemu({ kernel: elf, cmdline: "panic-test=nested", timeoutMs: QEMU_TIMEOUT });
     expect(r.serial).toMatch(/^PANIC: wasm trap 1: unreachable$/m);
