@@ -48,7 +48,7 @@ describe("tvctl against the hosted runner", () => {
     await ok(["port", "set", "vm2", "--access", "20"]);
     await ok(["port", "set", "up0", "--trunk", "10,20,100-199"]);
     await ok(["mirror", "add", "m1", "--src", "vm1:both", "--dst", "tap0"]);
-    // 1 kbit/s = 125 bytes/s: with a 500-byte bucket, two 200-byte frames pass a quick burst of four
+    // 1 kbit/s = 125 bytes/s: with a 500-byte bucket, two 240-byte frames pass a quick burst of four
     await ok(["qos", "set", "vm2", "--ingress", "1:500", "--egress", "off"]);
     const cfg = JSON.parse(await ok(["--json", "config", "export"]));
     expect(cfg.ports.find((p: any) => p.name === "up0").vlan).toEqual({
@@ -95,12 +95,13 @@ describe("tvctl against the hosted runner", () => {
     // 4. VLAN 30 is not allowed on up0: dropped
     await r.inject("up0", frame({ dst: BCAST, src: M9, vid: 30, len: 64 }));
 
-    // 5. four 200-byte frames from vm2 into a 500-byte policer bucket: two pass
-    for (let i = 0; i < 4; i++) await r.inject("vm2", frame({ dst: BCAST, src: M2, len: 200 }));
+    // 5. four 240-byte frames from vm2 into a 500-byte policer bucket: two pass (a third would need
+    //    220 more bytes of tokens, 1.76 s at 125 bytes/s; the four leave here back to back)
+    await Promise.all([0, 1, 2, 3].map(() => r.inject("vm2", frame({ dst: BCAST, src: M2, len: 240 }))));
     const up5 = await r.ports.up0.rx.waitFor(3);
     expect(up5.slice(1).map((f) => [vidOf(f), f.length])).toEqual([
-      [20, 204],
-      [20, 204],
+      [20, 244],
+      [20, 244],
     ]);
 
     // the counters as tvctl reports them, once every frame has been counted
@@ -125,7 +126,7 @@ describe("tvctl against the hosted runner", () => {
       const bytes = r.ports[name].rx.frames.reduce((n, f) => n + f.length, 0);
       expect(stats[name].tx_bytes).toBe(bytes);
     }
-    expect(stats.vm2.rx_bytes).toBe(800);
+    expect(stats.vm2.rx_bytes).toBe(960);
     const mirrors = JSON.parse(await ok(["--json", "mirror", "list"]));
     expect(mirrors[0].stats).toEqual({ packets: 2, bytes: 64 + 60 });
     const fdb = JSON.parse(await ok(["--json", "fdb", "show", "--vlan", "10"]));
