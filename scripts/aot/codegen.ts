@@ -118,7 +118,8 @@ export class FuncGen {
       .sort((a, b) => weight[b] - weight[a]);
     let slot = 0;
     const homes: Home[] = new Array(this.types.length);
-    const regs = HOME_REGS.slice();
+    // With many candidates keep a few registers back as expression temporaries.
+    const regs = HOME_REGS.slice(0, order.length > HOME_REGS.length - 2 ? HOME_REGS.length - 3 : HOME_REGS.length);
     for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.savedRegs.push(r); } }
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
@@ -297,9 +298,8 @@ export class FuncGen {
         return;
       }
       case ID.If: {
-        const cc = this.genCond(info.condition);
         const lelse = this.newLabel();
-        this.e(`j${INVERT[cc]} ${lelse}`);
+        this.genJump(info.condition, lelse, false);
         this.gen(info.ifTrue);
         if (info.ifFalse) {
           const lend = this.newLabel();
@@ -320,6 +320,8 @@ export class FuncGen {
           const cc = this.genCond(info.condition);
           if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax");
           this.jumpTo(l, cc);
+        } else if (l.depth === this.depth) {
+          this.genJump(info.condition, l.asm, true);
         } else {
           this.jumpTo(l, this.genCond(info.condition));
         }
@@ -667,6 +669,27 @@ export class FuncGen {
   }
 
   // ---------------------------------------------------------------- conditions
+  /** Jump to `label` when condition e is true (jumpIf) or false (!jumpIf); short-circuit
+   *  shapes `if (a) b else 0` (&&) and `if (a) 1 else b` (||) become branch chains. */
+  genJump(e: ExprRef, label: string, jumpIf: boolean): void {
+    if (binaryen.getExpressionId(e) === ID.If && binaryen.getExpressionType(e) === binaryen.i32) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const k = (x: ExprRef): bigint | null => x && this.isConst(x) ? constBits(x).bits : null;
+      if (info.ifFalse && k(info.ifFalse) === 0n) { // a && b
+        if (jumpIf) { const skip = this.newLabel(); this.genJump(info.condition, skip, false); this.genJump(info.ifTrue, label, true); this.label(skip); }
+        else { this.genJump(info.condition, label, false); this.genJump(info.ifTrue, label, false); }
+        return;
+      }
+      if (info.ifFalse && k(info.ifTrue) !== null && k(info.ifTrue) !== 0n) { // a || b
+        if (jumpIf) { this.genJump(info.condition, label, true); this.genJump(info.ifFalse, label, true); }
+        else { const skip = this.newLabel(); this.genJump(info.condition, skip, true); this.genJump(info.ifFalse, label, false); this.label(skip); }
+        return;
+      }
+    }
+    const cc = this.genCond(e);
+    this.e(`j${jumpIf ? cc : INVERT[cc]} ${label}`);
+  }
+
   /** Evaluate an i32 condition into flags; returns the x86 condition code meaning "true". */
   genCond(e: ExprRef): string {
     const id = binaryen.getExpressionId(e);
