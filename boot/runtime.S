@@ -232,6 +232,15 @@ hw_ud2:
         mov rbp, rsp
         ud2
 
+/* hw_stack_overflow(): panic-test=guard. Runs rsp down into the guard page
+ * under the main stack: the #PF cannot push its frame there, so the CPU
+ * raises #DF (SDM vol 3 7.15, interrupt 8), which runs on IST1. */
+        .globl hw_stack_overflow
+hw_stack_overflow:
+        lea rsp, [rip + main_stack_bottom + 64]
+1:      push rax
+        jmp 1b
+
 /* hw_halt(): noreturn; interrupts off, halt forever */
         .globl hw_halt
 hw_halt:

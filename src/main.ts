@@ -1,7 +1,7 @@
 // Typevisor's monitor entry: boot/ calls main() after wasm_init (docs/ABI.md).
 // Boot log in stages: [boot] memory and options, [cpu] the processor,
 // [virt] what VT-x or AMD-V offers; then "[boot] ready" and the VMM.
-import { boot_info, debug_exit, phys_load64, ud2 } from "./hw/intrinsics";
+import { boot_info, debug_exit, phys_load64, stack_overflow, ud2 } from "./hw/intrinsics";
 import { BootInfo, DIRECT_MAP, EXIT_SUCCESS, KERNEL_PHYS } from "./hw/layout";
 import { com1 } from "./drivers/uart";
 import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
@@ -78,7 +78,7 @@ function bootMemory(regions: Array<MemRegion>): void {
 }
 
 /** Faults on purpose so the tests can check the panic output (panic-test=
- * trap | pf | oob | ud | stack | nested | abort). Recursive so the optimizer cannot
+ * trap | pf | oob | ud | stack | guard | nested | abort). Recursive so the optimizer cannot
  * inline it away: the backtrace shows several frames. */
 function panicDeep(kind: string, depth: i32): i32 {
   if (depth > 0) return panicDeep(kind, depth - 1) + 1;
@@ -95,6 +95,7 @@ function panicDeep(kind: string, depth: i32): i32 {
     return 0;
   }
   if (kind == "stack") return recurseForever(1);
+  if (kind == "guard") stack_overflow();
   if (kind == "abort") assert(depth < 0, "panic-test=abort"); // AssemblyScript abort -> tvAbort -> trap
   if (kind == "nested") {
     // the panic path itself faults: boot/'s assembly fallback must report it

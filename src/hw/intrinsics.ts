@@ -61,5 +61,7 @@
 @external("hw", "symtab_count") export declare function symtab_count(): i64;
 /** Raises #UD (panic-test=ud). */
 @external("hw", "ud2") export declare function ud2(): void;
+/** Runs the stack into its guard page: #PF, then #DF on IST1 (panic-test=guard). Never returns. */
+@external("hw", "stack_overflow") export declare function stack_overflow(): void;
 /** Interrupts off, halt forever. */
 @external("hw", "halt") export declare function halt(): void;

@@ -104,6 +104,13 @@ describe("panic path (QEMU TCG)", () => {
     expect(r.status).toBe(QEMU_STATUS_FAILURE);
   });
 
+  it("a stack running into its guard page raises #DF, handled on its own IST stack", async () => {
+    const r = await runQemu({ kernel: elf, cmdline: "panic-test=guard", timeoutMs: QEMU_TIMEOUT });
+    expect(r.serial).toMatch(/^PANIC: CPU exception #DF double fault \(vector 8\), error code 0x0$/m);
+    expect(r.serial).toMatch(/src\/main\/panicDeep\+0x[0-9a-f]+\n[\s\S]*src\/main\/main\+0x/);
+    expect(r.status).toBe(QEMU_STATUS_FAILURE);
+  });
+
   it("an AssemblyScript abort (failed assert) prints its message and location, then the panic", async () => {
     const r = await runQemu({ kernel: elf, cmdline: "panic-test=abort", timeoutMs: QEMU_TIMEOUT });
     expect(r.serial).toMatch(/^abort: panic-test=abort at src\/main\.ts:\d+:\d+$/m);
