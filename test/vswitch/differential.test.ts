@@ -119,6 +119,8 @@ function runOnce(seed: number, frames: number): void {
     now += r.chance(0.3) ? 0 : r.int(3_000_000);
     if (r.chance(0.01)) now += r.int(40) * 1_000_000_000; // aging happens
     if (r.chance(0.02)) expect(sw.age(now)).toBe(ref.age(BigInt(now)));
+    if (r.chance(0.005))
+      expect(sw.fdbList(-1, "", now).map((l) => l.split(" ").slice(0, 4).join(" ")), `seed ${seed} fdb.list after ${sent} frames`).toEqual(ref.list(BigInt(now)));
     if (r.chance(0.002)) {
       const pi = r.int(nPorts);
       if (!dsts.includes(order[pi]) || nm === 0) {
@@ -190,6 +192,7 @@ function runOnce(seed: number, frames: number): void {
     expect(Number(sw.x.mirrorBytes(m.name)), `mirror ${m.name}`).toBe(m.bytes);
   }
   expect(sw.x.fdbCount()).toBe(ref.fdb.size);
+  expect(sw.fdbList(-1, "", now).map((l) => l.split(" ").slice(0, 4).join(" ")), `seed ${seed} fdb.list`).toEqual(ref.list(BigInt(now)));
   const totals = STATS.map((_, i) => ids.reduce((a, id) => a + ref.stats(id)[i], 0));
   console.log(STATS.map((n, i) => `${n}=${totals[i]}`).join(" "));
   console.log(`seed ${seed}: ${sent} frames in, ${outFrames} out, ${nPorts} ports, ${nm} mirrors, fdb ${ref.fdb.size}/${maxEntries}, ${detached} ports detached and re-attached`);

@@ -322,6 +322,18 @@ export class RefSwitch {
     return null;
   }
 
+  /** fdb.list as "mac vlan port static|dynamic" (ages left out), sorted by VLAN then MAC, expired entries not shown. */
+  list(now: bigint): string[] {
+    const rows: [number, number, string][] = [];
+    for (const [k, e] of this.fdb) {
+      if (this.expired(e, now)) continue;
+      const [v, m] = k.split("/").map(Number);
+      const mac = m.toString(16).padStart(12, "0").replace(/(..)(?!$)/g, "$1:");
+      rows.push([v, m, `${mac} ${v} ${this.ports.get(e.port)!.name} ${e.isStatic ? "static" : "dynamic"}`]);
+    }
+    return rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((r) => r[2]);
+  }
+
   stats(id: number): number[] {
     const p = this.ports.get(id)!;
     return STATS.map((s) => p.stats.get(s)!);
