@@ -2,7 +2,7 @@
 // with flock, skipped when newer than every source), runs QEMU with COM2 on
 // a unix socket, and talks JSON-RPC to the monitor over it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { qemuArgs, requireTool, root, QEMU_BIN } from "../../scripts/lib/emulators";
@@ -10,7 +10,7 @@ import { qemuArgs, requireTool, root, QEMU_BIN } from "../../scripts/lib/emulato
 export const VMM_ELF = join(root, "build/vmm/typevisor.elf");
 export const VMM_ISO = join(root, "build/vmm/typevisor.iso");
 /** The ISO's command line (Bochs cannot be given one at run time). */
-export const ISO_CMDLINE = "demo start=real16,long64,probe";
+export const ISO_CMDLINE = "demo start=real16,long64,probe,spin";
 
 function newestSource(dir: string): number {
   let t = 0;
@@ -29,8 +29,10 @@ function newestSource(dir: string): number {
 export async function buildVmmImage(): Promise<void> {
   mkdirSync(join(root, "build/vmm"), { recursive: true });
   const lock = join(root, "build/vmm/.build.lock");
+  const stamp = join(root, "build/vmm/iso-cmdline.txt");
   const fresh = () =>
     existsSync(VMM_ELF) && existsSync(VMM_ISO) &&
+    existsSync(stamp) && readFileSync(stamp, "utf8") === ISO_CMDLINE &&
     statSync(VMM_ISO).mtimeMs > Math.max(newestSource(join(root, "src")), newestSource(join(root, "boot")), newestSource(join(root, "scripts")));
   if (fresh()) return;
   const child = spawn("flock", [lock, "npx", "tsx", "scripts/build-image.ts", "--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE], {
@@ -41,6 +43,15 @@ export async function buildVmmImage(): Promise<void> {
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const status = await new Promise<number | null>((res) => child.on("close", res));
   if (status !== 0) throw new Error(`image build failed (status ${status}):\n${out.slice(-4000)}`);
+  writeFileSync(stamp, ISO_CMDLINE);
+}
+
+/** An ISO of the built ELF with another command line (Bochs takes none at run time). */
+export async function isoWith(cmdline: string): Promise<string> {
+  const { makeIso } = await import("../../scripts/build-image");
+  const iso = join(root, "build/vmm", `iso-${cmdline.replace(/[^A-Za-z0-9]+/g, "_")}.iso`);
+  makeIso(VMM_ELF, iso, cmdline, true);
+  return iso;
 }
 
 export class QemuSession {
