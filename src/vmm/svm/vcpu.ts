@@ -26,6 +26,7 @@ export class SvmVcpu extends Vcpu {
     phys_store32(v + Vmcb.InterceptExceptions, 0);
     phys_store32(v + Vmcb.InterceptMisc1,
       SvmIntercept1.Intr | SvmIntercept1.Nmi | SvmIntercept1.Init | SvmIntercept1.Cpuid | SvmIntercept1.Hlt |
+      SvmIntercept1.Invd | // INVD would drop the host's dirty cache lines: done as a no-op
       SvmIntercept1.Invlpga | SvmIntercept1.IoProt | SvmIntercept1.MsrProt | SvmIntercept1.Shutdown |
       SvmIntercept1.FerrFreeze);
     // APM 15.5.1: VMRUN must be intercepted; the other SVM instructions too,
@@ -129,6 +130,11 @@ export class SvmVcpu extends Vcpu {
         e.gpa = info2;
         e.write = (info1 & 2) != 0;
         e.fetch = (info1 & 16) != 0;
+        break;
+      case SvmExit.Invd:
+        // Skipped (guest memory is write-back and coherent): INVD is 0F 08.
+        e.insnLen = 2;
+        this.advanceRip();
         break;
       case SvmExit.Shutdown: e.kind = ExitKind.TripleFault; break;
       case SvmExit.Intr:

@@ -250,6 +250,10 @@ export class VmxVcpu extends Vcpu {
           e.detail = "unsupported control-register access";
         }
         break;
+      case VmxExit.Invd:
+        this.advanceRip(); // INVD exits unconditionally (SDM 25.1.2): a no-op for the guest
+        break;
+      case VmxExit.Getsec:
       case VmxExit.Xsetbv:
       case VmxExit.MwaitInstruction:
       case VmxExit.MonitorInstruction:
