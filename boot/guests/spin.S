@@ -1,6 +1,8 @@
 /* spin: prints one line, then loops forever without a single exit. Only a
  * timer (VMX preemption timer, or the LAPIC timer on AMD-V) takes the CPU
- * back from it: the scheduler's fairness test. */
+ * back from it: the scheduler's fairness test. BX = 0: spins with IF=0;
+ * BX != 0: with IF=1 (Bochs 2.7's AMD-V model holds host interrupts while
+ * the guest has IF=0, V_INTR_MASKING notwithstanding; QEMU and VT-x do not). */
         .code16
         .include "common.inc"
         .globl _start
@@ -11,6 +13,9 @@ _start:
         mov     %ax, %ss
         mov     $0x1000, %sp
         PUTS16  msg
+        test    %bx, %bx
+        jz      1f
+        sti
 1:      inc     %eax
         jmp     1b
 

@@ -63,7 +63,9 @@ function setupVms(m: Monitor): void {
   m.create("long64", Image.Long64, 2 * MIB); // 2 MiB: one large EPT/NPT page
   m.create("probe", Image.Probe, MIB);
   m.create("counter", Image.CpuidLoop, MIB); // endless CPUID loop: pause/resume tests
-  m.create("spin", Image.Spin, MIB); // never exits: only the slice timer preempts it
+  m.create("spin", Image.Spin, MIB); // never exits, IF=0: only the slice timer preempts it
+  const spinSti = m.create("spin-sti", Image.Spin, MIB); // the same with IF=1
+  if (spinSti) spinSti.param = 1;
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {
