@@ -75,6 +75,7 @@ export interface LoadedModule {
 }
 
 let busy = false;
+const TRAP_REWRITING_PASSES = ["directize", "memory-packing"];
 
 /**
  * Validate (V8 first: spec-strict and never aborts the process; then binaryen with the
@@ -103,7 +104,12 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
       // Traps must stay observable: never assume they cannot happen.
       binaryen.setTrapsNeverHappen(false);
       binaryen.setLowMemoryUnused(false);
+      // These passes replace a statically certain trap (null/mismatched call_indirect target,
+      // out-of-bounds memory.init) with `unreachable`, which changes the reported trap kind.
+      (binaryen as any).clearPassesToSkip();
+      for (const p of TRAP_REWRITING_PASSES) (binaryen as any).addPassToSkip(p);
       mod.optimize();
+      (binaryen as any).clearPassesToSkip();
     }
     return describe(mod);
   } catch (e) {

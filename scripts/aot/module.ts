@@ -36,10 +36,6 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     nfuncs++;
   }
 
-  // trap stubs: called from the trapping function so [rsp] is an address inside it
-  for (const code of [...ctx.usedTraps, 5].sort()) {
-    text.push(`tv_trapstub_${code}:`, `\tmov edi, ${code}`, "\tpop rsi", "\tmov rdx, rbp", "\tand rsp, -16", "\tcall tv_trap", "\tud2");
-  }
 
   // linux stubs for hw imports
   for (const f of ctx.importStubs.values()) text.push(...linuxImportStub(f));
@@ -59,15 +55,18 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   rodata.push(".globl wasm_memory_initial_pages", "wasm_memory_initial_pages:", `\t.long ${initialPages}`);
   rodata.push(".globl wasm_memory_max_pages", "wasm_memory_max_pages:", `\t.long ${Math.min(maxPages, 65536)}`, ".p2align 3");
 
+  let elemTrap = false;
   // data segments: descriptor {u64 address, u64 length}; length 0 once dropped
   const init: string[] = [];
   m.data.forEach((d, i) => {
     rodata.push(`tv_d_${i}:`, bytesDirective(d.data));
     data.push(`tv_dseg_${i}:`, `\t.quad tv_d_${i}`, `\t.quad ${d.passive ? d.data.length : 0}`);
-    if (!d.passive && d.data.length) {
+    if (!d.passive) {
       if (!mem) throw new CompileError("data segment without a memory");
-      if (d.offset + d.data.length > initialPages * 65536) init.push(`\tcall tv_trapstub_5`);
-      else init.push(`\tlea rsi, [rip + tv_d_${i}]`, `\tmov rdi, ${d.offset}`, `\tadd rdi, r15`, `\tmov ecx, ${d.data.length}`, "\trep movsb");
+      const off = d.offset >>> 0;
+      // bounds are checked even for empty segments (spec: instantiation traps)
+      if (off + d.data.length > initialPages * 65536) init.push(`\tcall tv_trapstub_5`);
+      else if (d.data.length) init.push(`\tlea rsi, [rip + tv_d_${i}]`, `\tmov rdi, ${off}`, `\tadd rdi, r15`, `\tmov ecx, ${d.data.length}`, "\trep movsb");
     }
   });
 
@@ -76,11 +75,12 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     const entries: string[] = new Array(ctx.tableSize).fill("\t.quad 0, 0");
     for (const el of m.elems) {
       if (el.passive) continue;
-      const off = Number(constOffset(el.offset, "element segment offset"));
+      const off = Number(BigInt.asUintN(32, constOffset(el.offset, "element segment offset")));
+      // an out-of-bounds active segment makes instantiation trap (after earlier segments)
+      if (off + el.funcs.length > entries.length) { ctx.usedTraps.add(9); elemTrap = true; break; }
       el.funcs.forEach((fname, k) => {
         const f = m.funcByName.get(fname)!;
         const slot = off + k;
-        if (slot >= entries.length) throw new CompileError(`element segment ${el.name} out of table bounds`);
         const sym = f.importModule !== undefined ? importThunk(ctx, f, text) : `tvf_${f.index}`;
         entries[slot] = `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`;
       });
@@ -91,7 +91,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
 
   // wasm_init
   text.push(".globl wasm_init", "wasm_init:", "\tpush rbp", "\tmov rbp, rsp", "\tpush r15", "\tpush rbx",
-    `\tmovabs r15, ${hex(WASM_BASE)}`, ...init);
+    `\tmovabs r15, ${hex(WASM_BASE)}`, ...(elemTrap ? ["\tcall tv_trapstub_9"] : []), ...init);
   if (m.start) text.push(`\tcall tvf_${m.funcByName.get(m.start)!.index}`);
   text.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
 
@@ -104,6 +104,11 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     for (let k = 2; usedSyms.has(sym); k++) sym = `wasm_export_${mangle(x.name)}_${k}`;
     usedSyms.add(sym);
     text.push(...exportWrapper(sym, f));
+  }
+
+  // trap stubs: called from the trapping function so [rsp] is an address inside it
+  for (const code of [...new Set([...ctx.usedTraps, 5])].sort()) {
+    text.push(`tv_trapstub_${code}:`, `\tmov edi, ${code}`, "\tpop rsi", "\tmov rdx, rbp", "\tand rsp, -16", "\tcall tv_trap", "\tud2");
   }
 
   // shared runtime helpers (both targets)
