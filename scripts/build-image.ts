@@ -86,7 +86,8 @@ export function link(objs: string[], monitorObj: string, elf = ELF, quiet = fals
     "-Map", elf.replace(/\.elf$/, ".map"), "-o", elf, ...objs, monitorObj], quiet);
 }
 
-export function grubConfig(cmdline: string, timeoutSecs = 1): string {
+/** GRUB menu: entry 0 loads the image with multiboot2, entry 1 with multiboot (1). */
+export function grubConfig(cmdline: string, timeoutSecs = 1, defaultEntry = 0): string {
   // GRUB talks on COM1 as well as the screen, so a server's serial console
   // shows the menu; timeout 1 s leaves time to edit the command line.
   return [
@@ -94,7 +95,7 @@ export function grubConfig(cmdline: string, timeoutSecs = 1): string {
     "terminal_input serial console",
     "terminal_output serial console",
     `set timeout=${timeoutSecs}`,
-    "set default=0",
+    `set default=${defaultEntry}`,
     'menuentry "Typevisor" {',
     `  multiboot2 /boot/typevisor.elf ${cmdline}`,
     "  boot",
@@ -107,12 +108,12 @@ export function grubConfig(cmdline: string, timeoutSecs = 1): string {
   ].join("\n");
 }
 
-export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, grubTimeout = 1): void {
+export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, grubTimeout = 1, defaultEntry = 0): void {
   const tree = join(root, "build/iso-tree", basename(iso, ".iso"));
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(join(tree, "boot/grub"), { recursive: true });
   writeFileSync(join(tree, "boot/typevisor.elf"), readFileSync(elf));
-  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline, grubTimeout));
+  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline, grubTimeout, defaultEntry));
   mkdirSync(dirname(iso), { recursive: true });
   const args = ["-o", iso, tree];
   if (existsSync("/usr/lib/grub/i386-pc")) args.unshift("-d", "/usr/lib/grub/i386-pc"); // BIOS boot only: smaller, faster

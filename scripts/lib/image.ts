@@ -64,17 +64,18 @@ export async function ensureImage(): Promise<{ elf: string; iso: string }> {
   return { elf: ELF, iso: ISO };
 }
 
-/** An extra GRUB ISO of the current ELF whose default command line is `cmdline` (menu timeout 0). */
-export async function ensureIso(name: string, cmdline: string): Promise<string> {
+/** An extra GRUB ISO of the current ELF whose default command line is `cmdline`
+ * (menu timeout 0; menu entry 0 = multiboot 2, 1 = multiboot 1). */
+export async function ensureIso(name: string, cmdline: string, menuEntry = 0): Promise<string> {
   await ensureImage();
   const iso = join(root, "build/test", `${name}.iso`);
   const stampFile = iso + ".stamp";
-  const want = sourceStamp(cmdline) + statSync(ELF).mtimeMs;
+  const want = sourceStamp(cmdline + "#" + menuEntry) + statSync(ELF).mtimeMs;
   const have = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
   if (have !== want || !existsSync(iso)) {
     mkdirSync(join(root, "build/test"), { recursive: true });
     const code = `import { makeIso } from ${JSON.stringify(join(root, "scripts/build-image.ts"))};` +
-      `makeIso(${JSON.stringify(ELF)}, ${JSON.stringify(iso)}, ${JSON.stringify(cmdline)}, true, 0);`;
+      `makeIso(${JSON.stringify(ELF)}, ${JSON.stringify(iso)}, ${JSON.stringify(cmdline)}, true, 0, ${menuEntry});`;
     const script = join(root, "build/test", `${name}.mts`);
     writeFileSync(script, code);
     await locked([script], `ISO ${name}`);

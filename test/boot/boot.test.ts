@@ -15,11 +15,13 @@ const BOCHS_TIMEOUT = 120_000;
 let elf = "";
 let shutdownIso = "";
 let panicIso = "";
+let mb1Iso = "";
 
 beforeAll(async () => {
   elf = (await ensureImage()).elf;
   shutdownIso = await ensureIso("shutdown", "shutdown loglevel=debug");
   panicIso = await ensureIso("panic-test", "panic-test");
+  mb1Iso = await ensureIso("shutdown-mb1", "shutdown", 1);
 });
 
 function stageOrder(serial: string): void {
@@ -51,6 +53,14 @@ describe("QEMU TCG, AMD CPU with SVM + NPT", () => {
     expect(r.serial).toMatch(/\(multiboot 2, GRUB/);
     stageOrder(r.serial);
     expect(r.serial).toMatch(/^\[virt\] AMD-V: available .*NPT yes/m);
+    expect(r.serial).toMatch(SHUTDOWN);
+    expect(r.status).toBe(QEMU_STATUS_SUCCESS);
+  });
+
+  it("boots the GRUB ISO's multiboot 1 entry (a.out kludge through GRUB)", async () => {
+    const r = await runQemu({ iso: mb1Iso, timeoutMs: QEMU_TIMEOUT });
+    expect(r.serial).toMatch(/\(multiboot 1\)/);
+    stageOrder(r.serial);
     expect(r.serial).toMatch(SHUTDOWN);
     expect(r.status).toBe(QEMU_STATUS_SUCCESS);
   });
