@@ -188,6 +188,11 @@ export interface BochsOptions {
   echo?: NodeJS.WritableStream;
   /** Directory for bochsrc, log and serial file (default build/bochs/<pid>-<n>). */
   workDir?: string;
+  /** COM2 (management channel), Bochs syntax after "enabled=1, ", e.g.
+   * "mode=socket-server, dev=127.0.0.1:5900" or "mode=file, dev=PATH". Absent: no COM2. */
+  com2?: string;
+  /** More bochsrc lines. */
+  extraConfig?: string[];
 }
 
 let bochsRuns = 0;
@@ -202,6 +207,7 @@ export function bochsConfig(o: BochsOptions & { iso: string; serialFile: string;
     `ata0-master: type=cdrom, path=${o.iso}, status=inserted`,
     "boot: cdrom",
     `com1: enabled=1, mode=file, dev=${o.serialFile}`,
+    ...(o.com2 ? [`com2: enabled=1, ${o.com2}`] : []),
     'display_library: rfb, options="timeout=0"',
     `log: ${o.logFile}`,
     // Debian's Bochs 2.7 aborts ("buffer overflow detected") in its sound
@@ -212,6 +218,7 @@ export function bochsConfig(o: BochsOptions & { iso: string; serialFile: string;
     "error: action=report",
     "info: action=report",
     "debug: action=ignore",
+    ...(o.extraConfig ?? []),
     "",
   ].join("\n");
 }
