@@ -20,6 +20,7 @@ export const VERSION = "0.1.0";
 
 export function main(): void {
   com1.init(115200);
+  // HW: boot_info only reads boot/'s tv_boot_info slots
   const magic = <u32>boot_info(BootInfo.Magic);
   const mb = parseMultiboot(magic, <u64>boot_info(BootInfo.InfoPa));
   const opts = parseOptions(mb.cmdline);
@@ -50,6 +51,7 @@ export function main(): void {
 }
 
 function bootMemory(regions: Array<MemRegion>): void {
+  // HW: boot_info only reads boot/'s tv_boot_info slots
   const kStart = <u64>boot_info(BootInfo.KernelStart);
   const kEnd = <u64>boot_info(BootInfo.KernelEnd);
   const heapPa = <u64>boot_info(BootInfo.HeapPa);
@@ -84,6 +86,7 @@ function panicDeep(kind: string, depth: i32): i32 {
   if (depth > 0) return panicDeep(kind, depth - 1) + 1;
   if (kind == "pf") {
     // a CPU #PF: physical address far beyond the direct map
+    // HW: a read of an address no RAM or device backs, on purpose: it cannot change anything
     return <i32>phys_load64(<i64>0x7F_0000_0000);
   }
   if (kind == "oob") {
@@ -91,11 +94,11 @@ function panicDeep(kind: string, depth: i32): i32 {
     return load<i32>(<usize>0xFFFF_FFF0);
   }
   if (kind == "ud") {
-    ud2();
+    ud2(); // HW: raises #UD on purpose; nothing is written
     return 0;
   }
   if (kind == "stack") return recurseForever(1);
-  if (kind == "guard") stack_overflow();
+  if (kind == "guard") stack_overflow(); // HW: touches only the main stack and its guard page, on purpose
   if (kind == "abort") assert(depth < 0, "panic-test=abort"); // AssemblyScript abort -> tvAbort -> trap
   if (kind == "nested") {
     // the panic path itself faults: boot/'s assembly fallback must report it
@@ -121,5 +124,6 @@ function shutdown(reason: string): void {
   log("boot", reason + ": shutting down");
   consoleDrain();
   com1.drain();
+  // HW: isa-debug-exit / Bochs shutdown port; a no-op on real hardware, which then halts
   debug_exit(EXIT_SUCCESS);
 }
