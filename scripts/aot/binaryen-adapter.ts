@@ -16,7 +16,10 @@ export const SUPPORTED_FEATURES =
   binaryen.Features.NontrappingFPToInt |
   binaryen.Features.SignExt |
   binaryen.Features.BulkMemory |
-  binaryen.Features.BulkMemoryOpt;
+  binaryen.Features.BulkMemoryOpt |
+  // Needed by binaryen for bulk-memory element segments written as expressions
+  // (ref.func/ref.null); reference-typed values and table ops are rejected by codegen.
+  binaryen.Features.ReferenceTypes;
 
 export function valType(t: number): ValType {
   switch (t) {
@@ -27,7 +30,7 @@ export function valType(t: number): ValType {
     case binaryen.none: return "none";
     case binaryen.unreachable: return "unreachable";
   }
-  throw new Error(`unsupported value type ${typeName(t)}`);
+  throw new Error(`unsupported value type ${typeName(t)} (reference types and v128 are not supported)`);
 }
 
 function typeName(t: number): string {

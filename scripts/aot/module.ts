@@ -79,8 +79,9 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
       // an out-of-bounds active segment makes instantiation trap (after earlier segments)
       if (off + el.funcs.length > entries.length) { ctx.usedTraps.add(9); elemTrap = true; break; }
       el.funcs.forEach((fname, k) => {
-        const f = m.funcByName.get(fname)!;
+        const f = fname ? m.funcByName.get(fname) : undefined;
         const slot = off + k;
+        if (!f) { entries[slot] = "\t.quad 0, 0"; return; } // ref.null
         const sym = f.importModule !== undefined ? importThunk(ctx, f, text) : `tvf_${f.index}`;
         entries[slot] = `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`;
       });
