@@ -33,8 +33,11 @@ export function ensureNpm() {
   const lock = join(root, "package-lock.json");
   const marker = join(root, "node_modules", ".package-lock.json");
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  console.log("[deps] installing npm packages (npm ci)");
-  execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
+  // Not `npm ci`: npm 11 writes a lock without the other platforms' optional
+  // packages (rollup's, esbuild's) and `npm ci` then refuses it as out of
+  // sync. `npm install` installs the locked versions all the same.
+  console.log("[deps] installing npm packages (npm install)");
+  execSync("npm install --no-audit --no-fund", { cwd: root, stdio: "inherit" });
 }
 
 export function ensureDebian() {
