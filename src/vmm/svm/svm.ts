@@ -11,6 +11,8 @@ const MSR_EFER: u32 = 0xc0000080;
 export class SvmCaps {
   nasid: u32 = 0;
   nrips: bool = false;
+  /** TLB_CONTROL 3 (flush one ASID) allowed: CPUID 8000_000A EDX[6]. */
+  flushByAsid: bool = false;
   hsave: u64 = 0;
   hostVmcb: u64 = 0;
   iopm: u64 = 0;
@@ -46,6 +48,7 @@ export class SvmBackend extends VirtBackend {
     const edx = cpuidReg(0x8000000a, 0, 3); // APM 15.4 / CPUID Fn8000_000A
     if ((edx & 1) == 0) return "no nested paging (NPT)";
     c.nrips = (edx & (1 << 3)) != 0;
+    c.flushByAsid = (edx & (1 << 6)) != 0;
     c.nasid = cpuidReg(0x8000000a, 0, 1);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
     c.hsave = allocFrame();

@@ -13,9 +13,16 @@ const PAT_DEFAULT: u64 = 0x0007040600070406;
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
   flushNext: bool = true;
+  /** More VMs than ASIDs: this ASID is shared, so its TLB entries are flushed at every VMRUN. */
+  sharedAsid: bool = false;
+  asid: u32;
 
-  constructor(public caps: SvmCaps, public nptRoot: u64, public asid: u32) {
+  constructor(public caps: SvmCaps, public nptRoot: u64, tag: u32) {
     super();
+    // APM 15.5.1: ASID 0 is the host's and ASIDs must be below CPUID 8000_000A EBX.
+    const n = caps.nasid > 1 ? caps.nasid : 2;
+    this.asid = tag < n ? tag : 1 + (tag - 1) % (n - 1);
+    this.sharedAsid = tag >= n;
     this.vmcb = allocFrame();
     this.setupControls();
   }
@@ -91,8 +98,10 @@ export class SvmVcpu extends Vcpu {
     const e = this.exit;
     e.kind = ExitKind.Handled;
     e.detail = "";
-    // APM 15.16.1 TLB_CONTROL: 3 = flush this guest's ASID.
-    phys_store8(v + Vmcb.TlbControl, this.flushNext ? 3 : 0);
+    // APM 15.16.1 TLB_CONTROL: 3 = flush this guest's ASID (with FlushByAsid),
+    // else 1 = flush everything.
+    const flush: u32 = this.caps.flushByAsid ? 3 : 1;
+    phys_store8(v + Vmcb.TlbControl, this.flushNext || this.sharedAsid ? flush : 0);
     this.flushNext = false;
     phys_store32(v + Vmcb.VmcbClean, 0); // APM 15.15: nothing cached
     const rip = phys_load64(v + Vmcb.Rip);
