@@ -102,7 +102,7 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
     mod.setFeatures(SUPPORTED_FEATURES);
     if (!quietValidate(mod)) throw new Error("module uses features the AOT compiler does not support (SIMD, reference types, multi-value, threads, ...) or failed binaryen validation");
     if (opts.optimize) {
-      binaryen.setOptimizeLevel(2);
+      binaryen.setOptimizeLevel(Number(process.env.TV_AOT_OPT_LEVEL ?? 2));
       binaryen.setShrinkLevel(0);
       // Traps must stay observable: never assume they cannot happen.
       binaryen.setTrapsNeverHappen(false);
