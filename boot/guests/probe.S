@@ -53,6 +53,13 @@ _start:
         call    try_rdmsr
         mov     $0x3A, %ecx
         call    try_rdmsr
+        /* an unknown port reads as all ones: IN AX from port 0x1234 */
+        PUTS16  s_in
+        xor     %eax, %eax
+        mov     $0x1234, %dx
+        inw     %dx, %ax
+        call    puthex16
+        PUTS16  s_nl
         PUTS16  done
 1:      hlt
         jmp     1b
@@ -88,6 +95,7 @@ s_vmx:  .asciz  " vmx="
 s_svm:  .asciz  " svm="
 s_sig:  .asciz  "\ncpuid 0x40000000 signature="
 s_nl:   .asciz  "\n"
+s_in:   .asciz  "inw port 1234: "
 s_msr:  .asciz  "rdmsr "
 s_ok:   .asciz  ": ok\n"
 s_gp:   .asciz  ": #GP\n"

@@ -57,6 +57,7 @@ describe.each(MODELS)("VMM on Bochs %s (%s)", (cpu, _virt, banner, withSpin) => 
     expect(r.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
     expect(r.serial).toMatch(/\[probe\] rdmsr c0010117: #GP/);
     expect(r.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
+    expect(r.serial).toMatch(/\[probe\] inw port 1234: 0000ffff/);
   });
 });
 

@@ -118,5 +118,6 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
     expect(q.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
     expect(q.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
     expect(q.serial).toMatch(/\[probe\] rdmsr c0010117: #GP/);
+    expect(q.serial).toMatch(/\[probe\] inw port 1234: 0000ffff/);
   });
 });
