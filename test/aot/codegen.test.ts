@@ -118,6 +118,22 @@ describe("linux target", () => {
     for (const opt of [true, false]) expect((await run("order" + opt, wat, [], opt)).status).toBe(3);
   });
 
+  it("short-circuits && and || conditions without evaluating the skipped side", async () => {
+    // $t counts calls; && / || written as binaryen's if-expressions
+    const wat = `(module (global $n (mut i32) (i32.const 0))
+      (func $t (param i32) (result i32) (global.set $n (i32.add (global.get $n) (i32.const 1))) (local.get 0))
+      (func (export "main") (result i32) (local $r i32)
+        (if (if (result i32) (call $t (i32.const 0)) (then (call $t (i32.const 1))) (else (i32.const 0)))
+          (then (local.set $r (i32.const 100))))
+        (if (if (result i32) (call $t (i32.const 1)) (then (i32.const 1)) (else (call $t (i32.const 0))))
+          (then (local.set $r (i32.add (local.get $r) (i32.const 10)))))
+        (block $b (br_if $b (if (result i32) (call $t (i32.const 1)) (then (call $t (i32.const 0))) (else (i32.const 0))))
+          (local.set $r (i32.add (local.get $r) (i32.const 1))))
+        ;; calls: 1 + 1 + 2 = 4; r = 10 + 1 = 11
+        (i32.add (local.get $r) (i32.mul (global.get $n) (i32.const 16)))))`;
+    for (const opt of [true, false]) expect((await run("shortcircuit" + opt, wat, [], opt)).status).toBe(11 + 4 * 16);
+  });
+
   it("call_indirect checks the signature and null entries", async () => {
     const base = (idx: number) => `(module (table 2 funcref) (elem (i32.const 0) $f)
       (func $f (param i32) (result i32) (local.get 0))
