@@ -426,22 +426,6 @@ function readPortSettings(call: Call, obj: JValue, cfg: PortConfig, pre: string)
   return true;
 }
 
-/** Sets ids lo..hi (1 <= lo <= hi <= 4094) a word at a time: a hostile list of wide ranges stays cheap. */
-function addRange(set: VlanSet, lo: i32, hi: i32): void {
-  const bits = set.bits;
-  let v = lo;
-  while (v <= hi) {
-    const w = v >> 5;
-    if ((v & 31) == 0 && v + 31 <= hi) {
-      bits[w] = 0xffffffff;
-      v += 32;
-    } else {
-      bits[w] |= (<u32>1) << (v & 31);
-      v++;
-    }
-  }
-}
-
 /** A VLAN set [id | [lo, hi], ...] into set; false on error. */
 function readVlanSet(call: Call, v: JValue, field: string, set: VlanSet): bool {
   if (!v.isArr()) {
@@ -468,7 +452,7 @@ function readVlanSet(call: Call, v: JValue, field: string, set: VlanSet): bool {
         call.bad(f, "range must have lo <= hi");
         return false;
       }
-      addRange(set, lo, hi);
+      set.addRange(lo, hi);
     } else {
       const id = <i32>call.int(e, f, 1, 4094);
       if (call.failed) return false;
@@ -762,26 +746,11 @@ function readFdb(call: Call, v: JValue, pre: string): FdbConfig | null {
 
 // ------------------------------------------------------------ model -> JSON
 
-/** Writes a VLAN set normalised: sorted ids, adjacent ids merged into [lo, hi]; skips empty words. */
+/** Writes a VLAN set normalised: sorted ids, adjacent ids merged into [lo, hi]. */
 function writeVlanSet(w: JsonWriter, s: VlanSet): void {
-  const bits = s.bits;
+  const r = s.toRanges();
   w.beginArr();
-  let lo = -1;
-  for (let word = 0; word < 128; word++) {
-    const b = bits[word];
-    if (lo < 0 && b == 0) continue; // nothing starts here
-    if (lo >= 0 && b == 0xffffffff) continue; // the run goes on
-    for (let j = 0; j < 32; j++) {
-      const v = (word << 5) | j;
-      const on = v >= 1 && v <= 4094 && (b & ((<u32>1) << j)) != 0;
-      if (on && lo < 0) lo = v;
-      else if (!on && lo >= 0) {
-        writeRun(w, lo, v - 1);
-        lo = -1;
-      }
-    }
-  }
-  if (lo >= 0) writeRun(w, lo, 4094);
+  for (let i = 0; i < r.length; i += 2) writeRun(w, r[i], r[i + 1]);
   w.endArr();
 }
 

@@ -58,10 +58,17 @@ export function isValidName(s: string): bool {
 export class VlanSet {
   bits: StaticArray<u32> = new StaticArray<u32>(128);
 
-  /** Adds lo..hi; false (and nothing added) when the range is not within 1-4094 or lo > hi. */
+  /** Adds lo..hi a word at a time (a hostile list of wide ranges stays cheap); false (and nothing added) when the range is not within 1-4094 or lo > hi. */
   addRange(lo: i32, hi: i32): bool {
     if (lo < 1 || hi > 4094 || lo > hi) return false;
-    for (let v = lo; v <= hi; v++) unchecked((this.bits[v >> 5] |= (<u32>1) << (v & 31)));
+    const first = lo >> 5;
+    const last = hi >> 5;
+    for (let w = first; w <= last; w++) {
+      let m: u32 = 0xffffffff;
+      if (w == first) m &= m << (lo & 31);
+      if (w == last) m &= (<u32>0xffffffff) >>> (31 - (hi & 31));
+      unchecked((this.bits[w] |= m));
+    }
     return true;
   }
   add(v: i32): bool {
@@ -86,20 +93,24 @@ export class VlanSet {
     for (let i = 0; i < 128; i++) unchecked((c.bits[i] = this.bits[i]));
     return c;
   }
-  /** Normalised ranges, sorted and merged: [lo0, hi0, lo1, hi1, ...]; lo == hi for a single id. */
+  /** Normalised ranges, sorted and merged: [lo0, hi0, lo1, hi1, ...]; lo == hi for a single id. Ids 0 and 4095 are never members. Word-wise: empty and full words cost one step each. */
   toRanges(): Array<i32> {
     const out = new Array<i32>();
-    let v = 1;
-    while (v <= 4094) {
-      if (!this.has(v)) {
-        v++;
-        continue;
+    let open = false; // a run started in an earlier bit and has not ended yet
+    for (let w = 0; w < 128; w++) {
+      let b = unchecked(this.bits[w]);
+      if (w == 0) b &= ~(<u32>1);
+      if (w == 127) b &= 0x7fffffff; // so every run ends by 4094
+      let j = 0;
+      while (j < 32) {
+        // the next bit at or above j that ends the open run (a zero) or starts a new one (a one)
+        const rest = (open ? ~b : b) & ((<u32>0xffffffff) << j);
+        if (rest == 0) break;
+        j = <i32>ctz(rest);
+        const v = (w << 5) | j;
+        out.push(open ? v - 1 : v);
+        open = !open;
       }
-      const lo = v;
-      while (v + 1 <= 4094 && this.has(v + 1)) v++;
-      out.push(lo);
-      out.push(v);
-      v++;
     }
     return out;
   }

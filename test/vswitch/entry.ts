@@ -97,6 +97,12 @@ export function portVlanString(name: string): string {
   return c == null ? "" : c.vlan.toString();
 }
 
+/** A VlanSet built by addRange over [lo, hi, ...] ("bad" when a range is refused), as its toString. */
+export function vlanSetString(ranges: Array<i32>): string {
+  const s = vlanSet(ranges);
+  return s == null ? "bad" : s.toString();
+}
+
 /** srcs: "a:rx,b:both"; vlans as ranges. */
 function mirrorCfg(name: string, srcs: string, vlans: Array<i32>, dst: string): MirrorConfig {
   const m = new MirrorConfig(name);

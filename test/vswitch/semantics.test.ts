@@ -99,6 +99,48 @@ describe("trunk ports", () => {
   });
 });
 
+describe("VLAN sets", () => {
+  // What VlanSet.addRange/toString must give, id by id.
+  function reference(ranges: number[]): string {
+    const on = new Set<number>();
+    for (let i = 0; i + 1 < ranges.length; i += 2) {
+      const [lo, hi] = [ranges[i], ranges[i + 1]];
+      if (lo < 1 || hi > 4094 || lo > hi) return "bad";
+      for (let v = lo; v <= hi; v++) on.add(v);
+    }
+    const out: string[] = [];
+    for (let v = 1; v <= 4094; v++) {
+      if (!on.has(v) || on.has(v - 1)) continue;
+      let hi = v;
+      while (on.has(hi + 1)) hi++;
+      out.push(hi === v ? `${v}` : `${v}-${hi}`);
+    }
+    return out.join(",");
+  }
+
+  test("ranges across word edges, the ends of 1-4094 and refused ranges", () => {
+    const cases: number[][] = [
+      [], [1, 4094], [1, 1], [4094, 4094], [31, 32], [32, 63], [32, 64], [31, 31, 33, 33], [63, 64, 65, 95, 96, 96],
+      [1, 31, 32, 4094], [4064, 4094], [4063, 4063, 4065, 4093], [0, 5], [1, 4095], [5, 4], [10, 20, 4095, 4095],
+    ];
+    for (const c of cases) expect(sw.x.vlanSetString(c), JSON.stringify(c)).toBe(reference(c));
+  });
+
+  test("random range lists give the same sets as the id-by-id reference", () => {
+    let seed = 12345;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let t = 0; t < 300; t++) {
+      const c: number[] = [];
+      for (let k = rnd(6); k > 0; k--) {
+        const lo = 1 + rnd(4094);
+        const hi = Math.min(4094, lo + (rnd(4) === 0 ? rnd(300) : rnd(40)));
+        c.push(lo, hi);
+      }
+      expect(sw.x.vlanSetString(c), JSON.stringify(c)).toBe(reference(c));
+    }
+  });
+});
+
 describe("802.1ad", () => {
   test("a port configured for S-tags sends TPID 0x88a8 and accepts it; other ports treat 0x88a8 as an EtherType", () => {
     const [p, q, a] = ports("p", "q", "a");
