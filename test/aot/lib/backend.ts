@@ -70,7 +70,8 @@ export function aotBackend(): Backend {
  * endless recursion into loops (assert_exhaustion); benchmarks use "-O2". */
 export function wasm2cBackend(optLevel = "-O0"): Backend {
   const rtDir = join(root, "build/wasm2c-rt");
-  const rtObj = join(rtDir, `wasm-rt-impl${optLevel}.o`);
+  const flags = optLevel.split(/\s+/).filter(Boolean);
+  const rtObj = join(rtDir, `wasm-rt-impl${flags.join("").replace(/[^\w-]/g, "_")}.o`);
   return {
     name: "wasm2c",
     strictTraps: false,
@@ -79,7 +80,7 @@ export function wasm2cBackend(optLevel = "-O0"): Backend {
       mkdirSync(rtDir, { recursive: true });
       if (!existsSync(rtObj)) {
         const tmpObj = `${rtObj}.${process.pid}.tmp`;
-        await exec("gcc", [optLevel, "-c", "-I/usr/src/wasm2c", "/usr/src/wasm2c/wasm-rt-impl.c", "-o", tmpObj]);
+        await exec("gcc", [...flags, "-c", "-I/usr/src/wasm2c", "/usr/src/wasm2c/wasm-rt-impl.c", "-o", tmpObj]);
         if (!existsSync(rtObj)) copyFileSync(tmpObj, rtObj);
         rmSync(tmpObj, { force: true });
       }
@@ -95,7 +96,7 @@ export function wasm2cBackend(optLevel = "-O0"): Backend {
         }
         await exec(
           "gcc",
-          [optLevel, "-w", "-I/usr/src/wasm2c", `-I${work}`, join(work, "module.c"), join(libDir, "wasm2c-main.c"), rtObj, "-o", out, "-lm"],
+          [...flags, "-w", "-I/usr/src/wasm2c", `-I${work}`, join(work, "module.c"), join(libDir, "wasm2c-main.c"), rtObj, "-o", out, "-lm"],
           { maxBuffer: 64 << 20 },
         );
       } finally {
