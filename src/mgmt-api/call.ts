@@ -139,6 +139,15 @@ export class Call {
     return s;
   }
 
+  /** The params of a call that takes only {name}: the name, or null (failed). */
+  nameParam(): string | null {
+    const p = this.paramsObj();
+    if (p === null || !this.onlyMembers(p, ["name"], "")) return null;
+    const nv = this.need(p, "name", "");
+    if (nv === null) return null;
+    return this.name(nv, "name");
+  }
+
   /** A MAC address "xx:xx:xx:xx:xx:xx" (either case); -1 on error. */
   mac(v: JValue, field: string): i64 {
     const s = this.str(v, field);

@@ -144,6 +144,16 @@ export const enum ParseStatus {
 /** Decoded UTF-16 units of the string being read; a line of n bytes needs at most n. */
 const scratch = new StaticArray<u16>(65536 + 8);
 
+/** The first address at or after p (before e) that is not an ASCII digit. */
+function skipDigits(p: usize, e: usize): usize {
+  while (p < e) {
+    const c = <i32>load<u8>(p);
+    if (c < 0x30 || c > 0x39) break;
+    p++;
+  }
+  return p;
+}
+
 export class JsonReader {
   private p: usize = 0;
   private end: usize = 0;
@@ -218,8 +228,8 @@ export class JsonReader {
   private value(): JValue | null {
     if (++this.values > JSON_MAX_VALUES) return this.limit("too many values");
     const c = this.peek();
-    if (c == 0x7b) return this.object();
-    if (c == 0x5b) return this.array();
+    if (c == 0x7b) return this.container(0x7d);
+    if (c == 0x5b) return this.container(0x5d);
     if (c == 0x22) {
       const s = this.string();
       if (s === null) return null;
@@ -233,81 +243,68 @@ export class JsonReader {
     return this.syntax("unexpected character");
   }
 
-  private object(): JValue | null {
+  /** An object (close '}') or an array (close ']'): the same comma-separated loop; objects read "name": before each value. */
+  private container(close: i32): JValue | null {
     if (++this.depth > JSON_MAX_DEPTH) return this.limit("nesting too deep");
-    this.p++; // {
-    const o = JValue.object();
-    const keys = o.keys as Array<string>;
-    const items = o.items as Array<JValue>;
+    this.p++; // { or [
+    const isObj = close == 0x7d;
+    const c = isObj ? JValue.object() : JValue.array();
+    const items = c.items as Array<JValue>;
     this.ws();
-    if (this.peek() == 0x7d) {
+    if (this.peek() == close) {
       this.p++;
       this.depth--;
-      return o;
+      return c;
     }
     while (true) {
       this.ws();
-      if (this.peek() != 0x22) return this.syntax("expected member name");
-      const k = this.string();
-      if (k === null) return null;
-      for (let i = 0; i < keys.length; i++) {
-        if (keys[i] == k) return this.syntax("duplicate member name");
-      }
-      if (keys.length >= JSON_MAX_MEMBERS) return this.limit("too many members");
-      this.ws();
-      if (this.peek() != 0x3a) return this.syntax("expected ':'");
-      this.p++;
-      this.ws();
+      if (isObj && !this.memberName(c.keys as Array<string>)) return null;
       const v = this.value();
       if (v === null) return null;
-      keys.push(k);
       items.push(v);
       this.ws();
-      const c = this.peek();
-      if (c == 0x2c) {
+      const n = this.peek();
+      if (n == 0x2c) {
         this.p++;
         continue;
       }
-      if (c == 0x7d) {
+      if (n == close) {
         this.p++;
         break;
       }
-      return this.syntax("expected ',' or '}'");
+      return this.syntax(isObj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
     this.depth--;
-    return o;
+    return c;
   }
 
-  private array(): JValue | null {
-    if (++this.depth > JSON_MAX_DEPTH) return this.limit("nesting too deep");
-    this.p++; // [
-    const a = JValue.array();
-    const items = a.items as Array<JValue>;
+  /** Reads `"name" :` (and the space after) into keys; false on error. */
+  private memberName(keys: Array<string>): bool {
+    if (this.peek() != 0x22) {
+      this.syntax("expected member name");
+      return false;
+    }
+    const k = this.string();
+    if (k === null) return false;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] == k) {
+        this.syntax("duplicate member name");
+        return false;
+      }
+    }
+    if (keys.length >= JSON_MAX_MEMBERS) {
+      this.limit("too many members");
+      return false;
+    }
     this.ws();
-    if (this.peek() == 0x5d) {
-      this.p++;
-      this.depth--;
-      return a;
+    if (this.peek() != 0x3a) {
+      this.syntax("expected ':'");
+      return false;
     }
-    while (true) {
-      this.ws();
-      const v = this.value();
-      if (v === null) return null;
-      items.push(v);
-      this.ws();
-      const c = this.peek();
-      if (c == 0x2c) {
-        this.p++;
-        continue;
-      }
-      if (c == 0x5d) {
-        this.p++;
-        break;
-      }
-      return this.syntax("expected ',' or ']'");
-    }
-    this.depth--;
-    return a;
+    this.p++;
+    this.ws();
+    keys.push(k);
+    return true;
   }
 
   private number(): JValue | null {
@@ -344,34 +341,24 @@ export class JsonReader {
     // fraction
     if (p < e && load<u8>(p) == 0x2e) {
       p++;
-      let n = 0;
-      while (p < e) {
-        c = <i32>load<u8>(p);
-        if (c < 0x30 || c > 0x39) break;
-        p++;
-        n++;
-      }
-      if (n == 0) {
+      const q = skipDigits(p, e);
+      if (q == p) {
         this.p = p;
         return this.syntax("invalid number");
       }
+      p = q;
       bad = true;
     }
     // exponent
     if (p < e && (load<u8>(p) | 0x20) == 0x65) {
       p++;
       if (p < e && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
-      let n = 0;
-      while (p < e) {
-        c = <i32>load<u8>(p);
-        if (c < 0x30 || c > 0x39) break;
-        p++;
-        n++;
-      }
-      if (n == 0) {
+      const q = skipDigits(p, e);
+      if (q == p) {
         this.p = p;
         return this.syntax("invalid number");
       }
+      p = q;
       bad = true;
     }
     const start = this.p;
@@ -741,30 +728,33 @@ export class JsonWriter {
     }
   }
 
-  beginObj(): JsonWriter {
+  private open(bracket: i32): JsonWriter {
     this.sep();
-    this.b.byte(0x7b);
+    this.b.byte(bracket);
     this.first[++this.depth] = true;
     return this;
+  }
+
+  private close(bracket: i32): JsonWriter {
+    this.b.byte(bracket);
+    this.depth--;
+    return this;
+  }
+
+  beginObj(): JsonWriter {
+    return this.open(0x7b);
   }
 
   endObj(): JsonWriter {
-    this.b.byte(0x7d);
-    this.depth--;
-    return this;
+    return this.close(0x7d);
   }
 
   beginArr(): JsonWriter {
-    this.sep();
-    this.b.byte(0x5b);
-    this.first[++this.depth] = true;
-    return this;
+    return this.open(0x5b);
   }
 
   endArr(): JsonWriter {
-    this.b.byte(0x5d);
-    this.depth--;
-    return this;
+    return this.close(0x5d);
   }
 
   key(k: string): JsonWriter {

@@ -351,11 +351,7 @@ export class MgmtServer {
   }
 
   private vmChange(call: Call, op: VmOp): void {
-    const p = call.paramsObj();
-    if (p === null || !call.onlyMembers(p, ["name"], "")) return;
-    const nv = call.need(p, "name", "");
-    if (nv === null) return;
-    const name = call.name(nv, "name");
+    const name = call.nameParam();
     if (name === null) return;
     if (this.vms.find(name) === null) {
       call.notFound("VM", name, "name");

@@ -267,11 +267,7 @@ export class SwitchMethods extends MethodSet {
   }
 
   private mirrorRemove(call: Call): void {
-    const p = call.paramsObj();
-    if (p === null || !call.onlyMembers(p, ["name"], "")) return;
-    const nv = call.need(p, "name", "");
-    if (nv === null) return;
-    const name = call.name(nv, "name");
+    const name = call.nameParam();
     if (name === null) return;
     if (this.sw.getMirror(name) === null) return call.notFound("mirror", name, "name");
     const e = this.sw.removeMirror(name);

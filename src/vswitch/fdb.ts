@@ -17,12 +17,13 @@ function slotsFor(n: i32): i32 {
 }
 
 export class Fdb {
-  keys: StaticArray<u64>;
-  ports: StaticArray<i32>;
-  seen: StaticArray<i64>;
-  statics: StaticArray<u8>;
-  mask: i32;
-  shift: u64;
+  // Allocated by setMaxEntries (from the constructor too).
+  keys: StaticArray<u64> = new StaticArray<u64>(0);
+  ports: StaticArray<i32> = new StaticArray<i32>(0);
+  seen: StaticArray<i64> = new StaticArray<i64>(0);
+  statics: StaticArray<u8> = new StaticArray<u8>(0);
+  mask: i32 = -1;
+  shift: u64 = 0;
   count: i32 = 0;
   maxEntries: i32 = DEFAULT_MAX_ENTRIES;
   agingS: i64 = DEFAULT_AGING_S;
@@ -32,13 +33,7 @@ export class Fdb {
 
   constructor(maxPorts: i32) {
     this.learned = new StaticArray<i32>(maxPorts);
-    const n = slotsFor(DEFAULT_MAX_ENTRIES);
-    this.keys = new StaticArray<u64>(n);
-    this.ports = new StaticArray<i32>(n);
-    this.seen = new StaticArray<i64>(n);
-    this.statics = new StaticArray<u8>(n);
-    this.mask = n - 1;
-    this.shift = <u64>(64 - ctz(n));
+    this.setMaxEntries(DEFAULT_MAX_ENTRIES);
   }
 
   @inline home(key: u64): i32 {
@@ -50,7 +45,7 @@ export class Fdb {
     this.agingNs = s * NS_PER_S;
   }
 
-  /** Changes the capacity; the table is rebuilt, every entry kept (a lower limit only stops new learning). */
+  /** Changes the capacity; the table is rebuilt, every entry kept (a lower limit only stops new learning). The constructor allocates the table here. */
   setMaxEntries(max: i32): void {
     this.maxEntries = max;
     const want = slotsFor(max > this.count ? max : this.count);
