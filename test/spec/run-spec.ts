@@ -121,6 +121,12 @@ interface FileResult {
   modules: number;
   failures: string[];
   skipReasons: Map<string, number>;
+  passedByKind: Map<string, number>;
+}
+
+function pass(r: FileResult, kind: string) {
+  r.passed++;
+  r.passedByKind.set(kind, (r.passedByKind.get(kind) ?? 0) + 1);
 }
 
 function fail(r: FileResult, line: number, msg: string, n = 1) {
@@ -454,7 +460,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
     const p = await limit(() => runExe(exe, ["0"]));
     const err = checkTrap(inst.uninstantiable, p.status, p.stderr, p.signal);
     if (err) fail(r, line, `assert_uninstantiable: ${err}`);
-    else r.passed++;
+    else pass(r, "assert_uninstantiable");
     return;
   }
   r.modules++;
@@ -472,7 +478,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
       const c = out[pos++];
       const a = checked[j];
       if (c === ".") {
-        r.passed++;
+        pass(r, `assert_${a.kind}`.replace("assert_action", "action"));
         j++;
       } else if (c === "F") {
         const semi = out.indexOf(";", pos);
@@ -499,7 +505,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
       const a = checked[pendingTrap];
       const err = checkTrap(a.cmd.text ?? "", p.status, p.stderr, p.signal);
       if (err) fail(r, a.cmd.line, `${a.cmd.action!.field}: ${err}`);
-      else r.passed++;
+      else pass(r, `assert_${a.kind}`);
       k = pendingTrap + 1;
       continue;
     }
@@ -521,7 +527,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
 }
 
 async function runFile(wastName: string): Promise<FileResult> {
-  const r: FileResult = { file: wastName, passed: 0, failed: 0, skipped: 0, notApplicable: 0, modules: 0, failures: [], skipReasons: new Map() };
+  const r: FileResult = { file: wastName, passed: 0, failed: 0, skipped: 0, notApplicable: 0, modules: 0, failures: [], skipReasons: new Map(), passedByKind: new Map() };
   const { dir, json } = await convert(join(suiteDir, wastName));
   const cmds: Command[] = JSON.parse(readFileSync(json, "utf8")).commands;
   const instances: Instance[] = [];
@@ -578,7 +584,7 @@ async function runFile(wastName: string): Promise<FileResult> {
         pending.push(
           (async () => {
             const res = await limit(() => compileCached(readFileSync(join(dir, c.filename!))));
-            if (res.error) r.passed++;
+            if (res.error) pass(r, c.type);
             else fail(r, c.line, `${c.type} (${c.text}): module was accepted`);
           })(),
         );
@@ -648,7 +654,7 @@ async function main() {
         try {
           r = await runFile(f);
         } catch (e: any) {
-          r = { file: f, passed: 0, failed: 1, skipped: 0, notApplicable: 0, modules: 0, failures: [`harness error: ${e?.message ?? e}`], skipReasons: new Map() };
+          r = { file: f, passed: 0, failed: 1, skipped: 0, notApplicable: 0, modules: 0, failures: [`harness error: ${e?.message ?? e}`], skipReasons: new Map(), passedByKind: new Map() };
         }
         results.push(r);
         const reasons = [...r.skipReasons].map(([k, v]) => `${v} ${k}`).join("; ");
@@ -665,9 +671,12 @@ async function main() {
   const failed = results.reduce((s, r) => s + r.failed, 0);
   const skipped = results.reduce((s, r) => s + r.skipped, 0);
   const na = results.reduce((s, r) => s + r.notApplicable, 0);
+  const kinds = new Map<string, number>();
+  for (const r of results) for (const [k, v] of r.passedByKind) kinds.set(k, (kinds.get(k) ?? 0) + v);
   const reasons = new Map<string, number>();
   for (const r of results) for (const [k, v] of r.skipReasons) reasons.set(k, (reasons.get(k) ?? 0) + v);
   console.log(`\nbackend ${backend.name}, ${run.length} files, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`passed by kind: ${[...kinds].sort().map(([k, v]) => `${k} ${v}`).join(", ")}`);
   console.log(`files left out (${skippedFiles.length}):`);
   for (const s of skippedFiles) console.log(`  ${s.file}: ${s.reason}`);
   console.log(`assertions skipped: ${skipped}`);

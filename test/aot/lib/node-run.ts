@@ -32,8 +32,8 @@ export async function instantiate(wasm: Uint8Array, args: number[] = [], out: nu
       arg: (i: number) => args[i] ?? 0,
     },
   };
-  const { instance } = await WebAssembly.instantiate(wasm, imports as any);
-  return instance;
+  const module = await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
+  return WebAssembly.instantiate(module, imports as any);
 }
 
 export async function runInNode(wasm: Uint8Array, args: number[] = []): Promise<NodeRun> {
