@@ -14,6 +14,8 @@ export type Target = "linux" | "baremetal";
 /** Registers that can hold locals. All are preserved across internal calls (callee-saved in
  *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
 export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
+/** Caller-saved in the internal convention: free for leaf functions, saved around calls. */
+export const VOLATILE_REGS = ["r8", "r9", "r10", "r11"];
 /** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
 export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
 
@@ -85,6 +87,8 @@ export class FuncGen {
   labels: Label[] = [];
   traps = new Set<number>();
   savedRegs: string[] = [];
+  homeRegs: string[] = [];
+  volatileBase = 0;
   slotBytes = 0;
   /** callee-saved registers not used as homes: temporaries instead of push/pop */
   freeTemps: string[] = [];
@@ -106,9 +110,11 @@ export class FuncGen {
     const f = this.f;
     this.types = [...f.params, ...f.vars];
     const weight = new Array(this.types.length).fill(0);
+    let leaf = true;
     const walk = (e: ExprRef, loop: number) => {
       if (!e) return;
       const info = exprInfo(e);
+      if (info.id === ID.CallIndirect || (info.id === ID.Call && this.ctx.m.funcByName.get(info.target)?.importModule === undefined)) leaf = false;
       if (info.id === ID.LocalGet || info.id === ID.LocalSet) weight[info.index] += loop;
       const inner = info.id === ID.Loop ? Math.min(loop * 8, 1 << 20) : loop;
       forEachChild(info, (c) => walk(c, inner));
@@ -119,8 +125,11 @@ export class FuncGen {
     let slot = 0;
     const homes: Home[] = new Array(this.types.length);
     // With many candidates keep a few registers back as expression temporaries.
-    const regs = HOME_REGS.slice(0, order.length > HOME_REGS.length - 2 ? HOME_REGS.length - 3 : HOME_REGS.length);
-    for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.savedRegs.push(r); } }
+    // Leaf functions take the caller-saved registers first (no save needed at all).
+    const pool = leaf ? [...VOLATILE_REGS, ...HOME_REGS.filter((r) => !VOLATILE_REGS.includes(r))] : HOME_REGS;
+    const regs = pool.slice(0, order.length > pool.length - 2 ? pool.length - 3 : pool.length);
+    for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
+    this.savedRegs = this.homeRegs.filter((r) => !VOLATILE_REGS.includes(r));
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
     const np = f.params.length;
@@ -130,8 +139,11 @@ export class FuncGen {
       else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
     }
     this.homes = homes;
+    // non-leaf functions spill live r8-r11 to fixed slots around each call
+    if (!leaf) { this.volatileBase = 8 * slot; slot += VOLATILE_REGS.length; }
     this.slotBytes = 8 * slot;
-    this.freeTemps = HOME_REGS.filter((r) => !this.savedRegs.includes(r)).reverse();
+    // pop() takes from the end: prefer registers that need no saving around calls
+    this.freeTemps = pool.filter((r) => !this.homeRegs.includes(r)).reverse();
   }
 
   homeOperand(i: number, bits: number): string {
@@ -152,7 +164,7 @@ export class FuncGen {
     this.gen(f.body);
     const body = this.out;
     this.out = [];
-    const saved = [...this.savedRegs, ...HOME_REGS.filter((r) => this.usedTemps.has(r))];
+    const saved = [...this.savedRegs, ...HOME_REGS.filter((r) => this.usedTemps.has(r) && !VOLATILE_REGS.includes(r))];
     const saveAt = (k: number) => `[rbp-${this.slotBytes + 8 * (k + 1)}]`;
     const frame = this.slotBytes + 8 * saved.length;
     this.out.push(`\t.p2align 4`, `${this.sym()}:`);
@@ -560,8 +572,21 @@ export class FuncGen {
     if (info.isReturn) this.fail("tail calls are not supported");
     if (callee.importModule !== undefined) return this.genImportCall(callee, info.operands);
     for (const a of info.operands) this.pushArg(a);
+    const keep = this.saveVolatiles();
     this.e(`call tvf_${callee.index}`);
+    this.restoreVolatiles(keep);
     this.popArgs(info.operands.length);
+  }
+  /** r8-r11 holding locals or live temporaries are spilled to frame slots around internal
+   *  calls, after the arguments are evaluated (an argument may write such a local). */
+  saveVolatiles(): string[] {
+    const live = VOLATILE_REGS.filter((r) => this.homeRegs.includes(r) || (this.usedTemps.has(r) && !this.freeTemps.includes(r)));
+    for (const r of live) this.e(`mov qword ptr ${this.volatileSlot(r)}, ${r}`);
+    return live;
+  }
+  volatileSlot(r: string): string { return `[rbp-${this.volatileBase + 8 * (VOLATILE_REGS.indexOf(r) + 1)}]`; }
+  restoreVolatiles(live: string[]) {
+    for (const r of live) this.e(`mov ${r}, qword ptr ${this.volatileSlot(r)}`);
   }
   popArgs(n: number) {
     if (n) { this.e(`add rsp, ${8 * n}`); this.depth -= 8 * n; }
@@ -575,6 +600,7 @@ export class FuncGen {
     const sig = sigId(this.ctx, params, results);
     for (const a of info.operands) this.pushArg(a);
     this.gen(info.target);
+    const keep = this.saveVolatiles();
     this.e(`cmp eax, ${this.ctx.tableSize}`);
     this.e(`jae ${this.trap(6)}`);
     this.e("lea rcx, [rip + tv_table]");
@@ -585,6 +611,7 @@ export class FuncGen {
     this.e(`cmp qword ptr [rcx+rax+8], ${sig}`);
     this.e(`jne ${this.trap(7)}`);
     this.e("call rdx");
+    this.restoreVolatiles(keep);
     this.popArgs(info.operands.length);
   }
 

@@ -134,6 +134,19 @@ describe("linux target", () => {
     for (const opt of [true, false]) expect((await run("shortcircuit" + opt, wat, [], opt)).status).toBe(11 + 4 * 16);
   });
 
+  it("keeps a local written inside a call argument when it lives in a caller-saved register", async () => {
+    const hot = ["a", "b", "c", "d", "e"];
+    const uses = hot.map((v) => `(local.set $${v} (i32.add (local.get $${v}) (local.get $i)))`).join(" ");
+    const sum = hot.reduce((acc, v) => `(i32.add ${acc} (local.get $${v}))`, "(i32.const 0)");
+    const wat = `(module
+      (func $id (param i32) (result i32) (local.get 0))
+      (func (export "main") (result i32) (local $i i32) ${hot.map((v) => `(local $${v} i32)`).join(" ")} (local $h i32) (local $r i32)
+        (loop $l ${uses} (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 3))))
+        (local.set $r (call $id (local.tee $h (i32.const 42))))
+        (i32.add (i32.add (local.get $h) (local.get $r)) (i32.and ${sum} (i32.const 0)))))`;
+    for (const opt of [true, false]) expect((await run("volatile" + opt, wat, [], opt)).status).toBe(84);
+  });
+
   it("call_indirect checks the signature and null entries", async () => {
     const base = (idx: number) => `(module (table 2 funcref) (elem (i32.const 0) $f)
       (func $f (param i32) (result i32) (local.get 0))
