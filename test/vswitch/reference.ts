@@ -119,7 +119,7 @@ export class RefSwitch {
     return this.mirrors.some((m) => m.dst === p.name);
   }
 
-  /** Replaces a port's settings; VLAN changes flush its learned entries; QoS changes restart its buckets. */
+  /** Replaces a port's settings; VLAN changes flush its learned entries, allowed-MAC changes those no longer allowed; QoS changes restart its buckets. */
   configure(id: number, cfg: RefPortConfig): void {
     const p = this.ports.get(id)!;
     const old = p.cfg;
@@ -135,6 +135,10 @@ export class RefSwitch {
       p.stormU = cfg.storm.u ? new Bucket(cfg.storm.u, cfg.storm.u) : null;
     }
     if (vlanChanged) this.flush(-1, id);
+    // MGMT-API.md: changing allowed_macs flushes the port's learned entries that are no longer allowed.
+    if (old.allowedMacs.join() !== cfg.allowedMacs.join() && cfg.allowedMacs.length > 0)
+      for (const [k, e] of [...this.fdb])
+        if (!e.isStatic && e.port === id && !cfg.allowedMacs.includes(Number(k.split("/")[1]))) this.remove(k);
   }
 
   /** Mirrors are given whole; a port that becomes a destination loses its learned entries. */
