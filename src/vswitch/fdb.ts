@@ -141,10 +141,13 @@ export class Fdb {
 
   /** Removes entries matching vlan (-1 any), port (-1 any); statics too when withStatics. Returns the count removed. */
   flush(vlan: i32, port: i32, withStatics: bool): i32 {
+    // Learned entries of one port are counted (learned[]): the scan ends when the last is gone, at once when there are none.
+    const counted = port >= 0 && !withStatics;
     let removed = 0;
     let i = 0;
     const n = this.mask + 1;
     while (i < n) {
+      if (counted && unchecked(this.learned[port]) == 0) break;
       const k = unchecked(this.keys[i]);
       if (
         k != 0 &&

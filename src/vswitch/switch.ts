@@ -197,7 +197,7 @@ export class Switch {
     const f = this.fdb;
     let i = 0;
     const n = f.mask + 1;
-    while (i < n) {
+    while (i < n && unchecked(f.learned[p.id]) != 0) {
       const k = unchecked(f.keys[i]);
       if (k != 0 && unchecked(f.statics[i]) == 0 && unchecked(f.ports[i]) == p.id && !p.cfg.security.allows(k & 0xffffffffffff)) {
         f.removeAt(i);

@@ -287,6 +287,20 @@ describe("learning and forwarding", () => {
     sw.access("a", 2);
     expect(sw.x.fdbCount()).toBe(0);
   });
+  test("a VLAN change or an allowed-MAC list flushes every entry learned on the port and no other", () => {
+    const [a, b] = ports("a", "b");
+    const mac = (port: number, i: number): string => `02:00:00:0${port}:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
+    for (let i = 0; i < 700; i++) sw.inject(a, frame({ dst: BC, src: mac(1, i) }), 0);
+    for (let i = 0; i < 500; i++) sw.inject(b, frame({ dst: BC, src: mac(2, i) }), 0);
+    expect(sw.x.fdbCount()).toBe(1200);
+    sw.access("a", 2);
+    expect(sw.x.fdbCount()).toBe(500);
+    expect(sw.fdbList(-1, "a")).toEqual([]);
+    sw.security("b", 0, [mac(2, 7), mac(2, 499)]);
+    expect(sw.fdbList().map((l) => l.split(" ")[0])).toEqual([mac(2, 7), mac(2, 499)]);
+    expect(sw.x.fdbFlush(-1, "b")).toBe(2);
+    expect(sw.x.fdbCount()).toBe(0);
+  });
 });
 
 describe("frames", () => {
