@@ -6,9 +6,14 @@
 // Options: --cmdline "..." (default GRUB command line), --iso PATH, --elf PATH,
 // --no-iso, --monitor-obj PATH (link a ready object instead of asc + AOT),
 // --src DIR (AssemblyScript sources other than src/, e.g. a test tree).
-import { execFileSync, spawnSync } from "node:child_process";
+// Concurrency: every build takes one lock, build/.image.lock (the command line
+// re-runs itself under flock(1); buildImageLocked() does the same for library
+// callers), and the temporaries belong to one output image: the default ELF
+// uses build/{typevisor.wasm,monitor.o,boot,guests}, any other --elf uses
+// build/obj/<elf path>/ (intermediateDir), so two images never share them.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,6 +21,19 @@ export const ELF = join(root, "build/typevisor.elf");
 export const ISO = join(root, "build/typevisor.iso");
 export const WASM = join(root, "build/typevisor.wasm");
 export const MONITOR_OBJ = join(root, "build/monitor.o");
+/** The one build lock (flock), for every caller of this script. */
+export const BUILD_LOCK = join(root, "build/.image.lock");
+/** Set in the environment while BUILD_LOCK is held by this process tree. */
+const LOCK_ENV = "TV_IMAGE_LOCK_HELD";
+
+/** Where the temporaries of the image `elf` go (wasm, monitor.o, boot/*.o, guests). */
+export function intermediateDir(elf: string = ELF): string {
+  const abs = resolve(elf);
+  if (abs === ELF) return join(root, "build");
+  const rel = relative(join(root, "build"), abs);
+  const slug = (rel.startsWith("..") ? abs : rel).replace(/[^A-Za-z0-9._-]+/g, "_");
+  return join(root, "build/obj", slug);
+}
 
 export interface BuildOptions {
   monitorObj?: string; // skip asc + AOT
@@ -55,23 +73,23 @@ export async function aotCompile(wasm = WASM, out = MONITOR_OBJ): Promise<void> 
   if (!existsSync(out)) throw new Error(`AOT compile() wrote no ${out}`);
 }
 
-export async function buildGuestsIfAny(quiet = false): Promise<string | undefined> {
+export async function buildGuestsIfAny(quiet = false, outDir = join(root, "build/guests")): Promise<string | undefined> {
   const script = join(root, "scripts/build-guests.ts");
   if (!existsSync(script)) return undefined;
   const mod = await import(pathToFileURL(script).href);
   if (typeof mod.buildGuests === "function") {
-    const built = mod.buildGuests(join(root, "build/guests"));
-    if (!quiet) console.log(`[build] guests: ${built.length} built`);
+    const built = mod.buildGuests(outDir);
+    if (!quiet) console.log(`[build] guests: ${built.length} built in ${relative(root, outDir)}`);
   } else {
     run("npx", ["tsx", script], quiet);
   }
-  return join(root, "build/guests");
+  return outDir;
 }
 
-export function assembleBoot(quiet = false): string[] {
-  const outDir = join(root, "build/boot");
+export function assembleBoot(quiet = false, objDir = join(root, "build")): string[] {
+  const outDir = join(objDir, "boot");
   mkdirSync(outDir, { recursive: true });
-  const guests = join(root, "build/guests");
+  const guests = join(objDir, "guests");
   const objs: string[] = [];
   for (const f of readdirSync(join(root, "boot")).filter((n) => n.endsWith(".S")).sort()) {
     const obj = join(outDir, basename(f, ".S") + ".o");
@@ -124,15 +142,18 @@ export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, g
 
 export async function buildImage(opts: BuildOptions = {}): Promise<{ elf: string; iso?: string }> {
   const quiet = opts.quiet ?? false;
-  const elf = opts.elf ?? ELF;
+  const elf = resolve(opts.elf ?? ELF);
+  const objDir = intermediateDir(elf);
+  mkdirSync(dirname(elf), { recursive: true });
   let monitorObj = opts.monitorObj;
   if (!monitorObj) {
-    compileWasm(WASM, quiet, opts.srcDir ?? "src");
-    await aotCompile(WASM, MONITOR_OBJ);
-    monitorObj = MONITOR_OBJ;
+    const wasm = join(objDir, "typevisor.wasm");
+    compileWasm(wasm, quiet, opts.srcDir ?? "src");
+    monitorObj = join(objDir, "monitor.o");
+    await aotCompile(wasm, monitorObj);
   }
-  await buildGuestsIfAny(quiet);
-  const objs = assembleBoot(quiet);
+  await buildGuestsIfAny(quiet, join(objDir, "guests"));
+  const objs = assembleBoot(quiet, objDir);
   link(objs, monitorObj, elf, quiet);
   if (!quiet) console.log(`[build] ${elf}`);
   let iso: string | undefined;
@@ -150,8 +171,35 @@ function argValue(args: string[], name: string): string | undefined {
   return p ? p.slice(name.length + 1) : undefined;
 }
 
+/**
+ * Runs this script as a child under the build lock (asynchronously: a long
+ * spawnSync starves vitest's worker RPC). `args` are its command-line options.
+ */
+export function buildImageLocked(args: string[]): Promise<void> {
+  return new Promise((res, rej) => {
+    const child = spawn("npx", ["tsx", fileURLToPath(import.meta.url), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", (e) => rej(new Error(`image build: ${e.message}`)));
+    child.on("close", (status) => {
+      if (status === 0) res();
+      else rej(new Error(`image build failed (status ${status}):\n${out.slice(-6000)}`));
+    });
+  });
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
+  if (!process.env[LOCK_ENV]) {
+    // take the lock and run again inside it, whoever started us
+    mkdirSync(dirname(BUILD_LOCK), { recursive: true });
+    const r = spawnSync("flock", [BUILD_LOCK, process.execPath, ...process.execArgv, process.argv[1], ...args], {
+      cwd: root, stdio: "inherit", env: { ...process.env, [LOCK_ENV]: "1" },
+    });
+    if (r.error) console.error(`[build] FAILED: flock: ${r.error.message}`);
+    process.exit(r.status ?? 1);
+  }
   buildImage({
     monitorObj: argValue(args, "--monitor-obj"),
     srcDir: argValue(args, "--src"),

@@ -1,5 +1,6 @@
 // Builds the image once for everyone who needs it (tests, benchmarks, other
-// areas' integration tests): `flock` serializes concurrent builds, and a stamp
+// areas' integration tests): scripts/build-image.ts serializes concurrent builds
+// with its own lock (build/.image.lock, the only one), and a stamp
 // of the sources' sizes and mtimes skips the build when nothing changed.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -7,9 +8,11 @@ import { join, relative } from "node:path";
 import { createHash } from "node:crypto";
 import { root } from "./emulators.ts";
 
+/** The build lock of scripts/build-image.ts (kept equal to its BUILD_LOCK). */
+const BUILD_LOCK = join(root, "build/.image.lock");
+
 export const ELF = join(root, "build/typevisor.elf");
 export const ISO = join(root, "build/typevisor.iso");
-const LOCK = join(root, "build/.image.lock");
 
 function walk(dir: string, out: string[]): void {
   if (!existsSync(dir)) return;
@@ -37,10 +40,13 @@ export function sourceStamp(extra = ""): string {
 
 // Asynchronous on purpose: a build takes minutes on a loaded machine, and a
 // blocked event loop makes vitest's worker RPC time out.
+// build-image.ts takes BUILD_LOCK itself; an ISO-only script (which reads the
+// ELF a build may be writing) is run under the same lock file.
 function locked(script: string[], what: string): Promise<void> {
   mkdirSync(join(root, "build"), { recursive: true });
   return new Promise((resolve, reject) => {
-    const child = spawn("flock", [LOCK, "npx", "tsx", ...script], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const argv = script[0] === "scripts/build-image.ts" ? ["npx", "tsx", ...script] : ["flock", BUILD_LOCK, "npx", "tsx", ...script];
+    const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));

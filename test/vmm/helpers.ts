@@ -1,5 +1,5 @@
 // Shared by the VMM integration tests: builds the image once (serialised
-// with flock, skipped when newer than every source), runs QEMU with COM2 on
+// by scripts/build-image.ts's own lock, skipped when newer than every source), runs QEMU with COM2 on
 // a unix socket, and talks JSON-RPC to the monitor over it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -28,21 +28,16 @@ function newestSource(dir: string): number {
  */
 export async function buildVmmImage(): Promise<void> {
   mkdirSync(join(root, "build/vmm"), { recursive: true });
-  const lock = join(root, "build/vmm/.build.lock");
   const stamp = join(root, "build/vmm/iso-cmdline.txt");
   const fresh = () =>
     existsSync(VMM_ELF) && existsSync(VMM_ISO) &&
     existsSync(stamp) && readFileSync(stamp, "utf8") === ISO_CMDLINE &&
     statSync(VMM_ISO).mtimeMs > Math.max(newestSource(join(root, "src")), newestSource(join(root, "boot")), newestSource(join(root, "scripts")));
   if (fresh()) return;
-  const child = spawn("flock", [lock, "npx", "tsx", "scripts/build-image.ts", "--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE], {
-    cwd: root, stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const status = await new Promise<number | null>((res) => child.on("close", res));
-  if (status !== 0) throw new Error(`image build failed (status ${status}):\n${out.slice(-4000)}`);
+  // scripts/build-image.ts takes the one build lock itself; the image's
+  // temporaries are its own (build/obj/vmm_typevisor.elf/)
+  const { buildImageLocked } = await import("../../scripts/build-image");
+  await buildImageLocked(["--elf", VMM_ELF, "--iso", VMM_ISO, "--cmdline", ISO_CMDLINE]);
   writeFileSync(stamp, ISO_CMDLINE);
 }
 
