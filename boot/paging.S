@@ -286,11 +286,14 @@ is_guard_page:
         ret
 
 /* ---- the pool behind wasm linear memory ---------------------------------
- * The largest usable RAM range above the kernel (inside the direct map) gives
+ * The largest usable RAM range above the kernel and the multiboot modules (inside the direct map) gives
  * min(RAM/4 clamped to [4 MiB, 256 MiB], its size). Its first pages hold the
  * PTs of PML4[2]; the rest backs linear-memory pages in order. */
 setup_heap_pool:
         lea r8, [rip + __end]
+        mov eax, [rip + mods_top]       /* boot/mbinfo.S: above every module */
+        cmp r8, rax
+        cmovb r8, rax
         add r8, 0x1FFFFF
         and r8, -0x200000               /* lowest address the pool may use */
         mov r9, [rip + tv_boot_info + BI_DIRECT_MAP_SIZE * 8]

@@ -6,7 +6,7 @@ import { BootInfo, DIRECT_MAP, EXIT_SUCCESS, KERNEL_PHYS } from "./hw/layout";
 import { com1 } from "./drivers/uart";
 import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
 import { dec, hex, size } from "./lib/fmt";
-import { MemRegion, MemType, parseMultiboot, parseOptions, setBootOptions, BootOptions } from "./vmm/multiboot";
+import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./vmm/multiboot";
 import { physPages } from "./vmm/pages";
 import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
 import { vmmStart } from "./vmm/index";
@@ -34,7 +34,8 @@ export function main(): void {
   log("boot", "command line: \"" + mb.cmdline + "\"");
   if (opts.unknown.length > 0) log("boot", "options passed on: " + opts.unknown.join(" "), Level.Debug);
 
-  bootMemory(mb.regions);
+  bootMemory(mb.regions, mb.modules);
+  setBootModules(mb.modules);
 
   const cpu = detectCpu();
   log("cpu", cpuSummary(cpu));
@@ -50,7 +51,43 @@ export function main(): void {
   shutdown("no virtual machines to run");
 }
 
-function bootMemory(regions: Array<MemRegion>): void {
+/** Largest module accepted (boot/mbinfo.S MODULE_MAX keeps the heap above modules up to this size). */
+const MODULE_MAX: u64 = 256 << 20;
+
+function overlaps(s1: u64, e1: u64, s2: u64, e2: u64): bool {
+  return s1 < e2 && s2 < e1;
+}
+
+/** Checks each module's memory and takes it out of the page allocator; sets
+ * `refused` (with the reason logged) for an empty, too big or overlapping one. */
+function bootModules(mods: Array<MbModule>, kStart: u64, kEnd: u64, heapPa: u64, heapEnd: u64, dmSize: u64): void {
+  for (let i = 0; i < mods.length; i++) {
+    const m = mods[i];
+    let why = "";
+    if (m.end <= m.start) why = "empty";
+    else if (m.end - m.start > MODULE_MAX) why = "too big (" + size(m.end - m.start) + ", limit " + size(MODULE_MAX) + ")";
+    else if (m.start < 0x100000) why = "overlaps the first MiB";
+    else if (m.end > dmSize) why = "beyond the direct map";
+    else if (overlaps(m.start, m.end, kStart, kEnd)) why = "overlaps the kernel image";
+    else if (overlaps(m.start, m.end, heapPa, heapEnd)) why = "overlaps the monitor heap";
+    else {
+      for (let j = 0; j < i; j++) {
+        const o = mods[j];
+        if (o.refused.length == 0 && overlaps(m.start, m.end, o.start, o.end)) why = "overlaps module " + dec(<u64>j);
+      }
+    }
+    const desc = "module " + dec(<u64>i) + ": 0x" + hex(m.start) + "-0x" + hex(m.end) + " \"" + m.text + "\"";
+    if (why.length > 0) {
+      m.refused = why;
+      warn("boot", desc + " refused: " + why);
+      continue;
+    }
+    physPages.reserve(m.start, m.end);
+    log("boot", desc + " (" + dec(m.end - m.start) + " bytes), reserved");
+  }
+}
+
+function bootMemory(regions: Array<MemRegion>, mods: Array<MbModule>): void {
   // HW: boot_info only reads boot/'s tv_boot_info slots
   const kStart = <u64>boot_info(BootInfo.KernelStart);
   const kEnd = <u64>boot_info(BootInfo.KernelEnd);
@@ -70,6 +107,7 @@ function bootMemory(regions: Array<MemRegion>): void {
   physPages.reserve(0, 0x100000); // real-mode area, BIOS data
   physPages.reserve(kStart, kEnd);
   physPages.reserve(heapPa, heapPa + heapSize);
+  bootModules(mods, kStart, kEnd, heapPa, heapPa + heapSize, dmSize);
   log("boot", "memory: " + size(usable) + " usable in " + dec(<u64>regions.length) + " map entries, RAM top 0x" +
     hex(<u64>boot_info(BootInfo.RamTop)) + ", direct map " + size(dmSize) + " at 0x" + hex(DIRECT_MAP));
   log("boot", "memory: kernel 0x" + hex(kStart) + "-0x" + hex(kEnd) + " (" + size(kEnd - kStart) + "), monitor heap " +

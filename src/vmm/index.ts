@@ -10,7 +10,8 @@ import { VmmBackend, pumpCom2 } from "./mgmt";
 import { Vm } from "./vm";
 import { cpuidReg, pause, rdtsc } from "./hw";
 import { vlog, vwarn } from "./log";
-import { bootOptions } from "./multiboot";
+import { bootModules, bootOptions } from "./multiboot";
+import { GUEST_LOAD } from "./vm";
 import { MgmtServer } from "../mgmt-api/server";
 import { SwitchMethods } from "../mgmt-api/switch-methods";
 import { Switch } from "../vswitch/index";
@@ -41,6 +42,126 @@ function digit(s: string): u64 {
   if (s.length == 0) return 0;
   const c = s.charCodeAt(0);
   return c >= 48 && c <= 57 ? <u64>(c - 48) : 0;
+}
+
+/** MGMT-API VM names: 1-32 characters of [A-Za-z0-9._-]. */
+export function validVmName(n: string): bool {
+  if (n.length < 1 || n.length > 32) return false;
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Decimal (or 0x hex) u64, at most 16 digits; -1 when not a number. Integer only. */
+export function parseNumber(s: string): i64 {
+  let base: u64 = 10;
+  let i = 0;
+  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) == 120 || s.charCodeAt(1) == 88)) {
+    base = 16;
+    i = 2;
+  }
+  if (i >= s.length || s.length - i > 16) return -1;
+  let v: u64 = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let d: i32 = -1;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (base == 16 && c >= 97 && c <= 102) d = c - 87;
+    else if (base == 16 && c >= 65 && c <= 70) d = c - 55;
+    if (d < 0) return -1;
+    v = v * base + <u64>d;
+  }
+  return v > 0x7fffffffffffffff ? -1 : <i64>v;
+}
+
+/** Guest RAM from `mem=`: NK / NKiB / NM / NMiB (no suffix: MiB); -1 when invalid. */
+export function parseMem(s: string): i64 {
+  let unit: u64 = 1 << 20;
+  let t = s;
+  if (t.endsWith("KiB") || t.endsWith("kiB")) { unit = 1 << 10; t = t.substring(0, t.length - 3); }
+  else if (t.endsWith("MiB")) t = t.substring(0, t.length - 3);
+  else if (t.endsWith("K") || t.endsWith("k")) { unit = 1 << 10; t = t.substring(0, t.length - 1); }
+  else if (t.endsWith("M")) t = t.substring(0, t.length - 1);
+  if (t.length > 6) return -1; // 6 digits are enough for any accepted size
+  const n = parseNumber(t);
+  if (n < 0) return -1;
+  return <i64>(<u64>n * unit);
+}
+
+/** Module guest RAM bounds: room for the load address and a stack; 256 MiB at most. */
+const MOD_MEM_MIN: u64 = 64 << 10;
+const MOD_MEM_MAX: u64 = 256 << 20;
+const MAX_MODULE_VMS = 16;
+
+/** One VM per multiboot module (`name=`, `mem=`, `param=` in its string), started at once. */
+function setupModuleVms(m: Monitor): void {
+  const mods = bootModules;
+  let first: Vm | null = null;
+  for (let i = 0; i < mods.length; i++) {
+    const mod = mods[i];
+    const tag = "module " + i.toString() + ": ";
+    if (mod.refused.length > 0) {
+      vwarn(tag + "no VM (" + mod.refused + ")");
+      continue;
+    }
+    if (i >= MAX_MODULE_VMS) {
+      vwarn(tag + "skipped: at most " + MAX_MODULE_VMS.toString() + " module VMs");
+      continue;
+    }
+    let name = "mod-" + i.toString();
+    let mem: u64 = MIB;
+    let param: u64 = 0;
+    let bad = "";
+    const words = mod.text.split(" ");
+    for (let w = 0; w < words.length && bad.length == 0; w++) {
+      const word = words[w];
+      if (word.length == 0) continue;
+      const eq = word.indexOf("=");
+      if (eq < 0) continue; // the file's path (QEMU, GRUB put it first)
+      const key = word.substring(0, eq);
+      const val = word.substring(eq + 1);
+      if (key == "name") {
+        if (!validVmName(val)) bad = "bad name \"" + val + "\" (1-32 characters of A-Z a-z 0-9 . _ -)";
+        else name = val;
+      } else if (key == "mem") {
+        const b = parseMem(val);
+        if (b < 0 || <u64>b < MOD_MEM_MIN || <u64>b > MOD_MEM_MAX || (<u64>b & 0xfff) != 0) {
+          bad = "bad mem=" + val + " (64 KiB to 256 MiB, a multiple of 4 KiB; e.g. 512K, 2M)";
+        } else mem = <u64>b;
+      } else if (key == "param") {
+        const p = parseNumber(val);
+        if (p < 0) bad = "bad param=" + val + " (decimal or 0x hex)";
+        else param = <u64>p;
+      } else {
+        vwarn(tag + "unknown option " + key + "= ignored");
+      }
+    }
+    if (bad.length == 0 && m.find(name)) bad = "duplicate name " + name;
+    const len = mod.end - mod.start;
+    if (bad.length == 0 && len > mem - GUEST_LOAD) {
+      bad = "image of " + len.toString() + " bytes does not fit in " + (mem >> 10).toString() + " KiB of guest RAM above 0x1000";
+    }
+    if (bad.length > 0) {
+      vwarn(tag + "skipped: " + bad);
+      continue;
+    }
+    const vm = m.create(name, -1, mem);
+    if (!vm) {
+      vwarn(tag + "skipped: no memory for " + name);
+      continue;
+    }
+    vm.modPa = mod.start;
+    vm.modLen = len;
+    vm.param = param;
+    // like the embedded hostile guest: RCX = another VM's host-physical RAM
+    vm.peerPa = first ? (<Vm>first).ramPa : vm.ramPa;
+    if (!first) first = vm;
+    vlog(tag + "VM " + name + " (" + len.toString() + " bytes, param " + param.toString() + ")");
+    m.change(vm, 0);
+  }
 }
 
 export let monitor: Monitor | null = null;
@@ -82,6 +203,7 @@ function setupVms(m: Monitor): void {
     if (p2) m.change(p2, 0);
     if (h) m.change(h, 0);
   }
+  setupModuleVms(m);
   // start=NAME,NAME...: more VMs started at boot (for runs without COM2).
   const more = bootOptions.value("start", "");
   if (more.length > 0) {

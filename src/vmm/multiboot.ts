@@ -1,5 +1,7 @@
 // Multiboot 1 and 2 information (boot/ copies it into the kernel image and
-// hands over its address): command line, boot loader name, memory map.
+// hands over its address): command line, boot loader name, memory map,
+// modules (boot/mbinfo.S keeps their entries and strings; the modules stay
+// where the loader put them and boot/paging.S keeps the heap above them).
 import { phys_load8, phys_load32, phys_load64 } from "../hw/intrinsics";
 import { MB1_MAGIC, MB2_MAGIC } from "../hw/layout";
 
@@ -19,12 +21,28 @@ export class MemRegion {
   }
 }
 
+/** A boot module (multiboot 3.3 mods_*, multiboot2 3.6.6 tag type 3):
+ * physical [start, end) and its string (QEMU and GRUB put the file's path
+ * first). `refused` is set by the boot code when the module cannot be used. */
+export class MbModule {
+  refused: string = "";
+  constructor(public start: u64, public end: u64, public text: string) {}
+}
+
 export class MultibootInfo {
   /** 1 or 2; 0 when the magic was not recognised */
   version: i32 = 0;
   cmdline: string = "";
   loader: string = "";
   regions: Array<MemRegion> = new Array<MemRegion>();
+  modules: Array<MbModule> = new Array<MbModule>();
+}
+
+/** The modules the loader gave (set by main before the VMM starts). */
+export let bootModules: Array<MbModule> = new Array<MbModule>();
+
+export function setBootModules(m: Array<MbModule>): void {
+  bootModules = m;
 }
 
 /** Reads a NUL-terminated ASCII string at physical `pa` (at most `max` bytes). */
@@ -52,6 +70,17 @@ function parseMb1(mb: MultibootInfo, info: u64): void {
   const flags = <u32>phys_load32(<i64>info);
   if (flags & (1 << 2)) mb.cmdline = readCString(<u64>(<u32>phys_load32(<i64>info + 16)));
   if (flags & (1 << 9)) mb.loader = readCString(<u64>(<u32>phys_load32(<i64>info + 64)));
+  // mods_count (+20), mods_addr (+24): 16-byte entries {start, end, string, 0} (spec 3.3)
+  if (flags & (1 << 3)) {
+    const count = <u32>phys_load32(<i64>info + 20);
+    const addr = <u64>(<u32>phys_load32(<i64>info + 24));
+    for (let i: u32 = 0; i < count && i < 16; i++) {
+      const e = addr + <u64>i * 16;
+      const str = <u64>(<u32>phys_load32(<i64>e + 8));
+      mb.modules.push(new MbModule(<u64>(<u32>phys_load32(<i64>e)), <u64>(<u32>phys_load32(<i64>e + 4)),
+        str == 0 ? "" : readCString(str, 256)));
+    }
+  }
   if (flags & (1 << 6)) {
     const len = <u64>(<u32>phys_load32(<i64>info + 44));
     let p = <u64>(<u32>phys_load32(<i64>info + 48));
@@ -85,6 +114,11 @@ function parseMb2(mb: MultibootInfo, info: u64): void {
     if (tag + size > end) break;
     if (type == 1) mb.cmdline = readCString(tag + 8, <i32>(size - 8));
     else if (type == 2) mb.loader = readCString(tag + 8, <i32>(size - 8));
+    else if (type == 3 && size >= 16) {
+      // module tag (spec 3.6.6): mod_start, mod_end, NUL-terminated string
+      mb.modules.push(new MbModule(<u64>(<u32>phys_load32(<i64>tag + 8)), <u64>(<u32>phys_load32(<i64>tag + 12)),
+        readCString(tag + 16, <i32>(size - 16))));
+    }
     else if (type == 6) {
       const entrySize = <u64>(<u32>phys_load32(<i64>tag + 8));
       if (entrySize >= 24) {

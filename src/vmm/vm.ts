@@ -4,7 +4,7 @@
 import { ExitKind, Vcpu, VirtBackend } from "./vcpu";
 import { GuestTables } from "./gpt";
 import { Reg } from "./regs";
-import { allocFrames, allocFrames2m, phys_fill } from "./hw";
+import { allocFrames, allocFrames2m, phys_fill, phys_load64, phys_load8, phys_store64, phys_store8 } from "./hw";
 import { guest_copy } from "../hw/vmx";
 
 export const enum VmState {
@@ -44,6 +44,9 @@ export class Vm {
   param: u64 = 0;
   paramStep: u64 = 0;
   paramMod: u64 = 1;
+  /** Image from a multiboot module (`image` < 0): its physical [modPa, modPa + modLen). */
+  modPa: u64 = 0;
+  modLen: u64 = 0;
 
   constructor(
     public id: i32,
@@ -71,8 +74,18 @@ export class Vm {
   /** Fresh RAM with the image loaded, vCPU at power-on state, counters zeroed. */
   load(): bool {
     phys_fill(this.ramPa, 0, this.ramBytes);
-    const n = guest_copy(this.image, this.ramPa + GUEST_LOAD, this.ramBytes - GUEST_LOAD);
-    if (n < 0) return false;
+    if (this.image < 0) {
+      // a module: checked at creation to fit below ramBytes; copied from the
+      // module's reserved frames, which the guest can never reach
+      if (this.modLen > this.ramBytes - GUEST_LOAD) return false;
+      const dst = this.ramPa + GUEST_LOAD;
+      let i: u64 = 0;
+      for (; i + 8 <= this.modLen; i += 8) phys_store64(dst + i, phys_load64(this.modPa + i));
+      for (; i < this.modLen; i++) phys_store8(dst + i, phys_load8(this.modPa + i));
+    } else {
+      const n = guest_copy(this.image, this.ramPa + GUEST_LOAD, this.ramBytes - GUEST_LOAD);
+      if (n < 0) return false;
+    }
     this.vcpu.resetRealMode(GUEST_LOAD, GUEST_STACK);
     this.vcpu.regs[Reg.Rbx] = this.param;
     this.vcpu.regs[Reg.Rcx] = this.peerPa;

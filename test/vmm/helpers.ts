@@ -41,6 +41,12 @@ export async function buildVmmImage(): Promise<void> {
   writeFileSync(stamp, ISO_CMDLINE);
 }
 
+/** A test guest binary built with the VMM image (scripts/build-image.ts keeps it per image). */
+export async function vmmGuest(name: string): Promise<string> {
+  const { intermediateDir } = await import("../../scripts/build-image");
+  return join(intermediateDir(VMM_ELF), "guests", `${name}.bin`);
+}
+
 /** An ISO of the built ELF with another command line (Bochs takes none at run time). */
 export async function isoWith(cmdline: string): Promise<string> {
   const { makeIso } = await import("../../scripts/build-image");
@@ -55,12 +61,14 @@ export class QemuSession {
   exited = false;
   socketPath: string;
 
-  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number } = {}) {
+  /** `initrd`: QEMU's -initrd, multiboot modules separated by commas ("path args,path args"). */
+  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number; initrd?: string } = {}) {
     requireTool(QEMU_BIN, "qemu-system-x86");
     if (!existsSync(VMM_ELF)) throw new Error(`${VMM_ELF} missing: build failed?`);
     this.socketPath = join(root, "build/vmm", `com2-${process.pid}-${Date.now()}.sock`);
     rmSync(this.socketPath, { force: true });
-    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256 });
+    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256,
+      extraArgs: opts.initrd ? ["-initrd", opts.initrd] : [] });
     this.child = spawn("timeout", ["-k", "3", String(opts.timeoutS ?? 240), QEMU_BIN, ...args], {
       cwd: root, stdio: ["ignore", "pipe", "pipe"],
     });
