@@ -81,6 +81,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
       el.funcs.forEach((fname, k) => {
         const f = fname ? m.funcByName.get(fname) : undefined;
         const slot = off + k;
+        if (fname && !f) throw new CompileError(`element segment ${el.name}: entry ${k} is not a constant function reference`);
         if (!f) { entries[slot] = "\t.quad 0, 0"; return; } // ref.null
         const sym = f.importModule !== undefined ? importThunk(ctx, f, text) : `tvf_${f.index}`;
         entries[slot] = `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`;
