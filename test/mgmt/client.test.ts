@@ -4,7 +4,7 @@
 
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdirSync, rmSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, rmSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +106,44 @@ describe("client library", () => {
       expect(m.code).toBe(-32601);
     } finally {
       c.close();
+    }
+  });
+
+  it("closing a serial client closes its fd once (the fd number may already serve something else)", async () => {
+    // A pty whose master stays open until the process dies: the client's read of the slave is pending until then.
+    const holder = spawn("python3", ["-c", "import os, pty, sys\nm, s = pty.openpty()\nprint(os.ttyname(s), flush=True)\nsys.stdin.read()"]);
+    const others: number[] = [];
+    try {
+      const dev = await new Promise<string>((res, rej) => {
+        holder.stdout.once("data", (d) => res(String(d).trim()));
+        holder.once("exit", (c) => rej(new Error(`pty holder exited ${c}`)));
+      });
+      const c = await connect(dev, { timeoutMs: 1000 });
+      await new Promise((r) => setTimeout(r, 50)); // its read of the line is under way
+      c.close();
+      await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 32; i++) others.push(openSync("/dev/null", "r")); // the lowest free fd numbers, the client's among them
+      const exited = new Promise((r) => holder.once("exit", r));
+      holder.kill("SIGTERM"); // the pending read returns; the client's read stream closes its fd now
+      await exited;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(others.filter((fd) => {
+        try {
+          fstatSync(fd);
+          return false;
+        } catch {
+          return true;
+        }
+      })).toEqual([]);
+    } finally {
+      holder.kill("SIGKILL");
+      for (const fd of others) {
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed: the failure above says so
+        }
+      }
     }
   });
 

@@ -174,7 +174,8 @@ async function openStream(addr: string, timeoutMs: number): Promise<Duplex> {
         ws.write(chunk, enc, cb);
       },
       destroy(err, cb) {
-        ws.destroy();
+        // Not ws.destroy(): an fs stream's destroy closes its fd whatever autoClose says, and rs closes it
+        // again once its pending read returns, by then perhaps another connection's fd.
         rs.destroy();
         cb(err);
       },
