@@ -120,7 +120,7 @@ function setupModuleVms(m: Monitor): void {
       const word = words[w];
       if (word.length == 0) continue;
       const eq = word.indexOf("=");
-      if (eq < 0) continue; // the file's path (QEMU, GRUB put it first)
+      if (eq < 0) continue; // the file's path (QEMU puts it first)
       const key = word.substring(0, eq);
       const val = word.substring(eq + 1);
       if (key == "name") {

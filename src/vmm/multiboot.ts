@@ -22,8 +22,8 @@ export class MemRegion {
 }
 
 /** A boot module (multiboot 3.3 mods_*, multiboot2 3.6.6 tag type 3):
- * physical [start, end) and its string (QEMU and GRUB put the file's path
- * first). `refused` is set by the boot code when the module cannot be used. */
+ * physical [start, end) and its string (QEMU puts the file's path first;
+ * GRUB only the arguments after it). `refused` is set by the boot code when the module cannot be used. */
 export class MbModule {
   refused: string = "";
   constructor(public start: u64, public end: u64, public text: string) {}
