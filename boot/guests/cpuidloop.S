@@ -4,11 +4,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
 1:      mov     $16384, %di
 2:      xor     %eax, %eax
         cpuid

@@ -11,12 +11,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         mov     %ecx, %ebp              /* other VM's address */
         mov     %bx, %di                /* attack */
         PUTS16  hello

@@ -8,11 +8,7 @@
         .set PD,   0x12000
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         PUTS16  hello
         /* page tables: zero 3 pages at 0x10000 (segment 0x1000) */
         mov     $0x1000, %ax

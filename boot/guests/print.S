@@ -4,12 +4,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         mov     %bl, %al
         and     $0x0f, %al
         add     $'0', %al

@@ -5,12 +5,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         movw    $gp_handler, 13*4       /* IVT[13] = #GP (no error code in real mode) */
         movw    $0, 13*4+2
         PUTS16  hello

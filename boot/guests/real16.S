@@ -5,11 +5,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         movw    $int80, 0x80*4          /* IVT entry 0x80 -> int80 (0000:int80) */
         movw    $0, 0x80*4+2
         PUTS16  hello

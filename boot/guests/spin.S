@@ -7,11 +7,7 @@
         .include "common.inc"
         .globl _start
 _start:
-        cli
-        xor     %ax, %ax
-        mov     %ax, %ds
-        mov     %ax, %ss
-        mov     $0x1000, %sp
+        GUEST_ENTRY
         PUTS16  msg
         test    %bx, %bx
         jz      1f
