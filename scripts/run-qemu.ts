@@ -3,7 +3,7 @@
 //   --kvm       KVM with the host CPU (no nested virtualization here: a plain boot)
 //   --iso       boot build/typevisor.iso through GRUB instead of -kernel
 //   --cpu M     another CPU model;  -m MiB  memory (default 256)
-//   --timeout S stop after S seconds (default: run until the monitor exits)
+//   --timeout S stop after S seconds, exit status 0 (default: run until the monitor exits)
 // Kernel options default to `demo`. COM1 is this terminal; COM2 (the
 // management channel) is the unix socket build/com2.sock. Exit status: 0 when
 // the monitor shut down cleanly (isa-debug-exit 0x10), 1 after a panic.
@@ -58,5 +58,10 @@ if (r.status === QEMU_STATUS_FAILURE) {
   console.error("[qemu] the monitor panicked (isa-debug-exit 0x11)");
   process.exit(1);
 }
-console.error(`[qemu] exit status ${r.status}${r.status === 124 ? " (timeout)" : ""}`);
+// timeout(1) exits 124 when the time ran out: that is the stop the user asked for, not a failure.
+if (timeoutSecs > 0 && r.status === 124) {
+  console.error(`[qemu] stopped after ${timeoutSecs} s (--timeout)`);
+  process.exit(0);
+}
+console.error(`[qemu] exit status ${r.status}`);
 process.exit(r.status ?? 1);
