@@ -16,12 +16,17 @@ function slotsFor(n: i32): i32 {
   return s;
 }
 
+/** Bytes per table slot: key u64 at 0 (0 = empty), last seen i64 (ns) at 8, port i32 at 16, static flag u8 at 20.
+ * One slot per entry keeps a lookup, its aging check and the port on one cache line. */
+export const SLOT_BYTES: usize = 24;
+const SEEN: usize = 8;
+const PORT: usize = 16;
+const STATIC: usize = 20;
+
 export class Fdb {
-  // Allocated by setMaxEntries (from the constructor too).
-  keys: StaticArray<u64> = new StaticArray<u64>(0);
-  ports: StaticArray<i32> = new StaticArray<i32>(0);
-  seen: StaticArray<i64> = new StaticArray<i64>(0);
-  statics: StaticArray<u8> = new StaticArray<u8>(0);
+  /** Owns the slots; `base` is its address (the heap never moves objects). Allocated by setMaxEntries. */
+  private table: StaticArray<u8> = new StaticArray<u8>(0);
+  private base: usize = 0;
   mask: i32 = -1;
   shift: u64 = 0;
   count: i32 = 0;
@@ -39,6 +44,32 @@ export class Fdb {
   @inline home(key: u64): i32 {
     return <i32>((key * 0x9e3779b97f4a7c15) >> this.shift);
   }
+  @inline private at(slot: i32): usize {
+    return this.base + <usize>slot * SLOT_BYTES;
+  }
+  /** The slot's key (vlan << 48 | mac), 0 when empty. */
+  @inline key(slot: i32): u64 {
+    return load<u64>(this.at(slot));
+  }
+  @inline port(slot: i32): i32 {
+    return load<i32>(this.at(slot), PORT);
+  }
+  @inline seen(slot: i32): i64 {
+    return load<i64>(this.at(slot), SEEN);
+  }
+  @inline isStatic(slot: i32): bool {
+    return load<u8>(this.at(slot), STATIC) != 0;
+  }
+  @inline touch(slot: i32, now: i64): void {
+    store<i64>(this.at(slot), now, SEEN);
+  }
+  @inline private fill(slot: i32, key: u64, port: i32, seen: i64, isStatic: bool): void {
+    const a = this.at(slot);
+    store<u64>(a, key);
+    store<i64>(a, seen, SEEN);
+    store<i32>(a, port, PORT);
+    store<u8>(a, isStatic ? 1 : 0, STATIC);
+  }
 
   setAging(s: i64): void {
     this.agingS = s;
@@ -50,37 +81,32 @@ export class Fdb {
     this.maxEntries = max;
     const want = slotsFor(max > this.count ? max : this.count);
     if (want == this.mask + 1) return;
-    const ok = this.keys;
-    const op = this.ports;
-    const os = this.seen;
-    const ost = this.statics;
-    this.keys = new StaticArray<u64>(want);
-    this.ports = new StaticArray<i32>(want);
-    this.seen = new StaticArray<i64>(want);
-    this.statics = new StaticArray<u8>(want);
+    // The old table is unreferenced once replaced; the copy loop allocates nothing, so no collection runs while it is read.
+    const old = changetype<usize>(this.table);
+    const oldSlots = this.mask + 1;
+    this.table = new StaticArray<u8>(want * <i32>SLOT_BYTES);
+    this.base = changetype<usize>(this.table);
     this.mask = want - 1;
     this.shift = <u64>(64 - ctz(want));
-    for (let i = 0; i < ok.length; i++) {
-      const k = unchecked(ok[i]);
+    for (let i = 0; i < oldSlots; i++) {
+      const a = old + <usize>i * SLOT_BYTES;
+      const k = load<u64>(a);
       if (k == 0) continue;
       let j = this.home(k);
-      while (unchecked(this.keys[j]) != 0) j = (j + 1) & this.mask;
-      unchecked((this.keys[j] = k));
-      unchecked((this.ports[j] = op[i]));
-      unchecked((this.seen[j] = os[i]));
-      unchecked((this.statics[j] = ost[i]));
+      while (this.key(j) != 0) j = (j + 1) & this.mask;
+      memory.copy(this.at(j), a, SLOT_BYTES);
     }
   }
 
   @inline isExpired(slot: i32, now: i64): bool {
-    return this.agingNs != 0 && unchecked(this.statics[slot]) == 0 && now - unchecked(this.seen[slot]) > this.agingNs;
+    return this.agingNs != 0 && !this.isStatic(slot) && now - this.seen(slot) > this.agingNs;
   }
 
   /** The slot holding key, or -1. An expired entry met here is removed and reported absent. */
   @inline find(key: u64, now: i64): i32 {
     let i = this.home(key);
     while (true) {
-      const k = unchecked(this.keys[i]);
+      const k = this.key(i);
       if (k == key) {
         if (this.isExpired(i, now)) {
           this.removeAt(i);
@@ -98,11 +124,8 @@ export class Fdb {
   insert(key: u64, port: i32, now: i64, isStatic: bool): i32 {
     if (this.count >= this.maxEntries) return -1;
     let i = this.home(key);
-    while (unchecked(this.keys[i]) != 0) i = (i + 1) & this.mask;
-    unchecked((this.keys[i] = key));
-    unchecked((this.ports[i] = port));
-    unchecked((this.seen[i] = now));
-    unchecked((this.statics[i] = isStatic ? 1 : 0));
+    while (this.key(i) != 0) i = (i + 1) & this.mask;
+    this.fill(i, key, port, now, isStatic);
     this.count++;
     if (!isStatic) unchecked(this.learned[port]++);
     return i;
@@ -110,33 +133,37 @@ export class Fdb {
 
   /** Moves a dynamic entry to another port (a MAC move). */
   @inline move(slot: i32, port: i32): void {
-    unchecked(this.learned[this.ports[slot]]--);
-    unchecked((this.ports[slot] = port));
+    unchecked(this.learned[this.port(slot)]--);
+    store<i32>(this.at(slot), port, PORT);
     unchecked(this.learned[port]++);
+  }
+
+  /** Turns the entry at slot into a static entry on port (a dynamic one stops counting toward its port). */
+  makeStatic(slot: i32, port: i32): void {
+    if (!this.isStatic(slot)) unchecked(this.learned[this.port(slot)]--);
+    store<i32>(this.at(slot), port, PORT);
+    store<u8>(this.at(slot), 1, STATIC);
   }
 
   /** Removes the entry at slot, shifting later entries of its cluster back (no tombstones). */
   removeAt(slot: i32): void {
-    if (unchecked(this.statics[slot]) == 0) unchecked(this.learned[this.ports[slot]]--);
+    if (!this.isStatic(slot)) unchecked(this.learned[this.port(slot)]--);
     this.count--;
     let i = slot;
     let j = slot;
     const m = this.mask;
     while (true) {
       j = (j + 1) & m;
-      const k = unchecked(this.keys[j]);
+      const k = this.key(j);
       if (k == 0) break;
       const h = this.home(k);
       // Move j into the hole at i when its home is not cyclically within (i, j].
       const inRange = i <= j ? h > i && h <= j : h > i || h <= j;
       if (inRange) continue;
-      unchecked((this.keys[i] = k));
-      unchecked((this.ports[i] = this.ports[j]));
-      unchecked((this.seen[i] = this.seen[j]));
-      unchecked((this.statics[i] = this.statics[j]));
+      memory.copy(this.at(i), this.at(j), SLOT_BYTES);
       i = j;
     }
-    unchecked((this.keys[i] = 0));
+    store<u64>(this.at(i), 0);
   }
 
   /** Removes entries matching vlan (-1 any), port (-1 any); statics too when withStatics. Returns the count removed. */
@@ -148,12 +175,12 @@ export class Fdb {
     const n = this.mask + 1;
     while (i < n) {
       if (counted && unchecked(this.learned[port]) == 0) break;
-      const k = unchecked(this.keys[i]);
+      const k = this.key(i);
       if (
         k != 0 &&
         (vlan < 0 || <i32>(k >> 48) == vlan) &&
-        (port < 0 || unchecked(this.ports[i]) == port) &&
-        (withStatics || unchecked(this.statics[i]) == 0)
+        (port < 0 || this.port(i) == port) &&
+        (withStatics || !this.isStatic(i))
       ) {
         this.removeAt(i);
         removed++;
@@ -171,7 +198,7 @@ export class Fdb {
     let i = 0;
     const n = this.mask + 1;
     while (i < n) {
-      if (unchecked(this.keys[i]) != 0 && this.isExpired(i, now)) {
+      if (this.key(i) != 0 && this.isExpired(i, now)) {
         this.removeAt(i);
         removed++;
         continue;

@@ -17,6 +17,9 @@ export const MAX_BATCH: i32 = 32;
 export const DEFAULT_POOL_BUFFERS: i32 = 4096;
 export const DEFAULT_MAX_PORTS: i32 = 256;
 const MIN_FRAME: i32 = 60;
+/** TPIDs 0x8100 and 0x88a8 as load<u16> reads them from a frame (bytes 81 00 / 88 a8). */
+const WIRE_8100: i32 = 0x0081;
+const WIRE_88A8: i32 = 0xa888;
 
 /** Up to 32 pool handles moving in or out of a port together. */
 export class Batch {
@@ -198,8 +201,8 @@ export class Switch {
     let i = 0;
     const n = f.mask + 1;
     while (i < n && unchecked(f.learned[p.id]) != 0) {
-      const k = unchecked(f.keys[i]);
-      if (k != 0 && unchecked(f.statics[i]) == 0 && unchecked(f.ports[i]) == p.id && !p.cfg.security.allows(k & 0xffffffffffff)) {
+      const k = f.key(i);
+      if (k != 0 && !f.isStatic(i) && f.port(i) == p.id && !p.cfg.security.allows(k & 0xffffffffffff)) {
         f.removeAt(i);
         continue;
       }
@@ -323,13 +326,14 @@ export class Switch {
     const f = this.fdb;
     const out = new Array<FdbEntryInfo>();
     for (let i = 0; i <= f.mask; i++) {
-      const k = unchecked(f.keys[i]);
+      const k = f.key(i);
       if (k == 0 || f.isExpired(i, now)) continue;
       const v = <i32>(k >> 48);
-      const pid = unchecked(f.ports[i]);
+      const pid = f.port(i);
       if ((vlan >= 0 && v != vlan) || (portId >= 0 && pid != portId)) continue;
-      const st = unchecked(f.statics[i]) != 0;
-      const age = st || now < f.seen[i] ? 0 : (now - f.seen[i]) / NS_PER_S;
+      const st = f.isStatic(i);
+      const seen = f.seen(i);
+      const age = st || now < seen ? 0 : (now - seen) / NS_PER_S;
       out.push(new FdbEntryInfo(k & 0xffffffffffff, v, pid, this.ports[pid]!.name, st, age));
     }
     out.sort((a: FdbEntryInfo, b: FdbEntryInfo): i32 => {
@@ -425,7 +429,7 @@ export class Switch {
     // Old statics go; a static that is also in the new set is re-added below.
     for (let i = 0; i < this.statics.length; i++) {
       const s = f.find(fdbKey(this.statics[i].vlan, this.statics[i].mac), this.now);
-      if (s >= 0 && unchecked(f.statics[s]) != 0) f.removeAt(s);
+      if (s >= 0 && f.isStatic(s)) f.removeAt(s);
     }
     f.setMaxEntries(fc.maxEntries);
     this.statics = new Array<StaticEntry>();
@@ -437,9 +441,7 @@ export class Switch {
       const s = f.find(key, this.now);
       if (s >= 0) {
         // A learned entry for the same (MAC, VLAN) becomes the static one.
-        unchecked(f.learned[f.ports[s]]--);
-        unchecked((f.ports[s] = pid));
-        unchecked((f.statics[s] = 1));
+        f.makeStatic(s, pid);
         continue;
       }
       // Statics always fit (validated: no more than max_entries): learned entries make room.
@@ -451,7 +453,7 @@ export class Switch {
   private evictOneDynamic(): bool {
     const f = this.fdb;
     for (let i = 0; i <= f.mask; i++)
-      if (unchecked(f.keys[i]) != 0 && unchecked(f.statics[i]) == 0) {
+      if (f.key(i) != 0 && !f.isStatic(i)) {
         f.removeAt(i);
         return true;
       }
@@ -708,9 +710,10 @@ export class Switch {
     unchecked(p.stats[RX_PACKETS]++);
     unchecked((p.stats[RX_BYTES] += len));
     if (len < 14) return this.dropRx(p, h, DROP_MALFORMED);
-    const et = <i32>bswap<u16>(load<u16>(base, 12));
+    // The EtherType as it lies in memory (network order read little-endian): no byte swap on the hot path.
+    const et = <i32>load<u16>(base, 12);
     // 802.1Q 9.5: TPID 0x8100 (C-tag) everywhere; 0x88a8 (S-tag, 802.1ad) on ports configured for it.
-    const tagged = et == 0x8100 || (et == 0x88a8 && p.ad);
+    const tagged = et == WIRE_8100 || (et == WIRE_88A8 && p.ad);
     let tci: i32 = 0;
     if (tagged) {
       if (len < 18 || len > p.mtu + 18) return this.dropRx(p, h, DROP_MALFORMED);
@@ -735,9 +738,9 @@ export class Switch {
       const key = fdbKey(vlan, src);
       const s = f.find(key, now);
       if (s >= 0) {
-        if (unchecked(f.statics[s]) == 0) {
-          if (unchecked(f.ports[s]) != p.id) f.move(s, p.id);
-          unchecked((f.seen[s] = now));
+        if (!f.isStatic(s)) {
+          if (f.port(s) != p.id) f.move(s, p.id);
+          f.touch(s, now);
         }
       } else f.insert(key, p.id, now, false);
     }
@@ -753,7 +756,7 @@ export class Switch {
     if (!isGroupMac(dst)) {
       const s = f.find(fdbKey(vlan, dst), now);
       if (s >= 0) {
-        const q = unchecked(f.ports[s]);
+        const q = f.port(s);
         const qp = unchecked(this.ports[q]);
         if (q == p.id || qp == null || qp.mirrorDst || !qp.member(vlan)) filtered = true;
         else unchecked((out[nOut++] = q));
@@ -806,7 +809,7 @@ export class Switch {
     }
     if (p.maxMacs > 0 && learnable) {
       const s = f.find(fdbKey(vlan, src), now);
-      if ((s < 0 || (unchecked(f.statics[s]) == 0 && unchecked(f.ports[s]) != p.id)) && unchecked(f.learned[p.id]) >= p.maxMacs) {
+      if ((s < 0 || (!f.isStatic(s) && f.port(s) != p.id)) && unchecked(f.learned[p.id]) >= p.maxMacs) {
         this.dropRx(p, h, DROP_SECURITY);
         return false;
       }
