@@ -613,7 +613,15 @@ export class Switch {
       for (let i = 0; i < n; i++) this.pool.free(unchecked(batch.handles[i]));
       return;
     }
-    for (let i = 0; i < n; i++) this.process(p, unchecked(batch.handles[i]), now);
+    // rx_packets/rx_bytes are added once per batch (nothing reads them while the batch is processed).
+    let bytes: i64 = 0;
+    for (let i = 0; i < n; i++) {
+      const h = unchecked(batch.handles[i]);
+      bytes += this.pool.len(h);
+      this.process(p, h, now);
+    }
+    unchecked((p.stats[RX_PACKETS] += n));
+    unchecked((p.stats[RX_BYTES] += bytes));
   }
 
   /** Receives one frame copied from linear memory [ptr, ptr+len). */
@@ -638,6 +646,8 @@ export class Switch {
     }
     memory.copy(this.pool.data(h), ptr, len);
     this.pool.setLen(h, len);
+    unchecked(p.stats[RX_PACKETS]++);
+    unchecked((p.stats[RX_BYTES] += len));
     this.process(p, h, now);
   }
 
@@ -646,9 +656,15 @@ export class Switch {
     if (now > this.now) this.now = now;
     const p = this.port(id);
     if (p == null) return -1;
-    return this.dequeueFrom(p, now);
+    const h = this.dequeueFrom(p, now);
+    if (h >= 0) {
+      unchecked(p.stats[TX_PACKETS]++);
+      unchecked((p.stats[TX_BYTES] += this.pool.len(h)));
+    }
+    return h;
   }
 
+  /** Takes the next frame off p's queues (shaper permitting), or -1; the caller counts it. */
   @inline private dequeueFrom(p: Port, now: i64): i32 {
     const pr = p.topPriority();
     if (pr < 0) return -1;
@@ -657,8 +673,6 @@ export class Switch {
     const sh = p.egress;
     if (sh != null && !sh.take(now, len)) return -1;
     p.dequeue(pr);
-    unchecked(p.stats[TX_PACKETS]++);
-    unchecked((p.stats[TX_BYTES] += len));
     return h;
   }
 
@@ -669,12 +683,16 @@ export class Switch {
     const p = this.port(id);
     if (p == null) return 0;
     let n = 0;
+    let bytes: i64 = 0;
     while (n < MAX_BATCH) {
       const h = this.dequeueFrom(p, now);
       if (h < 0) break;
+      bytes += this.pool.len(h);
       unchecked((batch.handles[n++] = h));
     }
     batch.count = n;
+    unchecked((p.stats[TX_PACKETS] += n));
+    unchecked((p.stats[TX_BYTES] += bytes));
     return n;
   }
 
@@ -701,14 +719,12 @@ export class Switch {
     this.pool.free(h);
   }
 
-  /** Ingress order (MGMT-API.md): malformed, VLAN filter, mirror destination, security, storm, policer, learning, forwarding. */
+  /** Ingress order (MGMT-API.md): malformed, VLAN filter, mirror destination, security, storm, policer, learning, forwarding. The caller has counted rx_packets/rx_bytes. */
   private process(p: Port, h: i32, now: i64): void {
     const pool = this.pool;
     const f = this.fdb;
     const base = pool.data(h);
     const len = pool.len(h);
-    unchecked(p.stats[RX_PACKETS]++);
-    unchecked((p.stats[RX_BYTES] += len));
     if (len < 14) return this.dropRx(p, h, DROP_MALFORMED);
     // The EtherType as it lies in memory (network order read little-endian): no byte swap on the hot path.
     const et = <i32>load<u16>(base, 12);
