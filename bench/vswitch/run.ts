@@ -41,10 +41,11 @@ async function v8(): Promise<Row[]> {
     env: { abort: () => { throw new Error("abort"); } },
   });
   const x = instance.exports as unknown as { setup(s: number): void; run(n: number): number; runBaseline(n: number): number };
-  const N = quick ? 5_000 : 40_000;
+  const N = quick ? 5_000 : 10_000;
+  const REPS = quick ? 5 : 9; // best of REPS: short runs, so some land in a quiet moment of a shared machine
   const time = (f: () => number, expect: number): number => {
     let best = Infinity;
-    for (let r = 0; r < 5; r++) {
+    for (let r = 0; r < REPS; r++) {
       const t0 = process.hrtime.bigint();
       const got = f();
       const t = Number(process.hrtime.bigint() - t0);
@@ -104,10 +105,11 @@ async function aot(): Promise<Row[] | string> {
     return `AOT build failed: ${(e as Error).message.split("\n")[0]}`;
   }
   // Process start-up is removed by timing two lengths and taking the difference.
-  const N1 = quick ? 2_000 : 10_000, N2 = quick ? 20_000 : 60_000;
+  const N1 = quick ? 2_000 : 4_000, N2 = quick ? 12_000 : 24_000;
+  const REPS = quick ? 5 : 9;
   const wall = (s: number, n: number): number => {
     let best = Infinity;
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < REPS; r++) {
       const t0 = process.hrtime.bigint();
       const p = spawnSync(exe, [String(s), String(n)], { encoding: "utf8" });
       const t = Number(process.hrtime.bigint() - t0);
@@ -126,8 +128,11 @@ async function aot(): Promise<Row[] | string> {
   }
 }
 
-/** Instructions per frame of the AOT build under callgrind (independent of machine load), or null without valgrind. */
-async function aotInstructions(runtime: string): Promise<number[] | string> {
+/**
+ * Per-frame figures of the AOT build under valgrind (independent of machine load): instructions (callgrind),
+ * or with `cache` L1 data-cache misses (cachegrind's simulation of this CPU's caches). A string when unavailable.
+ */
+async function aotValgrind(runtime: string, cache = false): Promise<number[] | string> {
   if (process.argv.includes("--no-aot")) return "skipped";
   if (spawnSync("valgrind", ["--version"]).status !== 0) return "valgrind not installed";
   let exe: string;
@@ -137,11 +142,12 @@ async function aotInstructions(runtime: string): Promise<number[] | string> {
     return `AOT build failed: ${(e as Error).message.split("\n")[0]}`;
   }
   const count = (s: number, n: number): number => {
-    const out = join(outDir, "callgrind.out");
-    const p = spawnSync("valgrind", ["--tool=callgrind", `--callgrind-out-file=${out}`, exe, String(s), String(n)], { encoding: "utf8" });
+    const out = join(outDir, "valgrind.out");
+    const tool = cache ? ["--tool=cachegrind", "--cache-sim=yes", `--cachegrind-out-file=${out}`] : ["--tool=callgrind", `--callgrind-out-file=${out}`];
+    const p = spawnSync("valgrind", [...tool, exe, String(s), String(n)], { encoding: "utf8" });
     checkOutput(p.stdout, p.stderr, n);
-    const m = /refs:\s+([\d,]+)/.exec(p.stderr);
-    if (!m) throw new Error(`no instruction count from callgrind: ${p.stderr.slice(-300)}`);
+    const m = (cache ? /D1\s+misses:\s+([\d,]+)/ : /refs:\s+([\d,]+)/).exec(p.stderr);
+    if (!m) throw new Error(`no count from valgrind: ${p.stderr.slice(-300)}`);
     return Number(m[1].replace(/,/g, ""));
   };
   const A = 500, B = 1500;
@@ -151,27 +157,28 @@ async function aotInstructions(runtime: string): Promise<number[] | string> {
 const { ghz, source } = nominalGHz();
 const v = await v8();
 const a = await aot();
-const insMonitor = await aotInstructions(MONITOR_RUNTIME);
-const insOther = await aotInstructions(OTHER_RUNTIME);
+const insMonitor = await aotValgrind(MONITOR_RUNTIME);
+const insOther = await aotValgrind(OTHER_RUNTIME);
+const d1Misses = await aotValgrind(MONITOR_RUNTIME, true);
 const f = (n: number, d = 1): string => n.toFixed(d).padStart(8);
 console.log(`CPU nominal ${ghz.toFixed(2)} GHz from ${source}; cycles = ns x GHz (an estimate, not a cycle counter).`);
 console.log(`Load average now: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (wall-clock figures are only as quiet as the machine).`);
 console.log(`Per frame, 64-byte frames, batches of 32. "net" subtracts the harness (buffer alloc + 64-byte fill + free), measured alone.`);
-console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps | AOT instr/frame: ${MONITOR_RUNTIME.padStart(11)} ${OTHER_RUNTIME.padStart(11)}`);
+console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps | AOT instr/frame: ${MONITOR_RUNTIME.padStart(11)} ${OTHER_RUNTIME.padStart(11)} | D1 miss/frame`);
 SCENARIOS.forEach((name, i) => {
   const r = v[i];
   let line = `${name.padEnd(34)}|${f(r.ns)}${f(r.ns * ghz, 0)}${f((r.ns - r.base) * ghz, 0)}${f(1000 / r.ns, 2)} |`;
   if (typeof a === "string") line += "       -       -        -      - |";
   else line += `${f(a[i].ns)}${f(a[i].ns * ghz, 0)}${f((a[i].ns - a[i].base) * ghz, 0)}${f(1000 / a[i].ns, 2)} |`;
   const ins = (x: number[] | string): string => (typeof x === "string" ? "-" : x[i].toFixed(0)).padStart(11);
-  line += " ".repeat(18) + ins(insMonitor) + " " + ins(insOther);
+  line += " ".repeat(18) + ins(insMonitor) + " " + ins(insOther) + " | " + (typeof d1Misses === "string" ? "-" : d1Misses[i].toFixed(2)).padStart(13);
   console.log(line);
 });
 console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` + (typeof a === "string" ? "" : `${" ".repeat(16)} |${f(a[0].base)}${f(a[0].base * ghz, 0)}`));
 if (typeof a === "string") console.log(`AOT column: ${a}`);
-else console.log(`AOT: wall time of the static ELF (asc --target baremetal --runtime ${MONITOR_RUNTIME}, as the monitor image is built) for two run lengths, difference taken (start-up removed); best of 3.`);
+else console.log(`AOT: wall time of the static ELF (asc --target baremetal --runtime ${MONITOR_RUNTIME}, as the monitor image is built) for two run lengths, difference taken (start-up removed); best of ${quick ? 5 : 9}.`);
 if (typeof insMonitor === "string") console.log(`AOT instructions: ${insMonitor}`);
-else console.log(`AOT instr/frame: callgrind instruction counts (rep movsb/stosb count per byte), whole path incl. harness, for the monitor's runtime (${MONITOR_RUNTIME}) and the other one (${OTHER_RUNTIME}); incremental keeps a shadow stack, minimal does not.`);
+else console.log(`AOT instr/frame: callgrind instruction counts (rep movsb/stosb count per byte), whole path incl. harness, for the monitor's runtime (${MONITOR_RUNTIME}) and the other one (${OTHER_RUNTIME}); incremental keeps a shadow stack, minimal does not. D1 miss/frame: cachegrind's simulated L1 data-cache misses (monitor runtime).`);
 if (aotNote) console.log(`AOT compiler: ${aotNote}.`);
 console.log("Mpps per core = 1000 / ns per frame (single thread, whole path including the harness).");
 if (typeof a !== "string") {
