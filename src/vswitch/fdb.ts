@@ -23,6 +23,23 @@ const SEEN: usize = 8;
 const PORT: usize = 16;
 const STATIC: usize = 20;
 
+// A slot's fields by its address (Fdb.addr): the hot path computes the address once per lookup.
+@inline export function slotKey(a: usize): u64 {
+  return load<u64>(a);
+}
+@inline export function slotPort(a: usize): i32 {
+  return load<i32>(a, PORT);
+}
+@inline export function slotSeen(a: usize): i64 {
+  return load<i64>(a, SEEN);
+}
+@inline export function slotIsStatic(a: usize): bool {
+  return load<u8>(a, STATIC) != 0;
+}
+@inline export function slotTouch(a: usize, now: i64): void {
+  store<i64>(a, now, SEEN);
+}
+
 export class Fdb {
   /** Owns the slots; `base` is its address (the heap never moves objects). Allocated by setMaxEntries. */
   private table: StaticArray<u8> = new StaticArray<u8>(0);
@@ -44,27 +61,25 @@ export class Fdb {
   @inline home(key: u64): i32 {
     return <i32>((key * 0x9e3779b97f4a7c15) >> this.shift);
   }
-  @inline private at(slot: i32): usize {
+  /** Address of a slot (see slotKey, slotPort, ...). */
+  @inline addr(slot: i32): usize {
     return this.base + <usize>slot * SLOT_BYTES;
   }
   /** The slot's key (vlan << 48 | mac), 0 when empty. */
   @inline key(slot: i32): u64 {
-    return load<u64>(this.at(slot));
+    return slotKey(this.addr(slot));
   }
   @inline port(slot: i32): i32 {
-    return load<i32>(this.at(slot), PORT);
+    return slotPort(this.addr(slot));
   }
   @inline seen(slot: i32): i64 {
-    return load<i64>(this.at(slot), SEEN);
+    return slotSeen(this.addr(slot));
   }
   @inline isStatic(slot: i32): bool {
-    return load<u8>(this.at(slot), STATIC) != 0;
-  }
-  @inline touch(slot: i32, now: i64): void {
-    store<i64>(this.at(slot), now, SEEN);
+    return slotIsStatic(this.addr(slot));
   }
   @inline private fill(slot: i32, key: u64, port: i32, seen: i64, isStatic: bool): void {
-    const a = this.at(slot);
+    const a = this.addr(slot);
     store<u64>(a, key);
     store<i64>(a, seen, SEEN);
     store<i32>(a, port, PORT);
@@ -94,12 +109,13 @@ export class Fdb {
       if (k == 0) continue;
       let j = this.home(k);
       while (this.key(j) != 0) j = (j + 1) & this.mask;
-      memory.copy(this.at(j), a, SLOT_BYTES);
+      memory.copy(this.addr(j), a, SLOT_BYTES);
     }
   }
 
   @inline isExpired(slot: i32, now: i64): bool {
-    return this.agingNs != 0 && !this.isStatic(slot) && now - this.seen(slot) > this.agingNs;
+    const a = this.addr(slot);
+    return this.agingNs != 0 && !slotIsStatic(a) && now - slotSeen(a) > this.agingNs;
   }
 
   /** The slot holding key, or -1. An expired entry met here is removed and reported absent. */
@@ -134,15 +150,15 @@ export class Fdb {
   /** Moves a dynamic entry to another port (a MAC move). */
   @inline move(slot: i32, port: i32): void {
     unchecked(this.learned[this.port(slot)]--);
-    store<i32>(this.at(slot), port, PORT);
+    store<i32>(this.addr(slot), port, PORT);
     unchecked(this.learned[port]++);
   }
 
   /** Turns the entry at slot into a static entry on port (a dynamic one stops counting toward its port). */
   makeStatic(slot: i32, port: i32): void {
     if (!this.isStatic(slot)) unchecked(this.learned[this.port(slot)]--);
-    store<i32>(this.at(slot), port, PORT);
-    store<u8>(this.at(slot), 1, STATIC);
+    store<i32>(this.addr(slot), port, PORT);
+    store<u8>(this.addr(slot), 1, STATIC);
   }
 
   /** Removes the entry at slot, shifting later entries of its cluster back (no tombstones). */
@@ -160,10 +176,10 @@ export class Fdb {
       // Move j into the hole at i when its home is not cyclically within (i, j].
       const inRange = i <= j ? h > i && h <= j : h > i || h <= j;
       if (inRange) continue;
-      memory.copy(this.at(i), this.at(j), SLOT_BYTES);
+      memory.copy(this.addr(i), this.addr(j), SLOT_BYTES);
       i = j;
     }
-    store<u64>(this.at(i), 0);
+    store<u64>(this.addr(i), 0);
   }
 
   /** Removes entries matching vlan (-1 any), port (-1 any); statics too when withStatics. Returns the count removed. */

@@ -6,7 +6,7 @@ import {
 } from "./config";
 import { BROADCAST_MAC, formatMac, isGroupMac, loadMac } from "./mac";
 import { BUF_DATA, PacketPool } from "./pool";
-import { Fdb, fdbKey, NS_PER_S } from "./fdb";
+import { Fdb, fdbKey, NS_PER_S, slotIsStatic, slotPort, slotTouch } from "./fdb";
 import {
   Port, RX_BYTES, RX_PACKETS, TX_BYTES, TX_PACKETS, STAT_COUNT, DROP_FILTERED, DROP_MALFORMED, DROP_MIRROR_DST,
   DROP_NO_BUFFER, DROP_POLICER, DROP_SECURITY, DROP_SHAPER, DROP_STORM, DROP_VLAN, MAX_MTU,
@@ -754,9 +754,10 @@ export class Switch {
       const key = fdbKey(vlan, src);
       const s = f.find(key, now);
       if (s >= 0) {
-        if (!f.isStatic(s)) {
-          if (f.port(s) != p.id) f.move(s, p.id);
-          f.touch(s, now);
+        const a = f.addr(s);
+        if (!slotIsStatic(a)) {
+          if (slotPort(a) != p.id) f.move(s, p.id);
+          slotTouch(a, now);
         }
       } else f.insert(key, p.id, now, false);
     }
@@ -772,10 +773,19 @@ export class Switch {
     if (!isGroupMac(dst)) {
       const s = f.find(fdbKey(vlan, dst), now);
       if (s >= 0) {
-        const q = f.port(s);
+        const q = slotPort(f.addr(s));
         const qp = unchecked(this.ports[q]);
         if (q == p.id || qp == null || qp.mirrorDst || !qp.member(vlan)) filtered = true;
-        else unchecked((out[nOut++] = q));
+        else if (!tagged && (rxMask | qp.mirrorTx) == 0 && !qp.taggedOut(vlan)) {
+          // The common case, as the general egress below would do it: one port, untagged in and out
+          // (priority 0), no mirror; the frame itself is queued.
+          if (len < MIN_FRAME) this.pad(h);
+          if (!qp.enqueue(h, 0)) {
+            pool.free(h);
+            qp.txDrop(DROP_SHAPER);
+          }
+          return;
+        } else unchecked((out[nOut++] = q));
       } else nOut = this.floodSet(p, vlan);
     } else nOut = this.floodSet(p, vlan);
     if (filtered) p.drop(DROP_FILTERED);

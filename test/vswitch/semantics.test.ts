@@ -472,6 +472,22 @@ describe("QoS", () => {
     expect(sw.drain(b, 100 * 1_000_000).length).toBe(1); // 100 ms at 1000 B/s: one frame
     expect(sw.stat(b, TX_BYTES)).toBe(300);
   });
+  test("learned unicast (the frame itself queued): short frames padded, a full queue drops into tx_dropped", () => {
+    const [a, b] = ports("a", "b");
+    sw.inject(b, frame({ dst: BC, src: B, len: 60 }), 0);
+    sw.drain(a, 0);
+    for (let i = 0; i < 70; i++) sw.inject(a, frame({ dst: B, src: A, len: i == 0 ? 42 : 100 }), 0);
+    expect(sw.x.queued(b)).toBe(64);
+    expect(sw.stat(b, TX_DROPPED)).toBe(6);
+    expect(drops(b, "shaper")).toBe(6);
+    const out = sw.drain(b, 0);
+    expect(out.length).toBe(64);
+    expect(out[0].length).toBe(60); // 42 bytes padded to the 802.3 minimum
+    expect(Array.from(out[0].subarray(42))).toEqual(new Array(18).fill(0));
+    expect(sw.stat(b, TX_PACKETS)).toBe(64);
+    expect(sw.stat(b, TX_BYTES)).toBe(60 + 63 * 100);
+    expect(sw.stat(a, RX_PACKETS)).toBe(70);
+  });
   test("eight priority queues by PCP, strict priority", () => {
     const [t, b] = ports("t", "b");
     sw.trunk("t", [1, 1], 1);
