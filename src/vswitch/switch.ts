@@ -776,13 +776,15 @@ export class Switch {
         const q = slotPort(f.addr(s));
         const qp = unchecked(this.ports[q]);
         if (q == p.id || qp == null || qp.mirrorDst || !qp.member(vlan)) filtered = true;
-        else if (!tagged && (rxMask | qp.mirrorTx) == 0 && !qp.taggedOut(vlan)) {
-          // The common case, as the general egress below would do it: one port, untagged in and out
-          // (priority 0), no mirror; the frame itself is queued.
-          if (len < MIN_FRAME) this.pad(h);
-          if (!qp.enqueue(h, 0)) {
-            pool.free(h);
-            qp.txDrop(DROP_SHAPER);
+        else if ((rxMask | qp.mirrorTx) == 0) {
+          // The common case, as the general egress below would do it for a single port with no mirror:
+          // the frame itself is padded or retagged in place, and queued.
+          if (!tagged && !qp.taggedOut(vlan)) {
+            if (len < MIN_FRAME) this.pad(h);
+            this.queueOrDrop(qp, h, 0); // untagged: priority 0
+          } else {
+            this.retagInPlace(h, tagged, qp.taggedOut(vlan), qp.tpid, (tci & 0xf000) | vlan);
+            this.queueOrDrop(qp, h, tci >> 13);
           }
           return;
         } else unchecked((out[nOut++] = q));
@@ -824,6 +826,13 @@ export class Switch {
 
     const mask = rxMask | txMask;
     if (mask != 0) this.sendMirrorCopies(mask, rxMask, nOut, pcp);
+  }
+
+  @inline private queueOrDrop(qp: Port, h: i32, pcp: i32): void {
+    if (!qp.enqueue(h, pcp)) {
+      this.pool.free(h);
+      qp.txDrop(DROP_SHAPER);
+    }
   }
 
   /** Port security, storm control, policer (in that order); false when the frame was dropped (and freed). */
