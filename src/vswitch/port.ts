@@ -139,6 +139,22 @@ export class Port {
     this.queued--;
     return h;
   }
+  /** Moves up to max handles of queue pcp, oldest first, to out[at..]; returns how many. */
+  @inline popRun(pcp: i32, max: i32, out: StaticArray<i32>, at: i32): i32 {
+    const len = unchecked(this.qLen[pcp]);
+    const n = len < max ? len : max;
+    const ring = pcp * QUEUE_DEPTH;
+    let head = unchecked(this.qHead[pcp]);
+    for (let k = 0; k < n; k++) {
+      unchecked((out[at + k] = this.q[ring + head]));
+      head = (head + 1) & (QUEUE_DEPTH - 1);
+    }
+    unchecked((this.qHead[pcp] = head));
+    unchecked((this.qLen[pcp] = len - n));
+    if (len == n) this.nonEmpty &= ~((<u32>1) << pcp);
+    this.queued -= n;
+    return n;
+  }
   drop(reason: i32): void {
     unchecked(this.stats[RX_DROPPED]++);
     unchecked(this.stats[DROP_BASE + reason]++);

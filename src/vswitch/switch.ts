@@ -684,11 +684,17 @@ export class Switch {
     if (p == null) return 0;
     let n = 0;
     let bytes: i64 = 0;
-    while (n < MAX_BATCH) {
-      const h = this.dequeueFrom(p, now);
-      if (h < 0) break;
-      bytes += this.pool.len(h);
-      unchecked((batch.handles[n++] = h));
+    if (p.egress == null) {
+      // No shaper: whole runs of a queue at once, highest priority first.
+      while (n < MAX_BATCH && p.nonEmpty != 0) n += p.popRun(p.topPriority(), MAX_BATCH - n, batch.handles, n);
+      for (let i = 0; i < n; i++) bytes += this.pool.len(unchecked(batch.handles[i]));
+    } else {
+      while (n < MAX_BATCH) {
+        const h = this.dequeueFrom(p, now);
+        if (h < 0) break;
+        bytes += this.pool.len(h);
+        unchecked((batch.handles[n++] = h));
+      }
     }
     batch.count = n;
     unchecked((p.stats[TX_PACKETS] += n));
