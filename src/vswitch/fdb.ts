@@ -4,7 +4,7 @@ import { DEFAULT_AGING_S, DEFAULT_MAX_ENTRIES } from "./config";
 
 export const NS_PER_S: i64 = 1_000_000_000;
 
-/** Key of (vlan, mac): vlan in bits 48..59, never 0 for a valid VLAN (1-4094). */
+/** Key of (vlan, wire-order mac: see loadWireMac): vlan in bits 48..59, never 0 for a valid VLAN (1-4094). */
 @inline export function fdbKey(vlan: i32, mac: u64): u64 {
   return (<u64>vlan << 48) | mac;
 }

@@ -43,7 +43,20 @@ export function formatMac(mac: u64): string {
   return s;
 }
 
-/** Reads the 6-byte MAC at p (network order). */
-@inline export function loadMac(p: usize): u64 {
-  return (<u64>bswap<u16>(load<u16>(p)) << 32) | <u64>bswap<u32>(load<u32>(p, 2));
+/**
+ * The 6-byte MAC at p as it lies in memory, read little-endian ("wire order": first octet in the low byte).
+ * The forwarding path and the FDB keys use this form: no byte swapping per frame. swapMac converts.
+ */
+@inline export function loadWireMac(p: usize): u64 {
+  return <u64>load<u32>(p) | (<u64>load<u16>(p, 4) << 32);
+}
+
+/** The group bit of a wire-order MAC (the least significant bit of the first octet). */
+@inline export function isGroupWire(w: u64): bool {
+  return (w & 1) != 0;
+}
+
+/** Network-order MAC (parseMac, the API) <-> wire-order MAC (loadWireMac, FDB keys): reverses the 6 octets. */
+@inline export function swapMac(m: u64): u64 {
+  return bswap<u64>(m) >> 16;
 }

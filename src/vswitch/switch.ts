@@ -4,7 +4,7 @@ import {
   ApplyResult, ConfigError, ERR_CONFLICT, ERR_NOT_FOUND, ERR_RESOURCE_LIMIT, FdbConfig, MAX_MIRRORS,
   MirrorConfig, MirrorSource, PortConfig, StaticEntry, SwitchConfig, invalid, isValidName, DIR_RX, DIR_TX, KIND_TEST,
 } from "./config";
-import { BROADCAST_MAC, formatMac, isGroupMac, loadMac } from "./mac";
+import { BROADCAST_MAC, formatMac, isGroupWire, loadWireMac, swapMac } from "./mac";
 import { BUF_DATA, PacketPool } from "./pool";
 import { Fdb, fdbKey, NS_PER_S, slotIsStatic, slotPort, slotTouch } from "./fdb";
 import {
@@ -202,7 +202,7 @@ export class Switch {
     const n = f.mask + 1;
     while (i < n && unchecked(f.learned[p.id]) != 0) {
       const k = f.key(i);
-      if (k != 0 && !f.isStatic(i) && f.port(i) == p.id && !p.cfg.security.allows(k & 0xffffffffffff)) {
+      if (k != 0 && !f.isStatic(i) && f.port(i) == p.id && !p.cfg.security.allows(swapMac(k & 0xffffffffffff))) {
         f.removeAt(i);
         continue;
       }
@@ -334,7 +334,7 @@ export class Switch {
       const st = f.isStatic(i);
       const seen = f.seen(i);
       const age = st || now < seen ? 0 : (now - seen) / NS_PER_S;
-      out.push(new FdbEntryInfo(k & 0xffffffffffff, v, pid, this.ports[pid]!.name, st, age));
+      out.push(new FdbEntryInfo(swapMac(k & 0xffffffffffff), v, pid, this.ports[pid]!.name, st, age));
     }
     out.sort((a: FdbEntryInfo, b: FdbEntryInfo): i32 => {
       const ka = fdbKey(a.vlan, a.mac);
@@ -428,7 +428,7 @@ export class Switch {
     f.setAging(fc.agingS);
     // Old statics go; a static that is also in the new set is re-added below.
     for (let i = 0; i < this.statics.length; i++) {
-      const s = f.find(fdbKey(this.statics[i].vlan, this.statics[i].mac), this.now);
+      const s = f.find(fdbKey(this.statics[i].vlan, swapMac(this.statics[i].mac)), this.now);
       if (s >= 0 && f.isStatic(s)) f.removeAt(s);
     }
     f.setMaxEntries(fc.maxEntries);
@@ -436,7 +436,7 @@ export class Switch {
     for (let i = 0; i < fc.statics.length; i++) {
       const st = fc.statics[i];
       this.statics.push(new StaticEntry(st.mac, st.vlan, st.port));
-      const key = fdbKey(st.vlan, st.mac);
+      const key = fdbKey(st.vlan, swapMac(st.mac));
       const pid = this.portId(st.port);
       const s = f.find(key, this.now);
       if (s >= 0) {
@@ -752,9 +752,9 @@ export class Switch {
       if (vlan == 0) return this.dropRx(p, h, DROP_VLAN);
     }
     if (p.mirrorDst) return this.dropRx(p, h, DROP_MIRROR_DST);
-    const dst = loadMac(base);
-    const src = loadMac(base + 6);
-    const learnable = !isGroupMac(src);
+    const dst = loadWireMac(base);
+    const src = loadWireMac(base + 6);
+    const learnable = !isGroupWire(src);
     if (p.checks && !this.ingressChecks(p, h, vlan, src, dst, learnable, len, now)) return;
     if (learnable) {
       const key = fdbKey(vlan, src);
@@ -776,7 +776,7 @@ export class Switch {
     let nOut = 0;
     const out = this.outPorts;
     let filtered = false;
-    if (!isGroupMac(dst)) {
+    if (!isGroupWire(dst)) {
       const s = f.find(fdbKey(vlan, dst), now);
       if (s >= 0) {
         const q = slotPort(f.addr(s));
@@ -841,10 +841,10 @@ export class Switch {
     }
   }
 
-  /** Port security, storm control, policer (in that order); false when the frame was dropped (and freed). */
+  /** Port security, storm control, policer (in that order); false when the frame was dropped (and freed). src and dst are wire-order MACs. */
   private ingressChecks(p: Port, h: i32, vlan: i32, src: u64, dst: u64, learnable: bool, len: i32, now: i64): bool {
     const f = this.fdb;
-    if (p.allowList && !p.cfg.security.allows(src)) {
+    if (p.allowList && !p.cfg.security.allows(swapMac(src))) {
       this.dropRx(p, h, DROP_SECURITY);
       return false;
     }
@@ -858,7 +858,7 @@ export class Switch {
     if (p.stormOn) {
       let b: TokenBucket | null = null;
       if (dst == BROADCAST_MAC) b = p.stormB;
-      else if (isGroupMac(dst)) b = p.stormM;
+      else if (isGroupWire(dst)) b = p.stormM;
       else if (p.stormU != null && f.find(fdbKey(vlan, dst), now) < 0) b = p.stormU;
       if (b != null && !b.take(now, 1)) {
         this.dropRx(p, h, DROP_STORM);
