@@ -10,10 +10,14 @@ export class TokenBucket {
   last: i64 = 0;
   started: bool = false;
 
+  /** Nanoseconds after which an empty bucket is full again (more than cap / rate): refill needs no division. */
+  fullAfter: i64;
+
   constructor(ratePerSecond: i64, capUnits: i64) {
     this.rate = ratePerSecond;
     this.cap = capUnits * SCALE;
     this.tokens = this.cap;
+    this.fullAfter = this.cap / ratePerSecond + 1;
   }
 
   /** Refills up to `now` (ns). A clock going backwards adds nothing. */
@@ -26,9 +30,12 @@ export class TokenBucket {
     if (now <= this.last) return;
     const elapsed = now - this.last;
     this.last = now;
-    const need = this.cap - this.tokens;
-    if (elapsed > need / this.rate) this.tokens = this.cap;
-    else this.tokens += elapsed * this.rate;
+    // elapsed < fullAfter keeps elapsed * rate below cap + rate: no overflow for the rates and bursts config allows.
+    if (elapsed >= this.fullAfter) this.tokens = this.cap;
+    else {
+      const t = this.tokens + elapsed * this.rate;
+      this.tokens = t > this.cap ? this.cap : t;
+    }
   }
 
   /** Takes `units` if the bucket holds them; false (nothing taken) otherwise. */
