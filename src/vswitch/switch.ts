@@ -45,6 +45,14 @@ export class FdbEntryInfo {
   constructor(public mac: u64, public vlan: i32, public portId: i32, public port: string, public isStatic: bool, public ageS: i64) {}
 }
 
+/** Moves the 12 address bytes of a frame by a tag's length (the ranges overlap): all loads come before the stores. */
+@inline function moveAddresses(dst: usize, src: usize): void {
+  const lo = load<u64>(src);
+  const hi = load<u32>(src, 8);
+  store<u64>(dst, lo);
+  store<u32>(dst, hi, 8);
+}
+
 export class Switch {
   readonly pool: PacketPool;
   readonly fdb: Fdb;
@@ -959,14 +967,14 @@ export class Switch {
       if (!tagged) {
         pool.adjust(h, -4);
         const b = pool.data(h);
-        memory.copy(b, b + 4, 12);
+        moveAddresses(b, b + 4);
       }
       const b = pool.data(h);
       store<u16>(b, bswap<u16>(<u16>tpid), 12);
       store<u16>(b, bswap<u16>(<u16>tci), 14);
     } else if (tagged) {
       const b = pool.data(h);
-      memory.copy(b + 4, b, 12);
+      moveAddresses(b + 4, b);
       pool.adjust(h, 4);
     }
     if (pool.len(h) < MIN_FRAME) this.pad(h);
