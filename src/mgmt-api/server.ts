@@ -291,6 +291,7 @@ export class MgmtServer {
   private dispatch(call: Call): void {
     const m = call.method;
     if (m == "system.info") return this.systemInfo(call);
+    if (m == "system.memory") return this.systemMemory(call);
     if (m == "audit.list") return this.auditList(call);
     if (m == "audit.info") return this.auditInfo(call);
     if (m == "vm.list") return this.vmList(call);
@@ -322,6 +323,16 @@ export class MgmtServer {
     w.key("cpus").int(h.cpus);
     w.key("memory_mib").int(h.memoryMib);
     w.key("uptime_ms").int(h.nowMs);
+    w.endObj();
+  }
+
+  /** system.memory (added to MGMT-API v1): the size of linear memory (the heap) and the collections run. */
+  private systemMemory(call: Call): void {
+    if (!this.noParams(call)) return;
+    const w = call.w;
+    w.beginObj();
+    w.key("heap_bytes").int(<i64>memory.size() << 16);
+    w.key("collections").int(this.host.collections);
     w.endObj();
   }
 

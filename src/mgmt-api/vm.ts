@@ -77,4 +77,6 @@ export class HostInfo {
   memoryMib: i64 = 0;
   /** Monotonic milliseconds since start; the host advances it. */
   nowMs: i64 = 0;
+  /** Garbage collections run (the monitor's gc.ts; 0 where the runtime collects by itself, as in Node). */
+  collections: i64 = 0;
 }

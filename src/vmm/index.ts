@@ -9,6 +9,7 @@ import { Monitor } from "./monitor";
 import { VmmBackend, pumpCom2 } from "./mgmt";
 import { Vm } from "./vm";
 import { cpuidReg, pause, rdtsc } from "./hw";
+import { gcCollections, gcSafePoint } from "./gc";
 import { vlog, vwarn } from "./log";
 import { bootModules, bootOptions } from "./multiboot";
 import { GUEST_LOAD } from "./vm";
@@ -245,6 +246,10 @@ export function vmmStart(): void {
     const ran = m.runSlice();
     s.host.nowMs = <i64>((rdtsc() - t0) / 1_000_000); // approximate: TSC at ~1 GHz
     pumpCom2(s);
+    // The garbage collector's only safe point (gc.ts): here the live objects are reachable from the globals
+    // `monitor` and `server` (m, s and backend are); main()'s locals are not used after vmmStart.
+    gcSafePoint();
+    s.host.collections = gcCollections;
     if (!ran) pause();
   }
 }

@@ -38,6 +38,15 @@ describe("methods", () => {
     expectError(await c.req("system.info", { x: 1 }), -32602, "x");
   });
 
+  it("system.memory (an addition): heap size in whole wasm pages; the Node runtime collects by itself", async () => {
+    const m = await c.req("system.memory");
+    expect(Object.keys(m.result)).toEqual(["heap_bytes", "collections"]);
+    expect(m.result.heap_bytes).toBeGreaterThan(0);
+    expect(m.result.heap_bytes % 65536).toBe(0);
+    expect(m.result.collections).toBe(0);
+    expectError(await c.req("system.memory", { x: 1 }), -32602, "x");
+  });
+
   it("port.list and port.get show new ports with defaults", async () => {
     const l = await c.req("port.list");
     expect(l.result.map((p: any) => p.name)).toEqual(["a", "b", "c", "d"]);

@@ -128,7 +128,7 @@ const HELP: Record<string, string> = {
 Manages a Typevisor monitor (or the hosted runner) over its management channel.
 
 commands:
-  system info                      machine, version, uptime
+  system info | memory             machine, version, uptime; heap size, collections
   port list | show PORT | set PORT ...
                                    switch ports, their VLANs and counters
   qos set PORT ...                 ingress policer / egress shaper
@@ -150,7 +150,7 @@ global options:
 
 exit status: 0 ok, 1 the server refused (error printed), 2 usage error,
 3 could not talk to the server.`,
-  system: `usage: tvctl system info\n\nPrints system.info: name, version, API version, virtualization, CPUs, memory, uptime.`,
+  system: `usage: tvctl system info\n       tvctl system memory\n\ninfo prints system.info: name, version, API version, virtualization, CPUs, memory, uptime.\nmemory prints system.memory: the monitor's heap (linear memory) size and the garbage collections run.`,
   port: `usage: tvctl port list
        tvctl port show PORT
        tvctl port set PORT (--access VLAN | --trunk SET [--native VLAN|none] [--native-tagged])
@@ -540,8 +540,13 @@ async function cmdVm(ctx: Ctx, argv: string[]): Promise<void> {
 
 async function cmdSystem(ctx: Ctx, argv: string[]): Promise<void> {
   const o = parseArgs(argv, [], []);
-  if (o.args[0] !== "info" || o.args.length > 1) throw new UsageError("system: the subcommand is info");
+  if ((o.args[0] !== "info" && o.args[0] !== "memory") || o.args.length > 1) throw new UsageError("system: the subcommand is info or memory");
   const c = await ctx.client();
+  if (o.args[0] === "memory") {
+    const m = await c.call<{ heap_bytes: number; collections: number }>("system.memory");
+    if (ctx.json) return printJson(ctx, m);
+    return ctx.out([`heap:        ${(m.heap_bytes / 1024).toFixed(0)} KiB`, `collections: ${m.collections}`].join("\n"));
+  }
   const s = await c.systemInfo();
   if (ctx.json) return printJson(ctx, s);
   ctx.out(
