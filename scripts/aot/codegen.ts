@@ -458,6 +458,11 @@ export class FuncGen {
         }
       }
     }
+    // local = load: straight into a register home (writing a 32-bit register zero-extends, as i32 values are kept)
+    if (!info.isTee && h.kind === "reg" && binaryen.getExpressionId(info.value) === ID.Load) {
+      this.genLoad(exprInfo(info.value), h.reg);
+      return;
+    }
     this.gen(info.value);
     this.e(`mov ${dst}, ${ra}`);
   }
@@ -496,20 +501,22 @@ export class FuncGen {
     return false;
   }
 
-  genLoad(info: any) {
+  /** An integer load leaves its value in `into` (default rax; local.set passes a register home). */
+  genLoad(info: any, into = "rax") {
     const t = valType(info.type);
     const a = this.address(info.ptr, info.offset);
     const bytes: number = info.bytes;
     if (t === "f32") { this.e(`movss xmm0, dword ptr ${a}`); return; }
     if (t === "f64") { this.e(`movsd xmm0, qword ptr ${a}`); return; }
-    const dst = t === "i64" ? "rax" : "eax";
-    if (bytes === 8) this.e(`mov rax, qword ptr ${a}`);
+    const r64 = into, r32 = reg(into, 32);
+    const dst = t === "i64" ? r64 : r32;
+    if (bytes === 8) this.e(`mov ${r64}, qword ptr ${a}`);
     else if (bytes === 4) {
-      if (t === "i64" && info.isSigned) this.e(`movsxd rax, dword ptr ${a}`);
-      else this.e(`mov eax, dword ptr ${a}`);
+      if (t === "i64" && info.isSigned) this.e(`movsxd ${r64}, dword ptr ${a}`);
+      else this.e(`mov ${r32}, dword ptr ${a}`);
     } else {
       const p = bytes === 1 ? "byte ptr" : "word ptr";
-      this.e(info.isSigned ? `movsx ${dst}, ${p} ${a}` : `movzx eax, ${p} ${a}`);
+      this.e(info.isSigned ? `movsx ${dst}, ${p} ${a}` : `movzx ${r32}, ${p} ${a}`);
     }
   }
 
@@ -541,6 +548,12 @@ export class FuncGen {
     this.gen(info.ptr);
     const h = this.save("i32");
     this.gen(info.value);
+    if (h !== "stack") {
+      // The pointer waits in register h (zero-extended: it came from a 32-bit eax): address through it.
+      this.storeFrom(this.fixOffset(h, off), vt, bits);
+      this.freeTemps.push(h);
+      return;
+    }
     this.restoreInt(h, "rcx");
     this.storeFrom(this.fixOffset("rcx", off), vt, bits);
   }
@@ -879,6 +892,14 @@ export class FuncGen {
     this.gen(l);
     const h = this.save("i64");
     this.gen(r);
+    if (h !== "stack" && (commutative || op === "Sub")) {
+      // The left value waits in register h: combine in place instead of shuffling through rcx.
+      const a = reg("rax", bits), t = reg(h, bits);
+      if (op === "Sub") { this.e(`sub ${t}, ${a}`); this.e(`mov ${a}, ${t}`); }
+      else this.e(op === "Mul" ? `imul ${a}, ${t}` : `${op.toLowerCase()} ${a}, ${t}`);
+      this.freeTemps.push(h);
+      return;
+    }
     this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
     this.restoreInt(h, "rax");
     this.intOp(op, bits, reg("rcx", bits), null);

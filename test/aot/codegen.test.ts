@@ -118,6 +118,35 @@ describe("linux target", () => {
     for (const opt of [true, false]) expect((await run("order" + opt, wat, [], opt)).status).toBe(3);
   });
 
+  it("two complex operands: sub keeps its order, stores address through the waiting pointer, loads land in register homes", async () => {
+    // Non-optimized too, so binaryen cannot fold the calls away. Exit status 1 means every check held.
+    const wat = `(module (memory 1)
+      (func $c (param i32) (result i32) (local.get 0))
+      (func (export "main") (result i32) (local $a i32) (local $b i64) (local $ok i32)
+        (local.set $ok (i32.const 1))
+        ;; (100 - 58) with both sides calls: the left waits in a temporary
+        (if (i32.ne (i32.sub (call $c (i32.const 100)) (call $c (i32.const 58))) (i32.const 42)) (then (local.set $ok (i32.const 0))))
+        (if (i64.ne (i64.sub (i64.extend_i32_u (call $c (i32.const 7))) (i64.extend_i32_u (call $c (i32.const 9)))) (i64.const -2)) (then (local.set $ok (i32.const 0))))
+        (if (i32.ne (i32.mul (call $c (i32.const 6)) (call $c (i32.const 7))) (i32.const 42)) (then (local.set $ok (i32.const 0))))
+        ;; store with a complex pointer and a complex value
+        (i32.store offset=4 (call $c (i32.const 64)) (call $c (i32.const 0xbeef)))
+        (if (i32.ne (i32.load (i32.const 68)) (i32.const 0xbeef)) (then (local.set $ok (i32.const 0))))
+        ;; loads of every width and sign straight into locals
+        (i32.store (i32.const 128) (i32.const 0x80fffffb))
+        (local.set $a (i32.load8_s (call $c (i32.const 128))))
+        (if (i32.ne (local.get $a) (i32.const -5)) (then (local.set $ok (i32.const 0))))
+        (local.set $a (i32.load16_u (call $c (i32.const 128))))
+        (if (i32.ne (local.get $a) (i32.const 0xfffb)) (then (local.set $ok (i32.const 0))))
+        (local.set $b (i64.load8_s (call $c (i32.const 128))))
+        (if (i64.ne (local.get $b) (i64.const -5)) (then (local.set $ok (i32.const 0))))
+        (local.set $b (i64.load32_u (call $c (i32.const 128))))
+        (if (i64.ne (local.get $b) (i64.const 0x80fffffb)) (then (local.set $ok (i32.const 0))))
+        (local.set $b (i64.load32_s (call $c (i32.const 128))))
+        (if (i64.ne (local.get $b) (i64.const 0xffffffff80fffffb)) (then (local.set $ok (i32.const 0))))
+        (local.get $ok)))`;
+    for (const opt of [true, false]) expect((await run("operands" + opt, wat, [], opt)).status).toBe(1);
+  });
+
   it("short-circuits && and || conditions without evaluating the skipped side", async () => {
     // $t counts calls; && / || written as binaryen's if-expressions
     const wat = `(module (global $n (mut i32) (i32.const 0))
