@@ -215,6 +215,18 @@ export class FuncGen {
     this.e(isFloat(t) ? `movq ${r}, xmm0` : `mov ${r}, rax`);
     return r;
   }
+  /** Evaluates integer expression e and keeps it like save(); an integer load goes straight into the temporary. */
+  evalSaved(e: ExprRef): string {
+    const t = this.tyOf(e);
+    if (!isFloat(t) && binaryen.getExpressionId(e) === ID.Load && this.freeTemps.length > 0) {
+      const r = this.freeTemps.pop()!;
+      this.usedTemps.add(r);
+      this.genLoad(exprInfo(e), r);
+      return r;
+    }
+    this.gen(e);
+    return this.save(t);
+  }
   restoreInt(h: string, into: string) {
     if (h === "stack") { this.popTo(into); return; }
     this.e(`mov ${into}, ${h}`);
@@ -545,8 +557,7 @@ export class FuncGen {
       return;
     }
     const off = info.offset >>> 0;
-    this.gen(info.ptr);
-    const h = this.save("i32");
+    const h = this.evalSaved(info.ptr);
     this.gen(info.value);
     if (h !== "stack") {
       // The pointer waits in register h (zero-extended: it came from a 32-bit eax): address through it.
@@ -889,8 +900,7 @@ export class FuncGen {
       this.intOp(op, bits, reg("rcx", bits), null);
       return;
     }
-    this.gen(l);
-    const h = this.save("i64");
+    const h = this.evalSaved(l);
     this.gen(r);
     if (h !== "stack" && (commutative || op === "Sub")) {
       // The left value waits in register h: combine in place instead of shuffling through rcx.
