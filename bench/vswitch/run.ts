@@ -1,5 +1,5 @@
 // `npm run bench -- vswitch`: forwarding cost per 64-byte frame in batches of 32, under V8 and under the AOT
-// linux build side by side. Cycles are estimated as ns x the CPU's nominal GHz from /proc/cpuinfo.
+// linux build side by side. Cycles are ns x the core clock measured in the same run (bench/lib/clock.c), or the nominal GHz without gcc.
 // Flags: --quick (fewer batches), --no-aot.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -25,6 +25,20 @@ function nominalGHz(): { ghz: number; source: string } {
   return { ghz: mhz / 1000, source: `"cpu MHz" ${mhz} (model name "${name.trim()}" gives no frequency)` };
 }
 
+/**
+ * The core clock measured now (bench/lib/clock.c: a dependent multiply chain, best of 5), or null without gcc.
+ * Cycles use it: "cpu MHz" is the TSC rate, which a turbo core runs above.
+ */
+function measuredGHz(): number | null {
+  const exe = join(root, "build", "bench", "clock");
+  mkdirSync(dirname(exe), { recursive: true });
+  const cc = spawnSync("gcc", ["-O2", "-o", exe, join(root, "bench", "lib", "clock.c")], { encoding: "utf8" });
+  if (cc.status !== 0) return null;
+  let best = 0;
+  for (let r = 0; r < 5; r++) best = Math.max(best, Number(spawnSync(exe, [], { encoding: "utf8" }).stdout.split(" ")[0]) || 0);
+  return best > 0 ? best : null;
+}
+
 async function asc(entry: string, args: string[], out: string): Promise<void> {
   const ascMod = (await import("assemblyscript/asc")).default;
   let err = "";
@@ -43,23 +57,23 @@ async function v8(): Promise<Row[]> {
   const x = instance.exports as unknown as { setup(s: number): void; run(n: number): number; runBaseline(n: number): number };
   const N = quick ? 5_000 : 10_000;
   const REPS = quick ? 5 : 9; // best of REPS: short runs, so some land in a quiet moment of a shared machine
-  const time = (f: () => number, expect: number): number => {
-    let best = Infinity;
-    for (let r = 0; r < REPS; r++) {
-      const t0 = process.hrtime.bigint();
-      const got = f();
-      const t = Number(process.hrtime.bigint() - t0);
-      if (got !== expect) throw new Error(`benchmark delivered ${got} frames, expected ${expect}`);
-      best = Math.min(best, t);
-    }
-    return best / (N * 32);
+  const once = (f: () => number): number => {
+    const t0 = process.hrtime.bigint();
+    const got = f();
+    const t = Number(process.hrtime.bigint() - t0);
+    if (got !== N * 32) throw new Error(`benchmark delivered ${got} frames, expected ${N * 32}`);
+    return t / (N * 32);
   };
   return SCENARIOS.map((_, s) => {
     x.setup(s);
     x.run(2000);
-    const ns = time(() => x.run(N), N * 32);
     x.runBaseline(2000);
-    const base = time(() => x.runBaseline(N), N * 32);
+    // Switch and harness runs take turns (as for the AOT build), best of REPS each.
+    let ns = Infinity, base = Infinity;
+    for (let r = 0; r < REPS; r++) {
+      ns = Math.min(ns, once(() => x.run(N)));
+      base = Math.min(base, once(() => x.runBaseline(N)));
+    }
     return { ns, base };
   });
 }
@@ -107,22 +121,23 @@ async function aot(): Promise<Row[] | string> {
   // Process start-up is removed by timing two lengths and taking the difference.
   const N1 = quick ? 2_000 : 4_000, N2 = quick ? 12_000 : 24_000;
   const REPS = quick ? 5 : 9;
-  const wall = (s: number, n: number): number => {
-    let best = Infinity;
-    for (let r = 0; r < REPS; r++) {
-      const t0 = process.hrtime.bigint();
-      const p = spawnSync(exe, [String(s), String(n)], { encoding: "utf8" });
-      const t = Number(process.hrtime.bigint() - t0);
-      checkOutput(p.stdout, p.stderr, n);
-      best = Math.min(best, t);
-    }
-    return best;
+  const once = (s: number, n: number): number => {
+    const t0 = process.hrtime.bigint();
+    const p = spawnSync(exe, [String(s), String(n)], { encoding: "utf8" });
+    const t = Number(process.hrtime.bigint() - t0);
+    checkOutput(p.stdout, p.stderr, n);
+    return t;
+  };
+  // The four runs of a scenario (two lengths, with and without the switch) take turns, best of REPS each:
+  // a busy stretch of the machine then hits all four alike instead of only the harness or only the switch.
+  const measure = (s: number): Row => {
+    const best = [Infinity, Infinity, Infinity, Infinity];
+    const lens = [N1, N2, -N1, -N2];
+    for (let r = 0; r < REPS; r++) lens.forEach((n, k) => (best[k] = Math.min(best[k], once(s, n))));
+    return { ns: (best[1] - best[0]) / ((N2 - N1) * 32), base: (best[3] - best[2]) / ((N2 - N1) * 32) };
   };
   try {
-    return SCENARIOS.map((_, s) => ({
-      ns: (wall(s, N2) - wall(s, N1)) / ((N2 - N1) * 32),
-      base: (wall(s, -N2) - wall(s, -N1)) / ((N2 - N1) * 32),
-    }));
+    return SCENARIOS.map((_, s) => measure(s));
   } catch (e) {
     return `AOT run failed: ${(e as Error).message}`;
   }
@@ -154,14 +169,18 @@ async function aotValgrind(runtime: string, cache = false): Promise<number[] | s
   return SCENARIOS.map((_, s) => (count(s, B) - count(s, A)) / ((B - A) * 32));
 }
 
-const { ghz, source } = nominalGHz();
+const nominal = nominalGHz();
+const clock = measuredGHz();
+const ghz = clock ?? nominal.ghz;
 const v = await v8();
 const a = await aot();
 const insMonitor = await aotValgrind(MONITOR_RUNTIME);
 const insOther = await aotValgrind(OTHER_RUNTIME);
 const d1Misses = await aotValgrind(MONITOR_RUNTIME, true);
 const f = (n: number, d = 1): string => n.toFixed(d).padStart(8);
-console.log(`CPU nominal ${ghz.toFixed(2)} GHz from ${source}; cycles = ns x GHz (an estimate, not a cycle counter).`);
+console.log(clock !== null
+  ? `Core clock measured now: ${clock.toFixed(2)} GHz (bench/lib/clock.c; nominal ${nominal.ghz.toFixed(2)} GHz from ${nominal.source}); cycles = ns x ${clock.toFixed(2)}.`
+  : `CPU nominal ${nominal.ghz.toFixed(2)} GHz from ${nominal.source} (gcc missing: the core clock could not be measured); cycles = ns x GHz, an estimate.`);
 console.log(`Load average now: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (wall-clock figures are only as quiet as the machine).`);
 console.log(`Per frame, 64-byte frames, batches of 32. "net" subtracts the harness (buffer alloc + 64-byte fill + free), measured alone.`);
 console.log(`${"scenario".padEnd(34)}|  V8 ns  cycles  net cyc   Mpps |  AOT ns  cycles  net cyc   Mpps | AOT instr/frame: ${MONITOR_RUNTIME.padStart(11)} ${OTHER_RUNTIME.padStart(11)} | D1 miss/frame`);
@@ -183,6 +202,9 @@ if (aotNote) console.log(`AOT compiler: ${aotNote}.`);
 console.log("Mpps per core = 1000 / ns per frame (single thread, whole path including the harness).");
 if (typeof a !== "string") {
   const net = (a[0].ns - a[0].base) * ghz;
+  const gross = a[0].ns * ghz;
   const verdict = net <= 40 ? "meets the goal (40)" : net <= 100 ? "meets the target (100), not yet the goal (40)" : "misses the target (100)";
-  console.log(`Target check: learned unicast on the AOT build costs ${net.toFixed(0)} cycles per frame net of the harness (${(a[0].ns * ghz).toFixed(0)} with it): ${verdict}. V8: ${((v[0].ns - v[0].base) * ghz).toFixed(0)} net; AOT/V8 ratio ${(a[0].ns / v[0].ns).toFixed(2)} (whole path, same run).`);
+  console.log(`Target check: learned unicast on the AOT build costs ${net.toFixed(0)} cycles per frame net of the harness: ${verdict}; ` +
+    `with the harness (alloc, 64-byte fill, free) ${gross.toFixed(0)}, ${gross <= 100 ? "also within" : "above"} 100. ` +
+    `V8: ${((v[0].ns - v[0].base) * ghz).toFixed(0)} net; AOT/V8 ratio ${(a[0].ns / v[0].ns).toFixed(2)} (whole path, same run).`);
 }
