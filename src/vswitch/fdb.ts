@@ -17,7 +17,7 @@ function slotsFor(n: i32): i32 {
 }
 
 /** Bytes per table slot: key u64 at 0 (0 = empty), last seen i64 (ns) at 8, port i32 at 16, static flag u8 at 20.
- * One slot per entry keeps a lookup, its aging check and the port on one cache line. */
+ * One slot per entry keeps a lookup's key, aging check and port together (one cache line; two for 2 slots in 8). */
 export const SLOT_BYTES: usize = 24;
 const SEEN: usize = 8;
 const PORT: usize = 16;
