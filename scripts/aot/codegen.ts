@@ -848,6 +848,7 @@ export class FuncGen {
         this.e("movzx eax, al");
         return;
       }
+      if (bits === 32 && (op === "Or" || op === "And") && this.genBswap(op, info)) return;
       return this.genIntArith(op, info.left, info.right, bits);
     }
     return genFloatBinary(this, op, info.left, info.right, bits === 32 ? "f32" : "f64");
@@ -858,6 +859,65 @@ export class FuncGen {
     if (binaryen.getExpressionId(e) !== ID.LocalGet) return null;
     const h = this.homes[(binaryen.getExpressionInfo(e) as any).index];
     return h.kind === "reg" ? h.reg : null;
+  }
+
+  /**
+   * AssemblyScript's bswap<u32>(x) / bswap<u16>(x) after binaryen -O, matched exactly:
+   *   u32: (i32.or (i32.rotl (i32.and (local.tee $t X) 0xff00ff00) 8) (i32.rotr (i32.and (local.get $t) 0x00ff00ff) 8))
+   *   u16: (i32.and (i32.or (i32.shl (local.tee $t X) 8) (i32.shr_u (local.get $t) 8)) 0xffff), X an i32.load16_u
+   * (either operand order of the or). The tee is still performed, then one bswap / rol.
+   * For u16 X has bits 16-31 zero, so (x<<8 | x>>8) & 0xffff is exactly a byte swap of ax.
+   */
+  genBswap(op: string, info: any): boolean {
+    const bin = (e: ExprRef, name: string) => {
+      if (binaryen.getExpressionId(e) !== ID.Binary) return null;
+      const i = binaryen.getExpressionInfo(e) as any;
+      return BINARY_OP[i.op] === name ? i : null;
+    };
+    const k32 = (e: ExprRef, v: bigint) => this.isConst(e) && (constBits(e).bits & 0xffffffffn) === v;
+    const tee = (e: ExprRef) => {
+      if (binaryen.getExpressionId(e) !== ID.LocalSet) return null;
+      const i = binaryen.getExpressionInfo(e) as any;
+      return i.isTee ? i : null;
+    };
+    const getOf = (e: ExprRef, index: number) =>
+      binaryen.getExpressionId(e) === ID.LocalGet && (binaryen.getExpressionInfo(e) as any).index === index;
+    // left must be evaluated first: it holds the tee and the right operand the get of the same local
+    const pair = (first: ExprRef, second: ExprRef, firstOp: string, secondOp: string) => {
+      const a = bin(first, firstOp), b = bin(second, secondOp);
+      return a && b ? [a, b] : null;
+    };
+    if (op === "Or") {
+      const [l, r] = [info.left, info.right];
+      for (const [fo, so, fm, sm] of [["RotLInt32", "RotRInt32", 0xff00ff00n, 0x00ff00ffn], ["RotRInt32", "RotLInt32", 0x00ff00ffn, 0xff00ff00n]] as const) {
+        const p = pair(l, r, fo, so);
+        if (!p || !k32(p[0].right, 8n) || !k32(p[1].right, 8n)) continue;
+        const a = bin(p[0].left, "AndInt32"), b = bin(p[1].left, "AndInt32");
+        if (!a || !b || !k32(a.right, fm) || !k32(b.right, sm)) continue;
+        const t = tee(a.left);
+        if (!t || !getOf(b.left, t.index)) continue;
+        this.gen(a.left);
+        this.e("bswap eax");
+        return true;
+      }
+      return false;
+    }
+    if (!k32(info.right, 0xffffn)) return false;
+    const o = bin(info.left, "OrInt32");
+    if (!o) return false;
+    for (const [fo, so] of [["ShlInt32", "ShrUInt32"], ["ShrUInt32", "ShlInt32"]]) {
+      const p = pair(o.left, o.right, fo, so);
+      if (!p || !k32(p[0].right, 8n) || !k32(p[1].right, 8n)) continue;
+      const t = tee(p[0].left);
+      if (!t || !getOf(p[1].left, t.index)) continue;
+      if (binaryen.getExpressionId(t.value) !== ID.Load) continue;
+      const ld = binaryen.getExpressionInfo(t.value) as any;
+      if (ld.bytes !== 2 || ld.isSigned || this.tyOf(t.value) !== "i32") continue;
+      this.gen(p[0].left);
+      this.e("rol ax, 8"); // bits 16-31 stay zero
+      return true;
+    }
+    return false;
   }
 
   genIntArith(op: string, l: ExprRef, r: ExprRef, bits: number) {

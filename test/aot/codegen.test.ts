@@ -147,6 +147,33 @@ describe("linux target", () => {
     for (const opt of [true, false]) expect((await run("operands" + opt, wat, [], opt)).status).toBe(1);
   });
 
+  it("recognises AssemblyScript's bswap<u32>/bswap<u16> shapes exactly (near misses stay generic)", async () => {
+    const sw32 = (m1: string, m2: string) => `(i32.or (i32.rotl (i32.and (local.tee $t (i32.load (i32.const 16))) (i32.const ${m1})) (i32.const 8))
+                                                     (i32.rotr (i32.and (local.get $t) (i32.const ${m2})) (i32.const 8)))`;
+    const sw16 = (ld: string) => `(i32.and (i32.or (i32.shl (local.tee $t (${ld} (i32.const 16))) (i32.const 8))
+                                                   (i32.shr_u (local.get $t) (i32.const 8))) (i32.const 0xffff))`;
+    const wat = `(module (memory 1)
+      (func (export "main") (result i32) (local $t i32) (local $ok i32)
+        (local.set $ok (i32.const 1))
+        (i32.store (i32.const 16) (i32.const 0x8812f4a6))
+        (if (i32.ne ${sw32("0xff00ff00", "0x00ff00ff")} (i32.const 0xa6f41288)) (then (local.set $ok (i32.const 0))))
+        ;; the tee still happened
+        (if (i32.ne (local.get $t) (i32.const 0x8812f4a6)) (then (local.set $ok (i32.const 0))))
+        ;; masks swapped: not a bswap (rotl(x & 0x00ff00ff) | rotr(x & 0xff00ff00))
+        (if (i32.ne ${sw32("0x00ff00ff", "0xff00ff00")} (i32.const 0x1288a6f4)) (then (local.set $ok (i32.const 0))))
+        (if (i32.ne ${sw16("i32.load16_u")} (i32.const 0xa6f4)) (then (local.set $ok (i32.const 0))))
+        (if (i32.ne (local.get $t) (i32.const 0xf4a6)) (then (local.set $ok (i32.const 0))))
+        ;; a signed 16-bit load has upper bits set: x >> 8 brings them in, so this is no bswap
+        (if (i32.ne ${sw16("i32.load16_s")} (i32.const 0xfff4)) (then (local.set $ok (i32.const 0))))
+        ;; a 32-bit load: bits 16-23 reach the result through x >> 8
+        (if (i32.ne ${sw16("i32.load")} (i32.const 0xb6f4)) (then (local.set $ok (i32.const 0))))
+        (local.get $ok)))`;
+    const asm = compileToAsm(wat2wasm("bswap", wat), { target: "linux", optimize: false }).asm;
+    expect(asm.match(/\bbswap eax/g)?.length).toBe(1);
+    expect(asm.match(/rol ax, 8/g)?.length).toBe(1);
+    expect((await run("bswap", wat, [], false)).status).toBe(1);
+  });
+
   it("short-circuits && and || conditions without evaluating the skipped side", async () => {
     // $t counts calls; && / || written as binaryen's if-expressions
     const wat = `(module (global $n (mut i32) (i32.const 0))
