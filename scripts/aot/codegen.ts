@@ -399,8 +399,14 @@ export class FuncGen {
         this.gen(info.delta);
         this.e("call tv_rt_memory_grow");
         return;
-      case ID.MemoryCopy: this.needMemory("memory.copy"); return this.genRtCall("tv_rt_memory_copy", [info.dest, info.source, info.size]);
-      case ID.MemoryFill: this.needMemory("memory.fill"); return this.genRtCall("tv_rt_memory_fill", [info.dest, info.value, info.size]);
+      case ID.MemoryCopy:
+        this.needMemory("memory.copy");
+        if (this.smallSize(info.size) !== null) return this.genSmallBulk(info.dest, info.source, this.smallSize(info.size)!, "copy");
+        return this.genRtCall("tv_rt_memory_copy", [info.dest, info.source, info.size]);
+      case ID.MemoryFill:
+        this.needMemory("memory.fill");
+        if (this.smallSize(info.size) !== null) return this.genSmallBulk(info.dest, info.value, this.smallSize(info.size)!, "fill");
+        return this.genRtCall("tv_rt_memory_fill", [info.dest, info.value, info.size]);
       case ID.MemoryInit: {
         this.needMemory("memory.init");
         const seg = this.ctx.dataIndex.get(info.segment);
@@ -413,6 +419,67 @@ export class FuncGen {
       }
     }
     this.fail(`unsupported op ${ID_NAME[info.id] ?? info.id}`);
+  }
+
+  /** A constant memory.copy/fill size small enough to inline (<= 64 bytes), else null. */
+  smallSize(e: ExprRef): number | null {
+    if (!this.isConst(e)) return null;
+    const n = Number(constBits(e).bits & 0xffffffffn);
+    return n <= 64 ? n : null;
+  }
+
+  /**
+   * memory.copy / memory.fill with a constant size n <= 64, inline with GPR moves (no SSE:
+   * the baremetal monitor does not save xmm registers). Wasm semantics kept exactly:
+   * - operands are evaluated in order (dest, then source/value; the size is a constant);
+   * - both ranges are bounds-checked before any byte is written, trapping like the runtime
+   *   helper (trap 5). dest/src are zero-extended u32 and memsize - n >= -64, so one signed
+   *   64-bit compare per range is exact (also for n = 0);
+   * - copy is a memmove: pieces go upwards when dest <= src and downwards otherwise, and each
+   *   piece is loaded before it is stored, so no piece overwrites source bytes not yet read.
+   */
+  genSmallBulk(dest: ExprRef, src: ExprRef, n: number, kind: "copy" | "fill") {
+    const h = this.evalSaved(dest);
+    this.gen(src);
+    this.restoreInt(h, "rcx"); // rcx = dest, rax = source address / fill value
+    this.e("mov rdx, qword ptr [rip + tv_mem_pages]");
+    this.e("shl rdx, 16");
+    if (n !== 0) this.e(`sub rdx, ${n}`);
+    this.e("cmp rcx, rdx");
+    this.e(`jg ${this.trap(5)}`);
+    if (kind === "copy") { this.e("cmp rax, rdx"); this.e(`jg ${this.trap(5)}`); }
+    if (n === 0) return;
+    const pieces: [number, number][] = [];
+    for (let o = 0; o < n;) {
+      const w = n - o >= 8 ? 8 : n - o >= 4 ? 4 : n - o >= 2 ? 2 : 1;
+      pieces.push([o, w]);
+      o += w;
+    }
+    const ptr = (w: number) => (w === 8 ? "qword ptr" : w === 4 ? "dword ptr" : w === 2 ? "word ptr" : "byte ptr");
+    const dx = (w: number) => reg("rdx", w * 8);
+    if (kind === "fill") {
+      // broadcast the low byte of the value into all 8 bytes of rdx
+      this.e("movzx eax, al");
+      this.e("movabs rdx, 0x0101010101010101");
+      this.e("imul rdx, rax");
+      for (const [o, w] of pieces) this.e(`mov ${ptr(w)} [r15+rcx+${o}], ${dx(w)}`);
+      return;
+    }
+    const move = (list: [number, number][]) => {
+      for (const [o, w] of list) {
+        this.e(`mov ${dx(w)}, ${ptr(w)} [r15+rax+${o}]`);
+        this.e(`mov ${ptr(w)} [r15+rcx+${o}], ${dx(w)}`);
+      }
+    };
+    if (pieces.length === 1) { move(pieces); return; } // one load before one store: any overlap is fine
+    const down = this.newLabel(), done = this.newLabel();
+    this.e("cmp rcx, rax");
+    this.e(`ja ${down}`);
+    move(pieces);
+    this.e(`jmp ${done}`);
+    this.label(down);
+    move([...pieces].reverse());
+    this.label(done);
   }
 
   needMemory(op: string) { if (!this.ctx.m.memory) this.fail(`${op} without a memory`); }

@@ -243,6 +243,75 @@ describe("linux target", () => {
     }
   });
 
+  it("inlines memory.copy/fill of constant sizes <= 64 as memmove/memset, bounds-checked before writing", async () => {
+    const sizes = [0, 1, 2, 3, 7, 8, 9, 15, 16, 24, 31, 64];
+    // For every size and every dest/src in [0, 24) (overlapping both ways): reset [0, 128) to a
+    // pattern, copy inline, build the expected bytes at 1024 by a byte loop through a buffer at
+    // 2048, compare; same for fill with the value 0x1a5 (only its low byte counts).
+    const one = (n: number) => `
+        (local.set $d (i32.const 0))
+        (loop $ld
+          (local.set $s (i32.const 0))
+          (loop $ls
+            (call $reset)
+            (memory.copy (local.get $d) (local.get $s) (i32.const ${n}))
+            (local.set $i (i32.const 0))
+            (loop $c1 (if (i32.lt_u (local.get $i) (i32.const ${n})) (then
+              (i32.store8 (i32.add (i32.const 2048) (local.get $i)) (i32.load8_u (i32.add (i32.const 1024) (i32.add (local.get $s) (local.get $i)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $c1))))
+            (local.set $i (i32.const 0))
+            (loop $c2 (if (i32.lt_u (local.get $i) (i32.const ${n})) (then
+              (i32.store8 (i32.add (i32.const 1024) (i32.add (local.get $d) (local.get $i))) (i32.load8_u (i32.add (i32.const 2048) (local.get $i))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $c2))))
+            (call $compare)
+            (call $reset)
+            (memory.fill (local.get $d) (i32.const 0x1a5) (i32.const ${n}))
+            (local.set $i (i32.const 0))
+            (loop $c3 (if (i32.lt_u (local.get $i) (i32.const ${n})) (then
+              (i32.store8 (i32.add (i32.const 1024) (i32.add (local.get $d) (local.get $i))) (i32.const 0xa5))
+              (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $c3))))
+            (call $compare)
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br_if $ls (i32.lt_u (local.get $s) (i32.const 24))))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br_if $ld (i32.lt_u (local.get $d) (i32.const 24))))`;
+    const wat = `(module (memory 1) (global $ok (mut i32) (i32.const 1))
+      (func $reset (local $i i32)
+        (loop $l (i32.store8 (local.get $i) (i32.add (i32.mul (local.get $i) (i32.const 7)) (i32.const 3)))
+          (i32.store8 (i32.add (i32.const 1024) (local.get $i)) (i32.add (i32.mul (local.get $i) (i32.const 7)) (i32.const 3)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (i32.const 128)))))
+      (func $compare (local $i i32)
+        (loop $l (if (i32.ne (i32.load8_u (local.get $i)) (i32.load8_u (i32.add (i32.const 1024) (local.get $i)))) (then (global.set $ok (i32.const 0))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $i) (i32.const 128)))))
+      (func (export "main") (result i32) (local $d i32) (local $s i32) (local $i i32)
+        ${sizes.map(one).join("")}
+        (global.get $ok)))`;
+    const asm = compileToAsm(wat2wasm("smallbulk", wat), { target: "linux", optimize: false }).asm;
+    expect(asm).not.toMatch(/call tv_rt_memory_(copy|fill)/);
+    expect((await run("smallbulk", wat, [], false)).status).toBe(1);
+
+    // Bounds: both ranges are checked (exact edge included) before the first store.
+    const edge = (body: string) => `(module (memory 1) (func (export "main") (result i32) ${body} (i32.const 1)))`;
+    const cases: [string, number][] = [
+      ["(memory.copy (i32.const 65512) (i32.const 0) (i32.const 24))", 1],
+      ["(memory.copy (i32.const 65513) (i32.const 0) (i32.const 24))", 105],
+      ["(memory.copy (i32.const 0) (i32.const 65513) (i32.const 24))", 105],
+      ["(memory.copy (i32.const 0) (i32.const -1) (i32.const 24))", 105],
+      ["(memory.copy (i32.const 65536) (i32.const 65536) (i32.const 0))", 1],
+      ["(memory.copy (i32.const 65537) (i32.const 0) (i32.const 0))", 105],
+      ["(memory.fill (i32.const 65472) (i32.const 1) (i32.const 64))", 1],
+      ["(memory.fill (i32.const 65473) (i32.const 1) (i32.const 64))", 105],
+      ["(memory.fill (i32.const -8) (i32.const 1) (i32.const 8))", 105],
+    ];
+    for (const [i, [body, status]] of cases.entries()) expect((await run("smallbulk_edge" + i, edge(body), [], false)).status).toBe(status);
+    const a = compileToAsm(wat2wasm("smallbulk_order", edge("(memory.copy (local.get 0) (i32.const 8) (i32.const 24))").replace("(result i32)", "(param i32) (result i32)").replace('(export "main") ', "")), { target: "linux", optimize: false }).asm;
+    const lastCheck = a.lastIndexOf("jg .Ltrap5"), firstStore = a.search(/mov qword ptr \[r15\+rcx/);
+    expect(lastCheck).toBeGreaterThan(0);
+    expect(firstStore).toBeGreaterThan(lastCheck);
+  });
+
   it("memory.copy handles overlap and memory.init/data.drop", async () => {
     const wat = main(`
       (memory.init 0 (i32.const 10) (i32.const 0) (i32.const 5))
