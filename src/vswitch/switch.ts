@@ -827,9 +827,7 @@ export class Switch {
           continue;
         }
       }
-      if (!qp.enqueue(hh, pcp)) {
-        pool.free(hh);
-        qp.txDrop(DROP_SHAPER);
+      if (!this.queueOrDrop(qp, hh, pcp)) {
         unchecked((sent[k] = -1));
         continue;
       }
@@ -842,11 +840,12 @@ export class Switch {
     if (mask != 0) this.sendMirrorCopies(mask, rxMask, nOut, pcp);
   }
 
-  @inline private queueOrDrop(qp: Port, h: i32, pcp: i32): void {
-    if (!qp.enqueue(h, pcp)) {
-      this.pool.free(h);
-      qp.txDrop(DROP_SHAPER);
-    }
+  /** Queues h on qp at priority pcp; a full queue frees it and counts a shaper drop (false). */
+  @inline private queueOrDrop(qp: Port, h: i32, pcp: i32): bool {
+    if (qp.enqueue(h, pcp)) return true;
+    this.pool.free(h);
+    qp.txDrop(DROP_SHAPER);
+    return false;
   }
 
   /** Port security, storm control, policer (in that order); false when the frame was dropped (and freed). src and dst are wire-order MACs. */
@@ -941,11 +940,7 @@ export class Switch {
         pool.setLen(c, n);
       }
       const n = pool.len(c);
-      if (!dp.enqueue(c, pcp)) {
-        pool.free(c);
-        dp.txDrop(DROP_SHAPER);
-        continue;
-      }
+      if (!this.queueOrDrop(dp, c, pcp)) continue;
       m.packets++;
       m.bytes += n;
     }
