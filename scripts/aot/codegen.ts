@@ -399,14 +399,18 @@ export class FuncGen {
         this.gen(info.delta);
         this.e("call tv_rt_memory_grow");
         return;
-      case ID.MemoryCopy:
+      case ID.MemoryCopy: {
         this.needMemory("memory.copy");
-        if (this.smallSize(info.size) !== null) return this.genSmallBulk(info.dest, info.source, this.smallSize(info.size)!, "copy");
+        const n = this.smallSize(info.size);
+        if (n !== null) return this.genSmallBulk(info.dest, info.source, n, "copy");
         return this.genRtCall("tv_rt_memory_copy", [info.dest, info.source, info.size]);
-      case ID.MemoryFill:
+      }
+      case ID.MemoryFill: {
         this.needMemory("memory.fill");
-        if (this.smallSize(info.size) !== null) return this.genSmallBulk(info.dest, info.value, this.smallSize(info.size)!, "fill");
+        const n = this.smallSize(info.size);
+        if (n !== null) return this.genSmallBulk(info.dest, info.value, n, "fill");
         return this.genRtCall("tv_rt_memory_fill", [info.dest, info.value, info.size]);
+      }
       case ID.MemoryInit: {
         this.needMemory("memory.init");
         const seg = this.ctx.dataIndex.get(info.segment);
