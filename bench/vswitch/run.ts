@@ -166,7 +166,9 @@ async function aotValgrind(runtime: string, cache = false): Promise<number[] | s
     return Number(m[1].replace(/,/g, ""));
   };
   const A = 500, B = 1500;
-  return SCENARIOS.map((_, s) => (count(s, B) - count(s, A)) / ((B - A) * 32));
+  // One figure per scenario, then the harness alone (negative batch counts run it without the switch).
+  return [...SCENARIOS.map((_, s) => s), -1].map((s) =>
+    s < 0 ? (count(0, -B) - count(0, -A)) / ((B - A) * 32) : (count(s, B) - count(s, A)) / ((B - A) * 32));
 }
 
 const nominal = nominalGHz();
@@ -193,7 +195,9 @@ SCENARIOS.forEach((name, i) => {
   line += " ".repeat(18) + ins(insMonitor) + " " + ins(insOther) + " | " + (typeof d1Misses === "string" ? "-" : d1Misses[i].toFixed(2)).padStart(13);
   console.log(line);
 });
-console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` + (typeof a === "string" ? "" : `${" ".repeat(16)} |${f(a[0].base)}${f(a[0].base * ghz, 0)}`));
+const harnessIns = (x: number[] | string): string => (typeof x === "string" ? "-" : x[SCENARIOS.length].toFixed(0)).padStart(11);
+console.log(`harness alone (per frame)         |${f(v[0].base)}${f(v[0].base * ghz, 0)}` +
+  (typeof a === "string" ? "" : `${" ".repeat(16)} |${f(a[0].base)}${f(a[0].base * ghz, 0)}${" ".repeat(16)} |${" ".repeat(18)}${harnessIns(insMonitor)} ${harnessIns(insOther)}`));
 if (typeof a === "string") console.log(`AOT column: ${a}`);
 else console.log(`AOT: wall time of the static ELF (asc --target baremetal --runtime ${MONITOR_RUNTIME}, as the monitor image is built) for two run lengths, difference taken (start-up removed); best of ${quick ? 5 : 9}.`);
 if (typeof insMonitor === "string") console.log(`AOT instructions: ${insMonitor}`);
