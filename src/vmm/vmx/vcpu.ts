@@ -5,20 +5,22 @@ import {
   EntryCtl, ExitCtl, ProcCtl2, VmcsField, VmxExit, VmxStatus,
   invept, invvpid, vmclear, vmptrld, vmread, vmwrite, vmx_run,
 } from "../../hw/vmx";
-import { ExitKind, Vcpu, Vector } from "../vcpu";
+import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
+import { read_dr6, write_dr6 } from "../../hw/intrinsics";
 import { Reg, regsPtr } from "../regs";
-import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4 } from "../hw";
+import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4, wrmsr } from "../hw";
 import { VmxCaps } from "./vmx";
 import { hex0x } from "../../lib/fmt";
+import { Cr4, Msr, PAT_POWER_ON } from "../../hw/msr";
 
-const MSR_EFER: u32 = 0xc0000080;
-const MSR_PAT: u32 = 0x277;
+/** MSR numbers of SysMsr slots. */
+const SYS_MSRS: StaticArray<u32> = [Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK, Msr.IA32_KERNEL_GS_BASE];
+
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
 const CR0_PE: u64 = 1;
 const CR0_PG: u64 = 1 << 31;
 const CR4_VMXE: u64 = 1 << 13;
-const PAT_DEFAULT: u64 = 0x0007040600070406;
 
 /** The VMCS currently loaded on this CPU (vmptrld is skipped when it matches). */
 let currentVmcs: u64 = 0;
@@ -37,6 +39,12 @@ export class VmxVcpu extends Vcpu {
   cr0Mask: u64;
   cr4Mask: u64;
   desc: StaticArray<u64> = new StaticArray<u64>(2);
+  /** STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE while another vCPU has the CPU (VT-x switches none of them). */
+  sys: StaticArray<u64> = new StaticArray<u64>(SysMsr.Count);
+  /** The intercepted exception of the last ExitKind.Exception exit, as VM-exit interruption information. */
+  private reflectInfo: u32 = 0;
+  private reflectError: u32 = 0;
+  private reflectLen: u32 = 0;
 
   constructor(public caps: VmxCaps, public eptRoot: u64, public vpid: u32) {
     super();
@@ -68,7 +76,7 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.ProcBasedControls2, p2);
     w(VmcsField.VmExitControls, c.exit);
     w(VmcsField.VmEntryControls, c.entry);
-    w(VmcsField.ExceptionBitmap, 0);
+    w(VmcsField.ExceptionBitmap, REFLECTED_EXCEPTIONS);
     w(VmcsField.PageFaultErrorCodeMask, 0);
     w(VmcsField.PageFaultErrorCodeMatch, 0);
     w(VmcsField.Cr3TargetCount, 0);
@@ -103,13 +111,13 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.HostTrBase, h[5]);
     w(VmcsField.HostGdtrBase, h[0]);
     w(VmcsField.HostIdtrBase, h[2]);
-    w(VmcsField.HostFsBase, rdmsr(0xc0000100));
-    w(VmcsField.HostGsBase, rdmsr(0xc0000101));
-    w(VmcsField.HostSysenterCs, rdmsr(0x174) & 0xffffffff);
-    w(VmcsField.HostSysenterEsp, rdmsr(0x175));
-    w(VmcsField.HostSysenterEip, rdmsr(0x176));
-    w(VmcsField.HostIa32Efer, rdmsr(MSR_EFER));
-    if ((this.caps.exit & ExitCtl.LoadPat) != 0) w(VmcsField.HostIa32Pat, rdmsr(MSR_PAT));
+    w(VmcsField.HostFsBase, rdmsr(Msr.IA32_FS_BASE));
+    w(VmcsField.HostGsBase, rdmsr(Msr.IA32_GS_BASE));
+    w(VmcsField.HostSysenterCs, rdmsr(Msr.IA32_SYSENTER_CS) & 0xffffffff);
+    w(VmcsField.HostSysenterEsp, rdmsr(Msr.IA32_SYSENTER_ESP));
+    w(VmcsField.HostSysenterEip, rdmsr(Msr.IA32_SYSENTER_EIP));
+    w(VmcsField.HostIa32Efer, rdmsr(Msr.IA32_EFER));
+    if ((this.caps.exit & ExitCtl.LoadPat) != 0) w(VmcsField.HostIa32Pat, rdmsr(Msr.IA32_PAT));
   }
 
   resetRealMode(ip: u64, sp: u64): void {
@@ -158,10 +166,11 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.GuestSysenterEip, 0);
     w(VmcsField.GuestIa32Debugctl, 0);
     w(VmcsField.GuestIa32Efer, 0);
-    w(VmcsField.GuestIa32Pat, PAT_DEFAULT);
+    w(VmcsField.GuestIa32Pat, PAT_POWER_ON);
     w(VmcsField.VmEntryControls, this.caps.entry);
     w(VmcsField.VmEntryInterruptionInfo, 0);
     for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+    for (let i = 0; i < SysMsr.Count; i++) this.sys[i] = 0;
     this.invalidate();
   }
 
@@ -208,6 +217,14 @@ export class VmxVcpu extends Vcpu {
       this.launched = false;
       return;
     }
+    // SDM 27.2.4: an exit during event delivery leaves the event in the IDT-vectoring information; it is
+    // delivered again at the next entry (unless the handler injects something first, which replaces it).
+    const idt = <u32>r(VmcsField.IdtVectoringInfo);
+    if ((idt & 0x80000000) != 0) {
+      w(VmcsField.VmEntryInterruptionInfo, idt & ~(<u32>0x1000));
+      if ((idt & 0x800) != 0) w(VmcsField.VmEntryExceptionErrorCode, r(VmcsField.IdtVectoringErrorCode));
+      w(VmcsField.VmEntryInstructionLength, e.insnLen);
+    }
     switch (basic) {
       case VmxExit.Cpuid: e.kind = ExitKind.Cpuid; break;
       case VmxExit.Hlt: e.kind = ExitKind.Hlt; break;
@@ -241,29 +258,45 @@ export class VmxVcpu extends Vcpu {
         e.kind = ExitKind.Interrupt;
         apicEoi();
         break;
-      case VmxExit.ExceptionOrNmi:
-        e.kind = ExitKind.Interrupt; // an NMI: nothing to forward in this monitor
+      case VmxExit.ExceptionOrNmi: {
+        // SDM 24.9.2: interruption type in bits 10:8 (2 NMI, 3 hardware, 5 privileged software, 6 software).
+        const info = <u32>r(VmcsField.VmExitInterruptionInfo);
+        if (((info >> 8) & 7) == 2) {
+          e.kind = ExitKind.Interrupt; // an NMI: nothing to forward in this monitor
+          break;
+        }
+        e.kind = ExitKind.Exception;
+        e.vector = info & 0xff;
+        e.hasError = (info & 0x800) != 0;
+        e.errorCode = e.hasError ? <u32>r(VmcsField.VmExitInterruptionErrorCode) : 0;
+        this.reflectInfo = info;
+        this.reflectError = e.errorCode;
+        this.reflectLen = e.insnLen;
+        if (e.vector == Vector.DB) {
+          // SDM 27.1: a #DB that exits leaves DR6 alone; the exit qualification has B0-B3, BD, BS.
+          const q = r(VmcsField.ExitQualification) & 0x600f;
+          write_dr6(<i64>((<u64>read_dr6() & ~(<u64>0x600f)) | q));
+        }
         break;
+      }
+      case VmxExit.Rdpmc: e.kind = ExitKind.Rdpmc; break;
+      case VmxExit.Xsetbv: e.kind = ExitKind.Xsetbv; break;
+      case VmxExit.Invd: e.kind = ExitKind.Invd; break; // exits unconditionally (SDM 25.1.2)
       case VmxExit.CrAccess:
         if (!this.movToCr(r(VmcsField.ExitQualification))) {
           e.kind = ExitKind.Unhandled;
           e.detail = "unsupported control-register access";
         }
         break;
-      case VmxExit.Invd:
-        this.advanceRip(); // INVD exits unconditionally (SDM 25.1.2): a no-op for the guest
-        break;
       case VmxExit.Getsec:
-      case VmxExit.Xsetbv:
       case VmxExit.MwaitInstruction:
       case VmxExit.MonitorInstruction:
-        this.injectException(Vector.UD, 0, false);
+        e.kind = ExitKind.VirtInsn;
         break;
       default:
-        // VMX instructions (reasons 18-27, 50, 53) and others: VMX is hidden
-        // from guests, so #UD (SDM 25.1.2: they exit unconditionally).
+        // VMX instructions (reasons 18-27, 50 INVEPT, 53 INVVPID) exit unconditionally (SDM 25.1.2).
         if ((basic >= 18 && basic <= 27) || basic == 50 || basic == 53) {
-          this.injectException(Vector.UD, 0, false);
+          e.kind = ExitKind.VirtInsn;
         } else {
           e.kind = ExitKind.Unhandled;
           e.detail = "VMX exit reason " + basic.toString();
@@ -279,6 +312,11 @@ export class VmxVcpu extends Vcpu {
     if (type != 0) return false;
     const v = reg == Reg.Rsp ? r(VmcsField.GuestRsp) : this.regs[reg];
     if (cr == 0) {
+      // MOV to CR0 (SDM vol 2B): #GP(0) for bits 63:32, PG without PE, NW without CD.
+      if ((v >> 32) != 0 || ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) || ((v & (1 << 29)) != 0 && (v & (1 << 30)) == 0)) {
+        this.injectException(Vector.GP, 0, true);
+        return true;
+      }
       w(VmcsField.Cr0ReadShadow, v);
       w(VmcsField.GuestCr0, (v | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
       // SDM 26.3.1.1/26.2.1.3: IA-32e mode guest follows EFER.LME when paging turns on/off.
@@ -293,6 +331,12 @@ export class VmxVcpu extends Vcpu {
       }
       w(VmcsField.VmEntryControls, entry);
     } else if (cr == 4) {
+      // SDM 2.5 / MOV to CR4: #GP(0) for reserved bits and features the guest does not have (VMX, SMX hidden).
+      const allowed = this.caps.cr4Fixed1 & ~(CR4_VMXE | Cr4.SMXE);
+      if ((v & ~allowed) != 0) {
+        this.injectException(Vector.GP, 0, true);
+        return true;
+      }
       w(VmcsField.Cr4ReadShadow, v);
       w(VmcsField.GuestCr4, (v | this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
     } else {
@@ -305,6 +349,41 @@ export class VmxVcpu extends Vcpu {
   rip(): u64 {
     this.load();
     return r(VmcsField.GuestRip);
+  }
+
+  reflectException(): void {
+    this.load();
+    // SDM 26.6.1.1: the same type and vector; software exceptions (types 5, 6) need the instruction length.
+    w(VmcsField.VmEntryInterruptionInfo, this.reflectInfo & ~(<u32>0x1000));
+    if ((this.reflectInfo & 0x800) != 0) w(VmcsField.VmEntryExceptionErrorCode, this.reflectError);
+    w(VmcsField.VmEntryInstructionLength, this.reflectLen);
+  }
+
+  saveUnswitched(): void {
+    const s = this.sys;
+    s[SysMsr.Star] = rdmsr(Msr.IA32_STAR);
+    s[SysMsr.Lstar] = rdmsr(Msr.IA32_LSTAR);
+    s[SysMsr.Cstar] = rdmsr(Msr.IA32_CSTAR);
+    s[SysMsr.Fmask] = rdmsr(Msr.IA32_FMASK);
+    s[SysMsr.KernelGsBase] = rdmsr(Msr.IA32_KERNEL_GS_BASE);
+  }
+
+  loadUnswitched(): void {
+    const s = this.sys;
+    wrmsr(Msr.IA32_STAR, s[SysMsr.Star]);
+    wrmsr(Msr.IA32_LSTAR, s[SysMsr.Lstar]);
+    wrmsr(Msr.IA32_CSTAR, s[SysMsr.Cstar]);
+    wrmsr(Msr.IA32_FMASK, s[SysMsr.Fmask]);
+    wrmsr(Msr.IA32_KERNEL_GS_BASE, s[SysMsr.KernelGsBase]);
+  }
+
+  // The running vCPU owns the live MSRs (lazy-state.ts), so reads and writes go to the CPU.
+  readSysMsr(m: SysMsr): u64 {
+    return rdmsr(SYS_MSRS[m]);
+  }
+
+  writeSysMsr(m: SysMsr, value: u64): void {
+    wrmsr(SYS_MSRS[m], value);
   }
 
   advanceRip(): void {
@@ -341,6 +420,12 @@ export class VmxVcpu extends Vcpu {
     return true;
   }
 
+  cr4(): u64 {
+    this.load();
+    const mask = this.cr4Mask;
+    return (r(VmcsField.GuestCr4) & ~mask) | (r(VmcsField.Cr4ReadShadow) & mask);
+  }
+
   protectedMode(): bool {
     this.load();
     return (r(VmcsField.GuestCr0) & CR0_PE) != 0;
@@ -349,6 +434,6 @@ export class VmxVcpu extends Vcpu {
 
 /** xAPIC EOI register (SDM vol 3 10.8.5) through the direct map. */
 function apicEoi(): void {
-  const base = rdmsr(0x1b) & 0xfffff000;
+  const base = rdmsr(Msr.IA32_APIC_BASE) & 0xfffff000;
   phys_store32(base + 0xb0, 0);
 }
