@@ -1,7 +1,11 @@
 // The one vCPU interface: common code drives guests only through it; the
 // VT-x (vmx/) and AMD-V (svm/) backends implement it.
 
-import { newRegs } from "./regs";
+import { newRegs, Reg } from "./regs";
+import { CpuState } from "./cpu-state";
+
+/** Scratch state for resets (the exit path allocates nothing). */
+const resetState = new CpuState();
 
 /** Why a vCPU came back to the monitor, in vendor-neutral terms. */
 export const enum ExitKind {
@@ -101,8 +105,24 @@ export abstract class Vcpu {
   /** Loads them before this vCPU runs again. */
   loadUnswitched(): void {}
 
-  /** Power-on state: 16-bit real mode, CS:IP = 0:ip, SP = sp, EFER = 0. */
-  abstract resetRealMode(ip: u64, sp: u64): void;
+  /** Reads the whole guest CPU state (segments, tables, CR0/3/4, EFER, RSP, RIP, RFLAGS). */
+  abstract getState(s: CpuState): void;
+  /**
+   * Loads a whole guest CPU state as at a reset: no pending event or interrupt shadow, DR7 0x400,
+   * PAT and the unswitched MSRs at their power-on values, the vCPU's TLB tags flushed.
+   */
+  abstract setState(s: CpuState): void;
+
+  /** Power-on state: 16-bit real mode, CS:IP = 0:ip, SP = sp, EFER = 0, GPRs 0. */
+  resetRealMode(ip: u64, sp: u64): void {
+    this.setState(resetState.realMode(ip, sp));
+    this.clearRegs();
+  }
+
+  /** GPRs (and the CR2 slot) to 0. */
+  clearRegs(): void {
+    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+  }
   /** Enters the guest and returns at the next exit, described in `exit`. */
   abstract run(sliceTsc: u64): void;
   abstract rip(): u64;

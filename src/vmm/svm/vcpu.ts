@@ -3,12 +3,16 @@
 
 import { EFER_SVME, SvmExit, SvmIntercept1, SvmIntercept2, Vmcb, VmcbSeg, irq_window, svm_run } from "../../hw/svm";
 import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
+import { CpuState, Seg } from "../cpu-state";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
 import { Apic, SvmCaps } from "./svm";
 import { hex0x } from "../../lib/fmt";
 import { PAT_POWER_ON } from "../../hw/msr";
 
+
+/** VMCB save-area offsets of the segments in Seg order (APM table B-2). */
+const SEG_OFFSETS: StaticArray<u32> = [Vmcb.Es, Vmcb.Cs, Vmcb.Ss, Vmcb.Ds, Vmcb.Fs, Vmcb.Gs, Vmcb.Ldtr, Vmcb.Tr];
 
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
@@ -61,37 +65,52 @@ export class SvmVcpu extends Vcpu {
     phys_store64(a + VmcbSeg.Base, base);
   }
 
-  resetRealMode(ip: u64, sp: u64): void {
+  setState(st: CpuState): void {
     const v = this.vmcb;
-    // APM 15.5 / 14.1.3 reset state, with our CS:IP. Attributes are the
-    // descriptor's access byte in 7:0 (P, DPL, S, type).
-    this.seg(Vmcb.Cs, 0, 0x9b, 0xffff, 0);
-    this.seg(Vmcb.Ds, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Es, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Ss, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Fs, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Gs, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Gdtr, 0, 0, 0xffff, 0);
-    this.seg(Vmcb.Idtr, 0, 0, 0x3ff, 0);
-    this.seg(Vmcb.Ldtr, 0, 0x82, 0xffff, 0);
-    this.seg(Vmcb.Tr, 0, 0x8b, 0xffff, 0);
-    phys_store8(v + Vmcb.Cpl, 0);
-    phys_store64(v + Vmcb.Efer, EFER_SVME);
-    phys_store64(v + Vmcb.Cr0, 0x10);
-    phys_store64(v + Vmcb.Cr3, 0);
-    phys_store64(v + Vmcb.Cr4, 0);
+    for (let i = 0; i < Seg.Count; i++) {
+      const g = st.segs[i];
+      this.seg(SEG_OFFSETS[i], g.sel, g.attr, g.limit, g.base);
+    }
+    this.seg(Vmcb.Gdtr, 0, 0, st.gdtLimit, st.gdtBase);
+    this.seg(Vmcb.Idtr, 0, 0, st.idtLimit, st.idtBase);
+    // APM 15.5.1: CPL is SS.DPL (0 in real mode).
+    phys_store8(v + Vmcb.Cpl, (st.cr0 & 1) != 0 ? (st.segs[Seg.Ss].attr >> 5) & 3 : 0);
+    phys_store64(v + Vmcb.Efer, st.efer | EFER_SVME); // the guest never sees SVME (efer())
+    phys_store64(v + Vmcb.Cr0, st.cr0);
+    phys_store64(v + Vmcb.Cr3, st.cr3);
+    phys_store64(v + Vmcb.Cr4, st.cr4);
     phys_store64(v + Vmcb.Cr2, 0);
     phys_store64(v + Vmcb.Dr6, 0xffff0ff0);
     phys_store64(v + Vmcb.Dr7, 0x400);
-    phys_store64(v + Vmcb.Rflags, 2);
-    phys_store64(v + Vmcb.Rip, ip);
-    phys_store64(v + Vmcb.Rsp, sp);
+    phys_store64(v + Vmcb.Rflags, st.rflags);
+    phys_store64(v + Vmcb.Rip, st.rip);
+    phys_store64(v + Vmcb.Rsp, st.rsp);
     phys_store64(v + Vmcb.Rax, 0);
     phys_store64(v + Vmcb.EventInj, 0);
     phys_store64(v + Vmcb.InterruptShadow, 0);
-    for (let i = 0; i < 8; i++) phys_store64(v + Vmcb.Star + <u64>(i * 8), 0);
-    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+    phys_store64(v + Vmcb.GPat, PAT_POWER_ON);
+    for (let i = 0; i < 8; i++) phys_store64(v + Vmcb.Star + <u64>(i * 8), 0); // STAR..SYSENTER_EIP
     this.flushNext = true;
+  }
+
+  getState(st: CpuState): void {
+    const v = this.vmcb;
+    for (let i = 0; i < Seg.Count; i++) {
+      const a = v + SEG_OFFSETS[i];
+      st.segs[i].set(phys_load16(a + VmcbSeg.Selector), phys_load64(a + VmcbSeg.Base), phys_load32(a + VmcbSeg.Limit),
+        phys_load16(a + VmcbSeg.Attrib));
+    }
+    st.gdtBase = phys_load64(v + Vmcb.Gdtr + VmcbSeg.Base);
+    st.gdtLimit = phys_load32(v + Vmcb.Gdtr + VmcbSeg.Limit);
+    st.idtBase = phys_load64(v + Vmcb.Idtr + VmcbSeg.Base);
+    st.idtLimit = phys_load32(v + Vmcb.Idtr + VmcbSeg.Limit);
+    st.cr0 = phys_load64(v + Vmcb.Cr0);
+    st.cr3 = phys_load64(v + Vmcb.Cr3);
+    st.cr4 = phys_load64(v + Vmcb.Cr4);
+    st.efer = this.efer();
+    st.rsp = phys_load64(v + Vmcb.Rsp);
+    st.rip = phys_load64(v + Vmcb.Rip);
+    st.rflags = phys_load64(v + Vmcb.Rflags);
   }
 
   run(sliceTsc: u64): void {

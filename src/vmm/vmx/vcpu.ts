@@ -6,6 +6,7 @@ import {
   invept, invvpid, vmclear, vmptrld, vmread, vmwrite, vmx_run,
 } from "../../hw/vmx";
 import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
+import { CpuState, Seg } from "../cpu-state";
 import { read_dr6, write_dr6 } from "../../hw/intrinsics";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4, wrmsr } from "../hw";
@@ -120,44 +121,35 @@ export class VmxVcpu extends Vcpu {
     if ((this.caps.exit & ExitCtl.LoadPat) != 0) w(VmcsField.HostIa32Pat, rdmsr(Msr.IA32_PAT));
   }
 
-  resetRealMode(ip: u64, sp: u64): void {
+  setState(st: CpuState): void {
     this.load();
-    // Real mode under unrestricted guest, SDM 26.3.1.2: CS type 11, data 3,
-    // DPL 0, TR a busy TSS (type 11), LDTR unusable (bit 16).
-    const segs: StaticArray<VmcsField> = [
-      VmcsField.GuestEsSelector, VmcsField.GuestCsSelector, VmcsField.GuestSsSelector,
-      VmcsField.GuestDsSelector, VmcsField.GuestFsSelector, VmcsField.GuestGsSelector,
-    ];
-    for (let i = 0; i < 6; i++) {
-      const sel = segs[i];
-      w(sel, 0);
-      w(<VmcsField>(VmcsField.GuestEsLimit + 2 * i), 0xffff);
-      w(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i), i == 1 ? 0x9b : 0x93);
-      w(<VmcsField>(VmcsField.GuestEsBase + 2 * i), 0);
+    for (let i = 0; i < Seg.Count; i++) {
+      const g = st.segs[i];
+      w(<VmcsField>(VmcsField.GuestEsSelector + 2 * i), g.sel);
+      w(<VmcsField>(VmcsField.GuestEsLimit + 2 * i), g.limit);
+      w(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i), toAccessRights(g.attr));
+      w(<VmcsField>(VmcsField.GuestEsBase + 2 * i), g.base);
     }
-    w(VmcsField.GuestLdtrSelector, 0);
-    w(VmcsField.GuestLdtrLimit, 0xffff);
-    w(VmcsField.GuestLdtrAccessRights, 0x10000);
-    w(VmcsField.GuestLdtrBase, 0);
-    w(VmcsField.GuestTrSelector, 0);
-    w(VmcsField.GuestTrLimit, 0xffff);
-    w(VmcsField.GuestTrAccessRights, 0x8b);
-    w(VmcsField.GuestTrBase, 0);
-    w(VmcsField.GuestGdtrBase, 0);
-    w(VmcsField.GuestGdtrLimit, 0xffff);
-    w(VmcsField.GuestIdtrBase, 0);
-    w(VmcsField.GuestIdtrLimit, 0x3ff);
-    // CR0: ET and whatever VMX forces (NE); the guest reads its shadow.
-    const cr0: u64 = 0x10;
-    w(VmcsField.GuestCr0, (cr0 | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
-    w(VmcsField.Cr0ReadShadow, cr0);
-    w(VmcsField.GuestCr4, (this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
-    w(VmcsField.Cr4ReadShadow, 0);
-    w(VmcsField.GuestCr3, 0);
+    w(VmcsField.GuestGdtrBase, st.gdtBase);
+    w(VmcsField.GuestGdtrLimit, st.gdtLimit);
+    w(VmcsField.GuestIdtrBase, st.idtBase);
+    w(VmcsField.GuestIdtrLimit, st.idtLimit);
+    // CR0/CR4: VMX's fixed bits (NE, VMXE) are set in the real registers; the guest reads its own values
+    // from the shadows. Unrestricted guest lets it own PE and PG (SDM 26.3.1.1).
+    w(VmcsField.Cr0ReadShadow, st.cr0);
+    w(VmcsField.GuestCr0, (st.cr0 | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
+    w(VmcsField.Cr4ReadShadow, st.cr4);
+    w(VmcsField.GuestCr4, (st.cr4 | this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
+    w(VmcsField.GuestCr3, st.cr3);
+    w(VmcsField.GuestIa32Efer, st.efer);
+    // SDM 26.2.1.3/26.3.1.1: "IA-32e mode guest" must equal EFER.LMA.
+    let entry = this.caps.entry;
+    if ((st.efer & EFER_LMA) != 0) entry |= EntryCtl.Ia32eModeGuest;
+    w(VmcsField.VmEntryControls, entry);
+    w(VmcsField.GuestRsp, st.rsp);
+    w(VmcsField.GuestRip, st.rip);
+    w(VmcsField.GuestRflags, st.rflags);
     w(VmcsField.GuestDr7, 0x400);
-    w(VmcsField.GuestRsp, sp);
-    w(VmcsField.GuestRip, ip);
-    w(VmcsField.GuestRflags, 2);
     w(VmcsField.GuestPendingDebugExceptions, 0);
     w(VmcsField.GuestInterruptibilityState, 0);
     w(VmcsField.GuestActivityState, 0);
@@ -165,13 +157,30 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.GuestSysenterEsp, 0);
     w(VmcsField.GuestSysenterEip, 0);
     w(VmcsField.GuestIa32Debugctl, 0);
-    w(VmcsField.GuestIa32Efer, 0);
     w(VmcsField.GuestIa32Pat, PAT_POWER_ON);
-    w(VmcsField.VmEntryControls, this.caps.entry);
     w(VmcsField.VmEntryInterruptionInfo, 0);
-    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
     for (let i = 0; i < SysMsr.Count; i++) this.sys[i] = 0;
     this.invalidate();
+  }
+
+  getState(st: CpuState): void {
+    this.load();
+    for (let i = 0; i < Seg.Count; i++) {
+      st.segs[i].set(<u32>r(<VmcsField>(VmcsField.GuestEsSelector + 2 * i)), r(<VmcsField>(VmcsField.GuestEsBase + 2 * i)),
+        <u32>r(<VmcsField>(VmcsField.GuestEsLimit + 2 * i)), fromAccessRights(<u32>r(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i))));
+    }
+    st.gdtBase = r(VmcsField.GuestGdtrBase);
+    st.gdtLimit = <u32>r(VmcsField.GuestGdtrLimit);
+    st.idtBase = r(VmcsField.GuestIdtrBase);
+    st.idtLimit = <u32>r(VmcsField.GuestIdtrLimit);
+    const m0 = this.cr0Mask;
+    st.cr0 = (r(VmcsField.GuestCr0) & ~m0) | (r(VmcsField.Cr0ReadShadow) & m0);
+    st.cr4 = this.cr4();
+    st.cr3 = r(VmcsField.GuestCr3);
+    st.efer = r(VmcsField.GuestIa32Efer);
+    st.rsp = r(VmcsField.GuestRsp);
+    st.rip = r(VmcsField.GuestRip);
+    st.rflags = r(VmcsField.GuestRflags);
   }
 
   /** INVEPT/INVVPID single-context for this vCPU (SDM 28.4.3). */
@@ -430,6 +439,17 @@ export class VmxVcpu extends Vcpu {
     this.load();
     return (r(VmcsField.GuestCr0) & CR0_PE) != 0;
   }
+}
+
+/** Packed attributes (cpu-state.ts) -> VMX access rights: bits 11:8 move to 15:12; 0 is unusable (bit 16). */
+function toAccessRights(attr: u32): u32 {
+  if (attr == 0) return 0x10000;
+  return (attr & 0xff) | ((attr & 0xf00) << 4);
+}
+
+function fromAccessRights(ar: u32): u32 {
+  if ((ar & 0x10000) != 0) return 0;
+  return (ar & 0xff) | ((ar >> 4) & 0xf00);
 }
 
 /** xAPIC EOI register (SDM vol 3 10.8.5) through the direct map. */
