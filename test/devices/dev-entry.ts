@@ -3,6 +3,10 @@
 import { BusDevice } from "../../src/devices/device";
 import { Bus, PortBus, MmioBus } from "../../src/devices/bus";
 import { Uart16550, LineSink } from "../../src/devices/uart16550";
+import { Lapic } from "../../src/devices/lapic";
+import { Ioapic } from "../../src/devices/ioapic";
+import { PlatformInterrupts } from "../../src/devices/interrupts";
+import { mulDiv } from "../../src/devices/time";
 import { RecordingSink, FakeClock } from "./common";
 
 // ---- bus ----
@@ -108,4 +112,83 @@ export function uartIrqOtherGsi(): bool {
 }
 export function uartStats(): string {
   return uart.txBytes.toString() + "," + uart.lines.toString() + "," + uart.rxDropped.toString() + "," + uart.rxPending().toString();
+}
+
+// ---- time ----
+
+export function muldiv(a: u64, b: u64, c: u64): u64 {
+  return mulDiv(a, b, c);
+}
+
+// ---- LAPIC + IOAPIC ----
+
+let clock = new FakeClock();
+let lapic = new Lapic(0, clock, 100_000_000);
+let ioapic = new Ioapic(lapic);
+let platform = new PlatformInterrupts(ioapic, lapic);
+
+/** A fresh LAPIC (ID `id`, bus `busHz`, TSC 1 GHz at t=0) and IOAPIC; x2APIC mode on request. */
+export function apicNew(id: u32, busHz: u64, x2: bool): void {
+  clock = new FakeClock();
+  lapic = new Lapic(id, clock, busHz);
+  ioapic = new Ioapic(lapic);
+  platform = new PlatformInterrupts(ioapic, lapic);
+  if (x2) lapic.writeMsr(0x1b, 0xfee00000 | 0xc00);
+}
+export function clockSet(t: u64): void {
+  clock.t = t;
+}
+export function rdmsr(msr: u32): bool {
+  return lapic.readMsr(msr);
+}
+export function msrValue(): u64 {
+  return lapic.value;
+}
+export function wrmsr(msr: u32, v: u64): bool {
+  return lapic.writeMsr(msr, v);
+}
+export function apicRead(off: u64, size: u32): u64 {
+  return lapic.mmioRead(off, size);
+}
+export function apicWrite(off: u64, size: u32, v: u64): void {
+  lapic.mmioWrite(off, size, v);
+}
+export function accept(v: u32, level: bool): void {
+  lapic.accept(v, level);
+}
+export function pending(): i32 {
+  return lapic.pendingVector();
+}
+export function ack(v: u32): void {
+  lapic.ack(v);
+}
+export function nextDeadline(): u64 {
+  return lapic.nextDeadline();
+}
+export function apicStats(): string {
+  return lapic.timerFires.toString() + "," + lapic.droppedIpis.toString() + "," + lapic.badAccesses.toString();
+}
+/** Injects like the VMM: the pending vector is acked and returned (-1 when none). */
+export function inject(): i32 {
+  const v = lapic.pendingVector();
+  if (v >= 0) lapic.ack(<u32>v);
+  return v;
+}
+export function ioRead(off: u64, size: u32): u64 {
+  return ioapic.read(off, size);
+}
+export function ioWrite(off: u64, size: u32, v: u64): void {
+  ioapic.write(off, size, v);
+}
+export function ioEntry(pin: u32): u64 {
+  return ioapic.entry(pin);
+}
+export function gsi(pin: u32, high: bool): void {
+  platform.setLevel(pin, high);
+}
+export function msi(address: u64, data: u32): void {
+  platform.msi(address, data);
+}
+export function ioStats(): string {
+  return ioapic.delivered.toString() + "," + ioapic.dropped.toString() + "," + platform.badGsi.toString() + "," + platform.lostMsi.toString();
 }
