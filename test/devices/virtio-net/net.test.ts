@@ -109,15 +109,17 @@ describe("the data path", () => {
     b.init(noEventIdx);
     b.postRx(0, 200);
     a.send(Array.from({ length: 100 }, (_, i) => frame(MAC_B, MAC_A, 64, i)));
+    // The main loop: a batch in from a's TX, then out to b's RX (the switch queues 64 frames per port).
     const taken: number[] = [];
-    for (let n = x.pumpTx(0, 0n); n > 0; n = x.pumpTx(0, 0n)) taken.push(n);
-    expect(taken).toEqual([32, 32, 32, 4]);
-    expect(x.queueIrqs(0, 1)).toBe(4); // one per batch
     let delivered = 0;
-    for (let n = x.pumpRx(1, 0n); n > 0; n = x.pumpRx(1, 0n)) delivered += n;
+    for (let n = x.pumpTx(0, 0n); n > 0; n = x.pumpTx(0, 0n)) {
+      taken.push(n);
+      delivered += x.pumpRx(1, 0n);
+    }
+    expect(taken).toEqual([32, 32, 32, 4]);
     expect(delivered).toBe(100);
-    expect(x.queueIrqs(1, 0)).toBeLessThanOrEqual(4); // egress queues hand out runs of at most 32
-    expect(x.queueIrqs(1, 0)).toBeGreaterThanOrEqual(2); // 64 per egress queue: at least two runs
+    expect(x.queueIrqs(0, 1)).toBe(4); // one per batch
+    expect(x.queueIrqs(1, 0)).toBe(4);
     expect(b.received().length).toBe(100);
   });
   test("a full guest RX ring drops into the port's tx_dropped (no_buffer), never blocks", () => {
