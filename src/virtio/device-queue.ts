@@ -89,6 +89,19 @@ export class DeviceQueue {
     return FAULT_NONE;
   }
 
+  /**
+   * Resumes a set-up queue at saved indexes (a restored VM; the fuzzer uses it for wrapped 16-bit
+   * indexes). The used idx in memory is the caller's to match.
+   */
+  setIndexes(lastAvail: u32, usedIdx: u32): void {
+    if (!this.ready()) return;
+    this.lastAvail = lastAvail & 0xffff;
+    this.availSeen = this.lastAvail;
+    this.usedIdx = usedIdx & 0xffff;
+    this.published = this.usedIdx;
+    this.signalled = this.usedIdx;
+  }
+
   @inline ready(): bool {
     return this.size != 0 && this.fault == FAULT_NONE;
   }
