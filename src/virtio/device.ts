@@ -156,6 +156,8 @@ export abstract class VirtioDevice {
   /** Device-type configuration space (virtio 1.2 4.1.4.6): `size` bytes at `offset`. */
   abstract readConfig(offset: u32, size: u32): u32;
   abstract writeConfig(offset: u32, size: u32, v: u32): void;
+  /** Bytes of the configuration space. */
+  abstract configSize(): u32;
   /** For the log line. */
   abstract queueName(q: u32): string;
   /** Device-type state to drop on reset. */

@@ -9,6 +9,8 @@ import { Batch, PacketPool, Port, BUF_DATA, MAX_BATCH, TX_PACKETS, TX_BYTES, DRO
 
 /** virtio 1.2 5.1.1: the network card's device ID. */
 export const VIRTIO_ID_NET: u32 = 1;
+/** PCI class of a virtio-net function: network controller, Ethernet (PCI code and ID assignment 1.x, class 02h). */
+export const NET_PCI_CLASS: u32 = 0x020000;
 // virtio 1.2 5.1.3 feature bits.
 export const VIRTIO_NET_F_MTU: u32 = 3;
 export const VIRTIO_NET_F_MAC: u32 = 5;
@@ -69,6 +71,11 @@ export class VirtioNet extends VirtioDevice {
 
   queueName(q: u32): string {
     return q == RXQ ? "rx" : q == TXQ ? "tx" : "q" + q.toString();
+  }
+
+  /** mac, status, max_virtqueue_pairs, mtu (reads 0: VIRTIO_NET_F_MTU not offered). */
+  configSize(): u32 {
+    return 12;
   }
 
   /** virtio 1.2 5.1.4: mac[6], status le16, max_virtqueue_pairs le16 (1; read only with MQ, harmless otherwise). */

@@ -149,3 +149,7 @@ export class GuestNic {
     });
   }
 }
+
+export function loadNetPci(): Promise<{ x: Exports; wasm: string }> {
+  return load("virtio-net-pci", "test/devices/virtio-net/pci-entry.ts", ["src/virtio", "src/lib", "src/devices", "src/vswitch"]);
+}
