@@ -147,7 +147,7 @@ export class DeviceQueue {
     let table = this.desc;
     let entries = this.size;
     let i = head;
-    // A chain may not be longer than the queue (virtio 1.2 2.7.5.3.1 / 2.7.4.1): more means a loop.
+    // A chain may not be longer than the queue (virtio 1.2 2.7.5.2): more means a loop.
     let budget = this.size;
     let inIndirect = false;
     for (;;) {
@@ -205,7 +205,7 @@ export class DeviceQueue {
 
   /**
    * Whether the driver wants an interrupt for what was published since the last call: with EVENT_IDX when
-   * the used idx crossed used_event (virtio 1.2 2.7.10), else unless VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7).
+   * the used idx crossed used_event, else unless VIRTQ_AVAIL_F_NO_INTERRUPT (virtio 1.2 2.7.7).
    */
   needsInterrupt(): bool {
     if (!this.ready()) return false;
