@@ -11,6 +11,7 @@ import { MgmtServer } from "./mgmt-api/server";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
+import { tscToMs } from "./platform/tsc";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
@@ -46,7 +47,7 @@ function mainLoop(m: Monitor, s: MgmtServer): void {
   const t0 = rdtsc();
   for (;;) {
     const ran = m.runSlice();
-    s.host.nowMs = <i64>((rdtsc() - t0) / 1_000_000); // approximate: TSC at ~1 GHz
+    s.host.nowMs = <i64>tscToMs(rdtsc() - t0);
     pumpCom2(s);
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;
     // no managed object is held by a local of this loop alone across it.
