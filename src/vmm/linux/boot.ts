@@ -127,13 +127,14 @@ export function setupLinux(kernel: BoundedMemory, initrd: BoundedMemory | null, 
 
   // Kernel placement: pref_address when it fits, else (relocatable) the lowest aligned address above 1 MiB.
   let load = img.prefAddress;
-  if (load < HIGH_RAM_START || (load & (img.kernelAlignment - 1)) != 0 || load + img.initSize > top || overlaps(load, img.initSize, cfg.acpiBase, cfg.acpiSize)) {
+  // Written so that no sum can wrap: pref_address is a 64-bit field the image controls.
+  if (load < HIGH_RAM_START || (load & (img.kernelAlignment - 1)) != 0 || load >= top || img.initSize > top - load || overlaps(load, img.initSize, cfg.acpiBase, cfg.acpiSize)) {
     if (!img.relocatable) {
       return failed(e, "does not fit: the kernel needs " + hex(img.initSize) + " bytes at " + hex(img.prefAddress) + " and is not relocatable; RAM is " + hex(top));
     }
     load = alignUp(HIGH_RAM_START, img.kernelAlignment);
     if (overlaps(load, img.initSize, cfg.acpiBase, cfg.acpiSize)) load = alignUp(cfg.acpiBase + cfg.acpiSize, img.kernelAlignment);
-    if (load + img.initSize > top) {
+    if (load >= top || img.initSize > top - load) {
       return failed(e, "does not fit: the kernel needs " + hex(img.initSize) + " bytes from " + hex(load) + "; RAM is " + hex(top));
     }
   }

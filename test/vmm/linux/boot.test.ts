@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Exports, load, root } from "../../devices/harness";
+import { Exports, load, rng, root } from "../../devices/harness";
 
 let x: Exports;
 beforeAll(async () => {
@@ -217,5 +217,39 @@ describe.skipIf(!existsSync(real))("Debian's cloud kernel (build/linux/bzImage f
     expect(Buffer.from(ram.subarray(l, l + 4096)).equals(Buffer.from(k.subarray(setup, setup + 4096)))).toBe(true);
     expect(Number(e.initrd)).toBeGreaterThanOrEqual(l + u32(k, 0x260));
     expect(e820(ram).map((r) => r[2])).toEqual([1, 3, 1]);
+  });
+});
+
+describe("fuzz", () => {
+  it("random header fields and sizes never trap; every result is an entry inside RAM or a clear error", () => {
+    const r = rng(12345);
+    const pick = <T>(a: T[]): T => a[r() % a.length];
+    let ok = 0;
+    for (let n = 0; n < 150; n++) {
+      const h: Hdr = {
+        setupSects: pick([0, 1, 3, 30, 255]),
+        version: pick([0x20b, 0x20c, 0x20f, 0xffff, 0x20f]),
+        xloadflags: pick([0, 1, 0x7f, 0x7f]),
+        pref: pick([0, 0x1000000, 0x1234567, 0xfffff000, 2 ** 52, Number.MAX_SAFE_INTEGER]),
+        align: pick([0, 0x1000, 0x200000, 0x80000000]),
+        initSize: pick([0, 0x1000, 4 * MiB, 0xffffffff]),
+        relocatable: pick([0, 1]),
+        initrdMax: pick([0, 0xfffff, 0x7fffffff, 0xffffffff]),
+        cmdlineSize: pick([0, 5, 2047, 0xffffffff]),
+        kernelLen: pick([16, 4096, 65536]),
+      };
+      const initrd = pick([undefined, new Uint8Array(4096), new Uint8Array(3 * MiB)]);
+      const res = run(bzImage(h), pick([2 * MiB, 8 * MiB, 32 * MiB]), { initrd, cmdline: pick(["", "console=ttyS0"]) });
+      if (process.env.TV_FUZZ_DEBUG) console.log(res.out.slice(0, 120));
+      if (res.out.startsWith("error: ")) {
+        expect(res.out.length).toBeGreaterThan(10);
+        continue;
+      }
+      ok++;
+      const ramBytes = res.ram.length;
+      expect(Number(res.e.load) + Math.max(Number(u32(bzImage(h), 0x260)), 16)).toBeLessThanOrEqual(ramBytes);
+      if (initrd) expect(Number(res.e.initrd) + initrd.length).toBeLessThanOrEqual(ramBytes);
+    }
+    expect(ok).toBeGreaterThan(3);
   });
 });
