@@ -107,3 +107,6 @@ export function serverDeferrals(): i64 {
 export function serverOutLimit(): i32 {
   return server.outLimit;
 }
+export function serverDroppedRequestBytes(): i64 {
+  return server.droppedRequestBytes;
+}

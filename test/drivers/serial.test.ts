@@ -381,4 +381,22 @@ describe("COM2 pump (main-loop turn)", () => {
     expect(com2.mcr & MCR_RTS).toBe(MCR_RTS);
     expect(pauses).toBe(0);
   });
+
+  it("a request line over 64 KiB is discarded as it arrives, counted, answered with an error; the next one is served", () => {
+    x.uartInit(2);
+    x.uartInit(1);
+    const long = `{"jsonrpc":"2.0","id":1,"method":"system.info","params":{"pad":"${"p".repeat(70_000)}"}}`;
+    com2.line = [...Buffer.from(long + "\n" + JSON.stringify({ jsonrpc: "2.0", id: 2, method: "system.info" }) + "\n")];
+    for (let t = 0; t < 20_000 && (com2.line.length > 0 || x.serverOutLen() > 0 || x.uartQueued(2) > 0); t++) {
+      com2.deliver();
+      x.pumpTurn();
+    }
+    com2.transmit();
+    const replies = com2.wireText().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l));
+    expect(replies.length).toBe(2);
+    expect(replies[0].error.message).toBe("invalid request: line longer than 65536 bytes");
+    expect(replies[1].id).toBe(2);
+    expect(x.serverDroppedRequestBytes()).toBe(BigInt(long.length));
+  });
 });
+
