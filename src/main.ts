@@ -6,10 +6,11 @@ import { BootInfo, DIRECT_MAP, EXIT_SUCCESS, KERNEL_PHYS } from "./hw/layout";
 import { com1 } from "./drivers/uart";
 import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
 import { dec, hex, size } from "./lib/fmt";
-import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./vmm/multiboot";
-import { physPages } from "./vmm/pages";
-import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
-import { vmmStart } from "./vmm/index";
+import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./platform/multiboot";
+import { physPages } from "./platform/pages";
+import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./platform/cpu";
+import { systemStart } from "./system";
+import { calibrateTsc, tscHz, tscSource } from "./platform/tsc";
 
 import { setPanicSelfTest } from "./hw/panic";
 export { panic_exception, panic_trap } from "./hw/panic";
@@ -41,13 +42,15 @@ export function main(): void {
   log("cpu", cpuSummary(cpu));
   log("cpu", cpuFeatures(cpu));
   log("virt", virtSummary(cpu));
+  calibrateTsc();
+  log("cpu", "TSC " + dec(tscHz / 1000) + " kHz (" + tscSource + ")");
   if (cpu.virt == Virt.None || !cpu.virtUsable) warn("virt", cpu.virtProblem + ": guests cannot run");
 
   if (opts.panicTest.length > 0) panicTest(opts.panicTest);
 
   log("boot", "ready");
   if (opts.shutdown) shutdown("shutdown requested on the command line");
-  vmmStart();
+  systemStart();
   shutdown("no virtual machines to run");
 }
 

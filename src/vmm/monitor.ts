@@ -5,6 +5,7 @@ import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
 import { Vm, VmState } from "./vm";
 import { flushConsole, handleExit, stopVm } from "./exits";
 import { rdtsc } from "./hw";
+import { switchLazyState } from "./lazy-state";
 import { vlog, vwarn } from "./log";
 
 /** Slice length in TSC ticks: ~2 ms in QEMU TCG (host-rate TSC), ~0.5 s of guest time in Bochs (ips=10M). */
@@ -107,6 +108,7 @@ export class Monitor {
 
   private runVm(vm: Vm): void {
     const v = vm.vcpu;
+    switchLazyState(v); // x87/SSE/AVX, DRs, unswitched MSRs: never another VM's
     v.beginSlice(SLICE_TSC);
     this.runSliceOf(vm);
     v.endSlice();
@@ -120,6 +122,8 @@ export class Monitor {
       if (used >= SLICE_TSC) return;
       v.run(SLICE_TSC - used);
       if (this.minimalCpuid && v.exit.kind == ExitKind.Cpuid) {
+        // the bench's shortest path: without NRIPS insnLen is 0 here, so the same CPUID runs again (the
+        // cpuidloop guest only counts exits, so the rate is the same)
         v.advanceRip();
         continue;
       }

@@ -6,6 +6,9 @@ import { GuestTables } from "./gpt";
 import { Reg } from "./regs";
 import { allocFrames, allocFrames2m, phys_fill, phys_load64, phys_load8, phys_store64, phys_store8 } from "./hw";
 import { guest_copy } from "../hw/vmx";
+import { PAT_POWER_ON } from "../hw/msr";
+import { resetLazyState } from "./lazy-state";
+import { GuestRam } from "./guest-ram";
 
 export const enum VmState {
   Created = 0,
@@ -28,6 +31,8 @@ export class Vm {
   halted: bool = false;
   ramPa: u64 = 0;
   tables: GuestTables;
+  /** Guest-physical [0, ramBytes) as a checked window (device models, loaders, instruction fetch). */
+  ram: GuestRam;
   vcpu: Vcpu;
   exits: StaticArray<u64> = new StaticArray<u64>(ExitKind.Count);
   exitsTotal: u64 = 0;
@@ -36,7 +41,7 @@ export class Vm {
   /** MSR accesses refused with #GP. */
   msrDenied: u64 = 0;
   /** Guest IA32_PAT as the guest last wrote it (power-on value). */
-  pat: u64 = 0x0007040600070406;
+  pat: u64 = PAT_POWER_ON;
   line: string = "";
   /** Host-physical address handed to the guest in RCX at start (hostile guest's target). */
   peerPa: u64 = 0;
@@ -65,6 +70,7 @@ export class Vm {
     this.tables = tables;
     this.vcpu = backend.createVcpu(tables.root, <u32>id + 1);
     this.ramPa = ram;
+    this.ram = new GuestRam(ram, ram != 0 ? ramBytes : 0);
   }
 
   ok(): bool {
@@ -87,13 +93,14 @@ export class Vm {
       if (n < 0) return false;
     }
     this.vcpu.resetRealMode(GUEST_LOAD, GUEST_STACK);
+    resetLazyState(this.vcpu);
     this.vcpu.regs[Reg.Rbx] = this.param;
     this.vcpu.regs[Reg.Rcx] = this.peerPa;
     for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
     this.exitsTotal = 0;
     this.unknownIo = 0;
     this.msrDenied = 0;
-    this.pat = 0x0007040600070406;
+    this.pat = PAT_POWER_ON;
     this.halted = false;
     this.reason = "";
     this.line = "";

@@ -5,7 +5,7 @@ import { ExitCtl, EntryCtl, PinCtl, ProcCtl, ProcCtl2, VmxMsr, vmxon, VmxStatus,
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
 import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_store32, rdmsr, read_cr0, read_cr4, wrmsr, write_cr0, write_cr4 } from "../hw";
 import { VmxVcpu } from "./vcpu";
-import { hex } from "../log";
+import { hex0x } from "../../lib/fmt";
 
 const CR4_VMXE: u64 = 1 << 13;
 const FC_LOCK: u64 = 1;
@@ -80,11 +80,11 @@ export class VmxBackend extends VirtBackend {
       PinCtl.ExternalInterruptExiting | PinCtl.NmiExiting | PinCtl.PreemptionTimer);
     c.preempt = (c.pin & PinCtl.PreemptionTimer) != 0;
     const wantProc: u32 = ProcCtl.HltExiting | ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps |
-      ProcCtl.ActivateSecondary | (1 << 10) /* MWAIT exiting */ | (1 << 29) /* MONITOR exiting */;
+      ProcCtl.ActivateSecondary | ProcCtl.MwaitExiting | ProcCtl.MonitorExiting | ProcCtl.RdpmcExiting;
     c.proc = adjust(trueCtls ? VmxMsr.TrueProcbasedCtls : VmxMsr.ProcbasedCtls, wantProc);
     if ((c.proc & ProcCtl.ActivateSecondary) == 0) return "no secondary controls (needed for EPT)";
-    if ((c.proc & (ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting)) !=
-      (ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting)) return "I/O or MSR bitmaps unsupported";
+    const needProc: u32 = ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting | ProcCtl.RdpmcExiting;
+    if ((c.proc & needProc) != needProc) return "I/O or MSR bitmaps, HLT or RDPMC exiting unsupported";
     c.proc2 = adjust(VmxMsr.ProcbasedCtls2, ProcCtl2.EnableEpt | ProcCtl2.UnrestrictedGuest | ProcCtl2.EnableVpid);
     if ((c.proc2 & ProcCtl2.EnableEpt) == 0) return "no EPT";
     if ((c.proc2 & ProcCtl2.UnrestrictedGuest) == 0) return "no unrestricted guest";
@@ -149,6 +149,6 @@ export class VmxBackend extends VirtBackend {
     const c = this.caps;
     return "VT-x: EPT" + (c.ept2m ? "+2M" : "") + ", unrestricted guest" + (c.vpid ? ", VPID" : "") +
       (c.preempt ? ", preemption timer (TSC>>" + c.preemptShift.toString() + ")" : ", no preemption timer") +
-      ", revision " + hex(c.revision);
+      ", revision " + hex0x(c.revision);
   }
 }
