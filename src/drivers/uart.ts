@@ -53,8 +53,6 @@ export class Uart16550 {
   readonly tx: ByteQueue;
   /** Times init() ran (COM2 must be set up once: a second FIFO reset would lose received bytes). */
   inits: i32 = 0;
-  /** Times the transmitter took bytes in poll() (for the tests' figures). */
-  polls: u64 = 0;
 
   private rescue: StaticArray<u8> = new StaticArray<u8>(RESCUE_MAX);
   private rescueLen: i32 = 0;
@@ -147,7 +145,6 @@ export class Uart16550 {
     let sent = 0;
     while (sent < budget && !q.isEmpty()) {
       if ((inb(b + Reg.Lsr) & Lsr.Thre) == 0) break;
-      this.polls++;
       let k = this.txBurst;
       while (k > 0 && sent < budget && !q.isEmpty()) {
         outb(b + Reg.Data, q.pop());
