@@ -53,6 +53,11 @@ export class Uart16550 {
   readonly tx: ByteQueue;
   /** Times init() ran (COM2 must be set up once: a second FIFO reset would lose received bytes). */
   inits: i32 = 0;
+  /**
+   * The management pump has queued part of a reply line: another writer
+   * (the console, with console=ttyS1) must not put bytes inside it.
+   */
+  midLine: bool = false;
 
   private rescue: StaticArray<u8> = new StaticArray<u8>(RESCUE_MAX);
   private rescueLen: i32 = 0;

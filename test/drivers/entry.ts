@@ -3,7 +3,7 @@
 // server. The test supplies inb/outb/pause: two 16550s emulated in JavaScript.
 import { ByteQueue } from "../../src/lib/byte-queue";
 import { com1, com2 } from "../../src/drivers/uart";
-import { consoleDroppedBytes, consoleDroppedMessages, consoleInit, consolePoll, print } from "../../src/drivers/console";
+import { consoleDroppedBytes, consoleDroppedMessages, consoleInit, consolePoll, consoleSelect, print } from "../../src/drivers/console";
 import { MgmtServer } from "../../src/mgmt-api/server";
 import { pumpCom2 } from "../../src/vmm/mgmt";
 
@@ -73,6 +73,10 @@ export function uartDropped(which: i32): u32 {
 
 export function consoleStart(): void {
   consoleInit();
+}
+/** console=NAME (ttyS0, ttyS1, none). */
+export function consoleUse(name: string): bool {
+  return consoleSelect(name);
 }
 export function consolePrint(s: string): void {
   print(s);

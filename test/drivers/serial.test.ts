@@ -395,7 +395,7 @@ describe("COM2 pump (main-loop turn)", () => {
     x.uartInit(1);
     const long = `{"jsonrpc":"2.0","id":1,"method":"system.info","params":{"pad":"${"p".repeat(70_000)}"}}`;
     com2.line = [...Buffer.from(long + "\n" + JSON.stringify({ jsonrpc: "2.0", id: 2, method: "system.info" }) + "\n")];
-    for (let t = 0; t < 20_000 && (com2.line.length > 0 || x.serverOutLen() > 0 || x.uartQueued(2) > 0); t++) {
+    for (let t = 0; t < 200_000 && (com2.line.length > 0 || x.serverOutLen() > 0 || x.uartQueued(2) > 0); t++) {
       com2.deliver();
       x.pumpTurn();
     }
@@ -405,6 +405,38 @@ describe("COM2 pump (main-loop turn)", () => {
     expect(replies[0].error.message).toBe("invalid request: line longer than 65536 bytes");
     expect(replies[1].id).toBe(2);
     expect(x.serverDroppedRequestBytes()).toBe(BigInt(long.length));
+  });
+
+  it("console=ttyS1 shares COM2 with management: console lines never land inside a reply line", () => {
+    x.uartInit(2);
+    expect(x.consoleUse("ttyS1")).toBe(true);
+    // 100 audited vm.start calls, then audit.list: replies of ~10 KB that go out in pieces
+    const N = 150;
+    let reqs = "";
+    for (let id = 1; id <= N; id++) {
+      const call = id <= 100 ? { method: "vm.start", params: { name: "nope" } } : { method: "audit.list" };
+      reqs += JSON.stringify({ jsonrpc: "2.0", id, ...call }) + "\n";
+    }
+    com2.line = [...Buffer.from(reqs)];
+    let printed = 0;
+    for (let t = 0; t < 200_000 && (com2.line.length > 0 || x.serverOutLen() > 0 || x.uartQueued(2) > 0 || com2.tx.length > 0); t++) {
+      com2.autoDrain = printed >= 3000; // the pump leaves the queue full with part of a reply in it
+      com2.deliver();
+      x.pumpTurn();
+      com2.autoDrain = true;
+      // several console lines per turn: each print() also hands bytes to the UART, making room mid-reply
+      for (let k = 0; k < 12 && printed < 3000; k++) x.consolePrint(`[vm] console line ${printed++}\n`);
+    }
+    com2.autoDrain = true;
+    for (let t = 0; t < 1000; t++) x.consoleTurn();
+    com2.transmit();
+    const lines = com2.wireText().split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.length > 0);
+    const replies = lines.filter((l) => l.startsWith("{"));
+    const consoleLines = lines.filter((l) => l.startsWith("["));
+    expect(replies.length + consoleLines.length).toBe(lines.length);
+    expect(replies.map((l) => JSON.parse(l).id)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    for (const l of consoleLines) expect(l).toMatch(/^\[vm\] console line \d+$|^\[console\] dropped \d+ bytes \(\d+ messages\): the console was not drained$/);
+    expect(consoleLines.length).toBeGreaterThan(0);
   });
 });
 
