@@ -65,6 +65,9 @@ export function uartRead(which: i32): i32 {
 export function uartWriteSync(which: i32, s: string): void {
   (which == 1 ? com1 : com2).write(s);
 }
+export function uartRxOverruns(which: i32): u32 {
+  return (which == 1 ? com1 : com2).rxOverruns;
+}
 export function uartDropped(which: i32): u32 {
   return (which == 1 ? com1 : com2).dropped;
 }

@@ -11,6 +11,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { root } from "../../scripts/lib/emulators.ts";
 
 const LSR_DR = 0x01;
+const LSR_OE = 0x02;
 const LSR_THRE = 0x20;
 const LSR_TEMT = 0x40;
 const MCR_RTS = 0x02;
@@ -38,6 +39,9 @@ class Uart16550Model {
   wire: number[] = [];
   /** The transmitter empties its FIFO whenever LSR is read (QEMU: at once); false: stalled. */
   autoDrain = true;
+  /** Like real hardware without flow control: bytes arrive whether or not the receiver FIFO has room (lost ones set LSR.OE). */
+  lossyRx = false;
+  oe = false;
   /** THR writes while the transmitter was full: a byte lost (QEMU drops the oldest). */
   overruns = 0;
   lsrReads = 0;
@@ -59,7 +63,9 @@ class Uart16550Model {
         this.lsrReads++;
         if (this.autoDrain) this.transmit();
         const dr = this.fifoOn ? this.rxFifo.length > 0 : this.dr;
-        return (dr ? LSR_DR : 0) | (this.tx.length === 0 ? LSR_THRE | LSR_TEMT : 0);
+        const oe = this.oe;
+        this.oe = false;
+        return (dr ? LSR_DR : 0) | (oe ? LSR_OE : 0) | (this.tx.length === 0 ? LSR_THRE | LSR_TEMT : 0);
       }
       case 7:
         return this.scr;
@@ -123,7 +129,12 @@ class Uart16550Model {
 
   /** The chardev side: moves bytes from the line into the receiver while it has room. */
   deliver(): void {
-    if (this.fifoOn) {
+    if (this.lossyRx && this.fifoOn) {
+      for (const b of this.line.splice(0)) {
+        if (this.rxFifo.length < 16) this.rxFifo.push(b);
+        else this.oe = true;
+      }
+    } else if (this.fifoOn) {
       while (this.line.length > 0 && this.rxFifo.length < 16) this.rxFifo.push(this.line.shift()!);
     } else if (!this.dr && this.line.length > 0) {
       this.rbr = this.line.shift()!;
@@ -285,6 +296,19 @@ describe("16550 driver", () => {
     expect(Buffer.from(got).toString("latin1")).toBe(req.repeat(3));
     expect(com2.mcr & MCR_LOOP).toBe(0);
     expect(com2.mcr & MCR_RTS).toBe(MCR_RTS);
+  });
+
+  it("received bytes lost to a full receiver FIFO (LSR.OE, real hardware without flow control) are counted", () => {
+    x.uartInit(2);
+    com2.lossyRx = true;
+    com2.line = [...Buffer.from("x".repeat(40))];
+    com2.deliver(); // 40 bytes arrive at once: 16 fit
+    let n = 0;
+    while (x.uartRead(2) >= 0) n++;
+    expect(n).toBe(16);
+    expect(x.uartRxOverruns(2)).toBe(1);
+    expect(x.uartRead(2)).toBe(-1);
+    expect(x.uartRxOverruns(2)).toBe(1); // OE was cleared by the read of LSR that reported it
   });
 
   it("the synchronous (panic) path sends what was queued first, then its text; a dead transmitter costs a bounded wait", () => {
