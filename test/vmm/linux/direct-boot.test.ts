@@ -1,4 +1,4 @@
-// End to end on real hardware models: Debian's kernel booted in plain QEMU with no firmware from the guest RAM our loader and ACPI builder prepared (zero page, E820, page tables, GDT, tables), entered through a 20-byte mode switch.
+// End to end on real hardware models: Debian's kernel booted in plain QEMU with no firmware from the guest RAM our loader and ACPI builder prepared (zero page, E820, page tables, GDT, tables), entered through a short real-to-long-mode switch.
 import { beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
