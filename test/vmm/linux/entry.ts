@@ -2,6 +2,7 @@
 
 import { BoundedMemory, LinearMemory } from "../../../src/lib/bounded-memory";
 import { LinuxBootConfig, setupLinux } from "../../../src/vmm/linux/boot";
+import { AcpiConfig, buildAcpi } from "../../../src/devices/acpi";
 
 let kernel = new StaticArray<u8>(0);
 let initrd = new StaticArray<u8>(0);
@@ -81,4 +82,11 @@ export function boot(cmdline: string, acpiBase: u64, acpiSize: u64, rsdp: u64, w
     " load=" + e.loadAddress.toString(16) + " initrd=" + e.initrdAddress.toString(16) + " initrdsize=" + e.initrdSize.toString(16) +
     " e820=" + e.e820Entries.toString(16) + " protocol=" + e.protocol.toString(16)
   );
+}
+
+/** Builds the VM's ACPI tables at `base` in the current RAM buffer; returns their size (0 when they do not fit). */
+export function buildTables(base: u64): u64 {
+  const r = new LinearMemory(changetype<usize>(ram), <u64>ram.length);
+  const l = buildAcpi(r, base, new AcpiConfig());
+  return l == null ? 0 : l.size;
 }
