@@ -1,6 +1,8 @@
 // Fuzzes the device side of the split virtqueue against a reference walker written here: random and mutated ring states, wrapped indexes.
-// `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 cases; VIRTIO_FUZZ_SEED=n replays from seed n, VIRTIO_FUZZ_CASES=n sets the count.
-import { Exports, loadVirtio } from "./harness";
+// Then the virtio-net device model: mutated TX and RX rings through transmit/receive against a reference that copies the same bytes.
+// `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 queue cases and 200,000 device cases; VIRTIO_FUZZ_SEED=n replays from
+// seed n, VIRTIO_FUZZ_CASES=n sets the queue count (device cases: a fifth of it).
+import { Exports, load, loadVirtio } from "./harness";
 
 const MEM = 1 << 16; // the guest: small, so random addresses often fall outside it
 const MAX_SIZE = 256; // the device's queue_size maximum
@@ -52,7 +54,7 @@ function refSetup(r: Ring): number {
 class RefQueue {
   lastAvail = 0;
   availSeen = 0;
-  constructor(readonly r: Ring, readonly dv: () => DataView) {}
+  constructor(readonly r: Ring, readonly dv: () => DataView, readonly segCap = SEGS) {}
   pop(): Pop {
     const d = this.dv(), r = this.r, avail = Number(r.avail);
     if (this.lastAvail === this.availSeen) {
@@ -86,7 +88,7 @@ class RefQueue {
       if (!contains(addr, len)) return { fault: F.BUFFER_OUTSIDE };
       const w = (flags & WRITE) !== 0;
       if (!w && writable > 0) return { fault: F.WRITE_ORDER };
-      if (segs.length >= SEGS) return { fault: F.CHAIN_TOO_LONG };
+      if (segs.length >= this.segCap) return { fault: F.CHAIN_TOO_LONG };
       if ((w ? wb : rb) + len > 0xffffffff) return { fault: F.LENGTH_OVERFLOW };
       segs.push([addr, len, w]);
       if (w) { writable++; wb += len; } else rb += len;
@@ -146,8 +148,8 @@ function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
 }
 
-function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
-  const d = dv();
+/** A queue's parameters: mostly a valid layout, sometimes sizes and addresses anywhere. */
+function genRing(g: Rng): Ring {
   // The queue.
   let size = 1 << g.below(9);
   const sz = g.below(20);
@@ -166,20 +168,15 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
     avail = pick();
     used = pick();
   }
-  const r: Ring = { size, desc, avail, used, eventIdx: g.chance(0.5), indirect: g.chance(0.7) };
-  const expectSetup = refSetup(r);
-  const got = x.devSetup(size, desc, avail, used, r.eventIdx, r.indirect);
-  check(got === expectSetup, `setup: got ${got}, want ${expectSetup}`);
-  if (got !== F.NONE) {
-    st.setupFaults++;
-    st.byFault[NAMES[got]] = (st.byFault[NAMES[got]] ?? 0) + 1;
-    check(!x.memFault(), "memory fault at setup");
-    return;
-  }
-  const D = Number(desc), A = Number(avail), U = Number(used);
-  const lastAvail = g.chance(0.5) ? g.below(65536) : 0;
-  const usedStart = g.chance(0.5) ? g.below(65536) : 0;
-  x.devSetIndexes(lastAvail, usedStart);
+  return { size, desc, avail, used, eventIdx: g.chance(0.5), indirect: g.chance(0.7) };
+}
+
+/**
+ * Writes a ring state into guest memory: garbage, or valid direct and indirect chains (readable then
+ * writable segments) with up to three mutations; avail idx `lastAvail` + chains; used idx `usedStart`.
+ */
+function fillRing(d: DataView, g: Rng, r: Ring, lastAvail: number, usedStart: number): void {
+  const size = r.size, D = Number(r.desc), A = Number(r.avail), U = Number(r.used);
   const randomBytes = (at: number, n: number) => {
     for (let i = 0; i < n && at + i < MEM; i++) d.setUint8(at + i, g.below(256));
   };
@@ -254,6 +251,26 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
   d.setUint16(A, g.below(2), true); // avail flags (NO_INTERRUPT or not)
   d.setUint16(A + 4 + 2 * size, (usedStart + g.below(8)) & 0xffff, true); // used_event
   d.setUint16(U + 2, usedStart, true);
+}
+
+function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
+  const d = dv();
+  const r = genRing(g);
+  const { size, desc, avail, used } = r;
+  const expectSetup = refSetup(r);
+  const got = x.devSetup(size, desc, avail, used, r.eventIdx, r.indirect);
+  check(got === expectSetup, `setup: got ${got}, want ${expectSetup}`);
+  if (got !== F.NONE) {
+    st.setupFaults++;
+    st.byFault[NAMES[got]] = (st.byFault[NAMES[got]] ?? 0) + 1;
+    check(!x.memFault(), "memory fault at setup");
+    return;
+  }
+  const A = Number(avail), U = Number(used);
+  const lastAvail = g.chance(0.5) ? g.below(65536) : 0;
+  const usedStart = g.chance(0.5) ? g.below(65536) : 0;
+  x.devSetIndexes(lastAvail, usedStart);
+  fillRing(d, g, r, lastAvail, usedStart);
 
   // Drive the device and the reference side by side.
   const ref = new RefQueue(r, dv);
@@ -309,6 +326,180 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
   check(!x.memFault(), "an access outside guest memory");
 }
 
+// ---- the virtio-net device model ----
+
+const NET_SEGS = 64; // NET_MAX_SEGS
+const HDR = 12, MIN_FRAME = 14, BUF_DATA = 2016, BATCH = 32;
+const S_OK = 1 | 2 | 8 | 4, NEEDS_RESET = 64;
+const C_RX_NO_BUFFER = 2, C_RX_TOO_SMALL = 3, C_TX_MALFORMED = 6;
+
+export interface NetFuzzStats {
+  cases: number;
+  seed: number;
+  txFrames: number;
+  txMalformed: number;
+  rxFrames: number;
+  rxDropped: number;
+  resets: number;
+  ms: number;
+}
+
+/** Negotiates features and enables queue q with ring r; returns the fault queue_enable reported. */
+function netInit(x: Exports, vm: number, q: number, r: Ring): number {
+  x.writeStatus(vm, 0);
+  x.writeStatus(vm, 1 | 2);
+  x.writeDriverFeatures(vm, 0, ((1 << 5) | (1 << 16) | (r.eventIdx ? 1 << 29 : 0) | (r.indirect ? 1 << 28 : 0)) >>> 0);
+  x.writeDriverFeatures(vm, 1, 1);
+  x.writeStatus(vm, 1 | 2 | 8);
+  return x.enableQueue(vm, q, r.size, r.desc, r.avail, r.used);
+}
+
+/** The reference's scatter: bytes over the writable segments in order (later bytes win where segments overlap). */
+function refScatter(d: DataView, segs: Seg[], bytes: Uint8Array): void {
+  let k = 0;
+  for (const [a, l, w] of segs) {
+    if (!w) continue;
+    for (let i = 0; i < l && k < bytes.length; i++) d.setUint8(Number(a) + i, bytes[k++]);
+    if (k >= bytes.length) break;
+  }
+}
+
+/** Runs `cases` device cases from `seed`; throws with the case's seed on the first disagreement. */
+export async function fuzzNet(cases: number, seed: number): Promise<NetFuzzStats> {
+  const { x } = await load("virtio-net", "test/devices/virtio-net/entry.ts", ["src/virtio", "src/lib", "src/devices/virtio-net", "src/vswitch"]);
+  x.reset(MEM, 256);
+  const st: NetFuzzStats = { cases, seed, txFrames: 0, txMalformed: 0, rxFrames: 0, rxDropped: 0, resets: 0, ms: 0 };
+  const t0 = Date.now();
+  for (let c = 0; c < cases; c++) {
+    const caseSeed = (seed + c) >>> 0;
+    try {
+      netCase(x, new Rng(caseSeed), st);
+    } catch (e) {
+      throw new Error(`virtio-net fuzz: case ${c} failed; replay with VIRTIO_FUZZ_SEED=${caseSeed} VIRTIO_FUZZ_CASES=5: ${(e as Error).message}`);
+    }
+  }
+  st.ms = Date.now() - t0;
+  return st;
+}
+
+function netCase(x: Exports, g: Rng, st: NetFuzzStats): void {
+  const ram = (vm: number) => new Uint8Array(x.memory.buffer, x.memBase(vm), MEM);
+  const counter = (vm: number, k: number) => Number(x.counter(vm, k));
+  const logBefore: number = x.logCount();
+  let faults = 0;
+
+  // VM 0 transmits from a mutated TX ring.
+  {
+    const r = genRing(g);
+    if (r.size > 256) r.size = 256; // queue_size above the maximum is covered by the queue cases
+    const want = refSetup(r);
+    if (want === F.NONE) fillRing(new DataView(x.memory.buffer, x.memBase(0), MEM), g, r, 0, 0);
+    check(netInit(x, 0, 1, r) === want, "tx queue_enable fault");
+    x.writeStatus(0, S_OK);
+    const snap = ram(0).slice();
+    const d = new DataView(snap.buffer);
+    const frames: Uint8Array[] = [];
+    let fault = want, pops = 0, malformed = 0;
+    if (want === F.NONE) {
+      const ref = new RefQueue(r, () => d, NET_SEGS);
+      while (frames.length < BATCH) {
+        const p = ref.pop();
+        if ("fault" in p) { fault = p.fault; break; }
+        if ("none" in p) break;
+        const rd = p.segs.filter(([, , w]) => !w);
+        const total = rd.reduce((n, [, l]) => n + l, 0);
+        if (total < HDR + MIN_FRAME || total - HDR > BUF_DATA) malformed++;
+        else {
+          const f = new Uint8Array(total);
+          let k = 0;
+          for (const [a, l] of rd) { f.set(snap.subarray(Number(a), Number(a) + l), k); k += l; }
+          frames.push(f.slice(HDR));
+        }
+        d.setUint32(Number(r.used) + 4 + 8 * (pops % r.size), p.head, true);
+        d.setUint32(Number(r.used) + 8 + 8 * (pops % r.size), 0, true);
+        pops++;
+      }
+      if (fault === F.NONE && pops > 0) d.setUint16(Number(r.used) + 2, pops, true);
+    }
+    const irqWant = fault === F.NONE && pops > 0 &&
+      (r.eventIdx ? needEvent(d.getUint16(Number(r.avail) + 4 + 2 * r.size, true), pops, 0) : (d.getUint16(Number(r.avail), true) & 1) === 0);
+    const irqBefore = x.queueIrqs(0, 1), malBefore = counter(0, C_TX_MALFORMED);
+    const n = x.transmitCapture(0);
+    check(n === frames.length, `tx frames ${n}, reference ${frames.length} (fault ${x.fault(0)} vs ${fault})`);
+    for (let i = 0; i < n; i++) {
+      const got = new Uint8Array(x.memory.buffer, x.capPtr() + 2048 * i, x.capLen(i));
+      check(Buffer.from(got).equals(Buffer.from(frames[i])), `tx frame ${i} differs`);
+    }
+    check(x.fault(0) === fault, `tx fault ${x.fault(0)}, reference ${fault}`);
+    check(((x.status(0) & NEEDS_RESET) !== 0) === (fault !== F.NONE), "tx NEEDS_RESET iff a fault");
+    check(counter(0, C_TX_MALFORMED) - malBefore === malformed, "txMalformed");
+    check(x.queueIrqs(0, 1) - irqBefore === (irqWant ? 1 : 0), "tx interrupt");
+    check(Buffer.from(ram(0)).equals(Buffer.from(snap)), "tx: guest memory differs from the reference");
+    check(!x.memFault(0), "tx: an access outside guest memory");
+    st.txFrames += n;
+    st.txMalformed += malformed;
+    if (fault !== F.NONE) faults++;
+  }
+
+  // VM 1 receives a batch into a mutated RX ring.
+  {
+    const r = genRing(g);
+    if (r.size > 256) r.size = 256;
+    const want = refSetup(r);
+    if (want === F.NONE) fillRing(new DataView(x.memory.buffer, x.memBase(1), MEM), g, r, 0, 0);
+    check(netInit(x, 1, 0, r) === want, "rx queue_enable fault");
+    x.writeStatus(1, S_OK);
+    const count = 1 + g.below(BATCH), len = MIN_FRAME + g.below(BUF_DATA - MIN_FRAME + 1);
+    const frame = new Uint8Array(len);
+    for (let i = 0; i < len; i++) frame[i] = g.below(256);
+    new Uint8Array(x.memory.buffer, x.framePtr(), len).set(frame);
+    const snap = ram(1).slice();
+    const d = new DataView(snap.buffer);
+    const bytes = new Uint8Array(HDR + len);
+    bytes[10] = 1; // num_buffers
+    bytes.set(frame, HDR);
+    let fault = want, pushes = 0, delivered = 0, noBuffer = 0, tooSmall = 0;
+    const ref = new RefQueue(r, () => d, NET_SEGS);
+    for (let i = 0; i < count; i++) {
+      const p: Pop = fault !== F.NONE ? { none: true } : ref.pop();
+      if ("fault" in p) fault = p.fault;
+      if (!("head" in p)) { noBuffer++; continue; }
+      const wb = p.segs.filter(([, , w]) => w).reduce((n, [, l]) => n + l, 0);
+      let used = 0;
+      if (wb < HDR + len) tooSmall++;
+      else {
+        refScatter(d, p.segs, bytes);
+        used = HDR + len;
+        delivered++;
+      }
+      d.setUint32(Number(r.used) + 4 + 8 * (pushes % r.size), p.head, true);
+      d.setUint32(Number(r.used) + 8 + 8 * (pushes % r.size), used, true);
+      pushes++;
+    }
+    if (fault === F.NONE && pushes > 0) d.setUint16(Number(r.used) + 2, pushes, true);
+    const irqWant = fault === F.NONE && pushes > 0 &&
+      (r.eventIdx ? needEvent(d.getUint16(Number(r.avail) + 4 + 2 * r.size, true), pushes, 0) : (d.getUint16(Number(r.avail), true) & 1) === 0);
+    const irqBefore = x.queueIrqs(1, 0), nbBefore = counter(1, C_RX_NO_BUFFER), tsBefore = counter(1, C_RX_TOO_SMALL);
+    const got = x.deliver(1, count, len);
+    check(got === delivered, `rx delivered ${got}, reference ${delivered} (fault ${x.fault(1)} vs ${fault})`);
+    check(x.fault(1) === fault, `rx fault ${x.fault(1)}, reference ${fault}`);
+    check(((x.status(1) & NEEDS_RESET) !== 0) === (fault !== F.NONE), "rx NEEDS_RESET iff a fault");
+    check(counter(1, C_RX_NO_BUFFER) - nbBefore === noBuffer && counter(1, C_RX_TOO_SMALL) - tsBefore === tooSmall, "rx drop counters");
+    check(x.queueIrqs(1, 0) - irqBefore === (irqWant ? 1 : 0), "rx interrupt");
+    check(Buffer.from(ram(1)).equals(Buffer.from(snap)), "rx: guest memory differs from the reference");
+    check(!x.memFault(1), "rx: an access outside guest memory");
+    check(x.poolAvailable() === 256, "pool buffers leaked");
+    st.rxFrames += delivered;
+    st.rxDropped += noBuffer + tooSmall;
+    if (fault !== F.NONE) faults++;
+  }
+  // One [net] line per device that went to NEEDS_RESET.
+  const logAfter: number = x.logCount();
+  check(logAfter - logBefore === faults, `log lines ${logAfter - logBefore}, faults ${faults}`);
+  for (let i = logBefore; i < logAfter; i++) check(/^\[net\] [ab]: (rx|tx) queue: .+; device needs reset$/.test(x.logLine(i)), `log line ${x.logLine(i)}`);
+  st.resets += faults;
+}
+
 async function main(): Promise<void> {
   const long = process.argv.includes("--long");
   const seed = process.env.VIRTIO_FUZZ_SEED !== undefined ? Number(process.env.VIRTIO_FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -318,6 +509,9 @@ async function main(): Promise<void> {
   console.log(`virtio fuzz: ${s.cases} cases in ${(s.ms / 1000).toFixed(1)} s: ${s.completions} completed (${s.chains} chains, ${s.interrupts} interrupts), ` +
     `${s.ringFaults} ring faults, ${s.setupFaults} setup faults; no trap, no access outside guest memory`);
   console.log(`virtio fuzz: faults ${Object.entries(s.byFault).sort().map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  const n = await fuzzNet(Math.ceil(cases / 5), seed);
+  console.log(`virtio-net fuzz: ${n.cases} cases in ${(n.ms / 1000).toFixed(1)} s: ${n.txFrames} frames sent (${n.txMalformed} malformed), ` +
+    `${n.rxFrames} received (${n.rxDropped} dropped), ${n.resets} NEEDS_RESET; guest memory as the reference, no access outside it`);
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

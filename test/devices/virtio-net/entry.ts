@@ -31,6 +31,8 @@ let sw = new Switch(64, 8);
 let ports: StaticArray<i32> = [0, 1];
 const batch = new Batch();
 const frameBuf = new StaticArray<u8>(4096);
+const capBuf = new StaticArray<u8>(32 * 2048);
+const capLens = new StaticArray<i32>(32);
 
 /** Two VMs with `bytes` of RAM each, a switch with `poolBuffers` buffers. */
 export function reset(bytes: i32, poolBuffers: i32): void {
@@ -74,6 +76,21 @@ export function pumpTx(vm: i32, now: i64): i32 {
   if (batch.count > 0) sw.rx(ports[vm], batch, now);
   return n;
 }
+/** Guest vm's TX queue -> frames copied out for the test (capPtr, capLen), pool buffers freed; frames taken. */
+export function transmitCapture(vm: i32): i32 {
+  const n = nets[vm].transmit(sw.pool, batch);
+  for (let i = 0; i < batch.count; i++) {
+    const h = batch.handles[i];
+    const l = sw.pool.len(h);
+    memory.copy(changetype<usize>(capBuf) + <usize>i * 2048, sw.pool.data(h), l);
+    capLens[i] = l;
+    sw.pool.free(h);
+  }
+  batch.count = 0;
+  return n;
+}
+export function capPtr(): usize { return changetype<usize>(capBuf); }
+export function capLen(i: i32): i32 { return capLens[i]; }
 /** Switch -> guest vm's RX buffers (one batch); frames delivered. */
 export function pumpRx(vm: i32, now: i64): i32 {
   sw.tx(ports[vm], batch, now);
@@ -116,3 +133,5 @@ export function counter(vm: i32, which: i32): u64 {
 export function queueIrqs(vm: i32, q: i32): i32 { return irqs[vm].q[q]; }
 export function configIrqs(vm: i32): i32 { return irqs[vm].cfg; }
 export function logLines(): string { return log.lines.join("\n"); }
+export function logCount(): i32 { return log.lines.length; }
+export function logLine(i: i32): string { return log.lines[i]; }
