@@ -103,9 +103,10 @@ export abstract class VirtioDevice {
     return (this.driverFeatures & featureBit(bit)) != 0;
   }
 
-  /** DRIVER_OK set, no fault, not FAILED: buffers may be used and interrupts sent (virtio 1.2 3.1.1). */
+  /** FEATURES_OK and DRIVER_OK set, no fault, not FAILED: buffers may be used and interrupts sent (virtio 1.2 3.1.1). */
   @inline live(): bool {
-    return (this.status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED)) == STATUS_DRIVER_OK;
+    const mask = STATUS_FEATURES_OK | STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED;
+    return (this.status & mask) == (STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   }
 
   /** queue_enable: checks the ring the driver described; a bad one puts the device in NEEDS_RESET. */

@@ -183,6 +183,16 @@ describe("the data path", () => {
   });
 });
 
+test("DRIVER_OK without FEATURES_OK (refused features) uses nothing either", () => {
+  const a = new GuestNic(x, 0);
+  a.init([F_MAC], 256, false); // no VERSION_1: FEATURES_OK does not stick
+  expect(x.status(0) & S.FEATURES_OK).toBe(0);
+  x.writeStatus(0, S.ACK | S.DRIVER | S.DRIVER_OK);
+  a.send([frame(MAC_B, MAC_A, 64)]);
+  expect(x.pumpTx(0, 0n)).toBe(0);
+  expect(a.tx.reap()).toEqual([]);
+});
+
 describe("EVENT_IDX", () => {
   test("interrupts only when used_event is crossed; kicks suppressed while polling", () => {
     const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
