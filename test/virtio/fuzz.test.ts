@@ -1,6 +1,6 @@
-// The fuzzers' short runs in the suite (20,000 queue cases, 5,000 device cases); `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 and 200,000.
+// The fuzzers' short runs in the suite (20,000 queue cases, 5,000 driver-side and 5,000 device cases); `--long` runs 1,000,000 and 200,000 each.
 import { expect, test } from "vitest";
-import { fuzz, fuzzNet } from "./fuzz";
+import { fuzz, fuzzDriver, fuzzNet } from "./fuzz";
 
 const seed = process.env.VIRTIO_FUZZ_SEED !== undefined ? Number(process.env.VIRTIO_FUZZ_SEED) >>> 0 : (Date.now() >>> 0);
 
@@ -19,3 +19,9 @@ test("5,000 virtio-net cases: transmit/receive on mutated rings copy what the re
   expect(s.rxFrames).toBeGreaterThan(1000);
   expect(s.resets).toBeGreaterThan(1000);
 }, 120_000);
+
+test("5,000 driver-side cases: a lying device (used idx, id, len) is a fault, never corrupted bookkeeping; recovery by tokens", async () => {
+  const s = await fuzzDriver(5_000, seed);
+  expect(s.reaped).toBeGreaterThan(10_000);
+  expect(Object.keys(s.faults).sort()).toEqual(["19", "20", "21"]);
+});

@@ -1,7 +1,7 @@
 // Fuzzes the device side of the split virtqueue against a reference walker written here: random and mutated ring states, wrapped indexes.
 // Then the virtio-net device model: mutated TX and RX rings through transmit/receive against a reference that copies the same bytes.
-// `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 queue cases and 200,000 device cases; VIRTIO_FUZZ_SEED=n replays from
-// seed n, VIRTIO_FUZZ_CASES=n sets the queue count (device cases: a fifth of it).
+// And the driver side against a lying device. `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 queue cases, 200,000 driver
+// and 200,000 device cases; VIRTIO_FUZZ_SEED=n replays from seed n, VIRTIO_FUZZ_CASES=n sets the queue count (the others: a fifth).
 import { Exports, load, loadVirtio } from "./harness";
 
 const MEM = 1 << 16; // the guest: small, so random addresses often fall outside it
@@ -500,6 +500,142 @@ function netCase(x: Exports, g: Rng, st: NetFuzzStats): void {
   st.resets += faults;
 }
 
+// ---- the driver side against a misbehaving device ----
+
+const FD = { USED_IDX: 19, USED_ID: 20, USED_LEN: 21 };
+const NAMES_D: Record<number, string> = { 19: "used_idx", 20: "used_id", 21: "used_len" };
+
+export interface DriverFuzzStats {
+  cases: number;
+  seed: number;
+  reaped: number;
+  faults: Record<string, number>;
+  ms: number;
+}
+
+/**
+ * Each case lays a ring out, then mixes posting, publishing, honest completions and lying ones (used idx
+ * jumps, ids never posted or already reaped, lengths past the buffer) with reaping, against a model of
+ * what is outstanding. After a fault the outstanding tokens must be exactly the model's, and a fresh
+ * layout must work again (the recovery a driver performs after resetting the device).
+ */
+export async function fuzzDriver(cases: number, seed: number): Promise<DriverFuzzStats> {
+  const x: Exports = (await loadVirtio()).x;
+  x.reset(MEM, MAX_SIZE, 8);
+  const st: DriverFuzzStats = { cases, seed, reaped: 0, faults: {}, ms: 0 };
+  const t0 = Date.now();
+  for (let c = 0; c < cases; c++) {
+    const caseSeed = (seed + c) >>> 0;
+    try {
+      driverCase(x, new Rng(caseSeed), st);
+    } catch (e) {
+      throw new Error(`virtio driver fuzz: case ${c} failed; replay with VIRTIO_FUZZ_SEED=${caseSeed} VIRTIO_FUZZ_CASES=5: ${(e as Error).message}`);
+    }
+  }
+  st.ms = Date.now() - t0;
+  return st;
+}
+
+function driverCase(x: Exports, g: Rng, st: DriverFuzzStats): void {
+  const size = 1 << g.below(9);
+  const usedAlign = g.chance(0.5) ? 4 : 4096;
+  const busBase = BigInt(g.below(1 << 20)) << 12n;
+  check(x.drvLayout(0n, size, BigInt(usedAlign), busBase, g.chance(0.5)) === 0, "layout");
+  const d = new DataView(x.memory.buffer, x.memBase(), MEM);
+  const D = Number(x.drvDesc()), A = Number(x.drvAvail()), U = Number(x.drvUsed());
+  check(D === 0 && A === 16 * size && U % usedAlign === 0 && U >= A + 6 + 2 * size, "ring placement");
+  type Out = { token: number; writeLen: number; n: number; published: boolean };
+  const out = new Map<number, Out>();
+  let token = 1, free = size, devUsed = 0, devSeen = 0;
+  const published: number[] = []; // heads the device may use, in avail order
+  let fault = 0;
+  const lies = g.chance(0.5) ? 0 : 0.05; // half the cases have an honest device
+  for (let step = 0; step < 60 && fault === 0; step++) {
+    const op = g.below(10);
+    if (op < 3) {
+      const n = 1 + g.below(4), nRead = g.below(n + 1);
+      x.drvSegClear();
+      let wl = 0;
+      for (let i = 0; i < n; i++) {
+        const len = 1 + g.below(4096);
+        x.drvSeg(BigInt(MEM / 2 + g.below(MEM / 2 - 4096)), len, i >= nRead);
+        if (i >= nRead) wl += len;
+      }
+      const h = x.drvAdd(token);
+      if (n > free) { check(h === -1, `add with ${free} free gave ${h}`); continue; }
+      check(h >= 0 && h < size && !out.has(h), `add gave head ${h}`);
+      // The chain as the device will read it: bus addresses, NEXT links, WRITE on the writable tail.
+      let i = h;
+      for (let k = 0; k < n; k++) {
+        const flags = d.getUint16(D + 16 * i + 12, true);
+        check(d.getBigUint64(D + 16 * i, true) >= busBase, "bus address");
+        check((flags & WRITE) === (k >= nRead ? WRITE : 0) && (flags & NEXT) === (k < n - 1 ? NEXT : 0), "descriptor flags");
+        i = d.getUint16(D + 16 * i + 14, true);
+      }
+      out.set(h, { token: token++, writeLen: wl, n, published: false });
+      free -= n;
+    } else if (op < 5) {
+      x.drvPublish();
+      for (const [h, o] of out) if (!o.published) { o.published = true; published.push(h); }
+    } else if (op < 9) {
+      // The device: honest most of the time.
+      const honest = !g.chance(lies);
+      const ready = published.filter((h) => out.has(h));
+      if (honest && ready.length === 0) continue;
+      let id: number, len: number;
+      if (honest) {
+        id = ready[g.below(ready.length)];
+        len = g.below(out.get(id)!.writeLen + 1);
+        published.splice(published.indexOf(id), 1);
+      } else {
+        id = [g.below(size), g.u32(), ready.length > 0 ? ready[0] : 0][g.below(3)];
+        len = g.chance(0.5) ? g.u32() : 0;
+      }
+      d.setUint32(U + 4 + 8 * (devUsed % size), id >>> 0, true);
+      d.setUint32(U + 8 + 8 * (devUsed % size), len >>> 0, true);
+      devUsed = (devUsed + (honest || g.chance(0.5) ? 1 : g.below(65536))) & 0xffff;
+      d.setUint16(U + 2, devUsed, true);
+    } else {
+      // Reap everything; predict each answer from the model.
+      for (let k = 0; k < size + 2; k++) {
+        const ahead = (d.getUint16(U + 2, true) - devSeen) & 0xffff;
+        const inFlight = [...out.values()].filter((o) => o.published).length;
+        let want = 0;
+        let id = 0, len = 0;
+        if (ahead === 0) { check(!x.drvReap() && x.drvFault() === 0, "reap with nothing used"); break; }
+        if (ahead > inFlight) want = FD.USED_IDX;
+        else {
+          id = d.getUint32(U + 4 + 8 * (devSeen % size), true);
+          len = d.getUint32(U + 8 + 8 * (devSeen % size), true);
+          const o = out.get(id);
+          if (id >= size || !o || !o.published) want = FD.USED_ID;
+          else if (len > o.writeLen) want = FD.USED_LEN;
+        }
+        const ok = x.drvReap();
+        if (want !== 0) {
+          check(!ok && x.drvFault() === want, `reap fault ${x.drvFault()}, model ${want}`);
+          fault = want;
+          st.faults[want] = (st.faults[want] ?? 0) + 1;
+          break;
+        }
+        const o = out.get(id)!;
+        check(ok && x.drvId() === id && x.drvLen() === len && x.drvToken() === o.token, "reaped element");
+        out.delete(id);
+        free += o.n;
+        devSeen = (devSeen + 1) & 0xffff;
+        st.reaped++;
+      }
+    }
+    check(x.drvNumFree() === free, `free descriptors ${x.drvNumFree()}, model ${free}`);
+  }
+  // Recovery: the outstanding tokens are the model's, and a fresh layout works.
+  const n = x.drvOutstanding();
+  const tokens = Array.from({ length: n }, (_, i) => x.drvOutstandingToken(i)).sort((a, b) => a - b);
+  check(JSON.stringify(tokens) === JSON.stringify([...out.values()].map((o) => o.token).sort((a, b) => a - b)), "outstanding tokens");
+  if (fault !== 0) check(x.drvAdd(1) === -3 && !x.drvReap() && !x.drvPublish(), "a faulted queue does nothing");
+  check(!x.memFault(), "an access outside the window");
+}
+
 async function main(): Promise<void> {
   const long = process.argv.includes("--long");
   const seed = process.env.VIRTIO_FUZZ_SEED !== undefined ? Number(process.env.VIRTIO_FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -509,6 +645,9 @@ async function main(): Promise<void> {
   console.log(`virtio fuzz: ${s.cases} cases in ${(s.ms / 1000).toFixed(1)} s: ${s.completions} completed (${s.chains} chains, ${s.interrupts} interrupts), ` +
     `${s.ringFaults} ring faults, ${s.setupFaults} setup faults; no trap, no access outside guest memory`);
   console.log(`virtio fuzz: faults ${Object.entries(s.byFault).sort().map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  const dr = await fuzzDriver(Math.ceil(cases / 5), seed);
+  console.log(`virtio driver fuzz: ${dr.cases} cases in ${(dr.ms / 1000).toFixed(1)} s: ${dr.reaped} used elements reaped, faults ` +
+    `${Object.entries(dr.faults).map(([k, v]) => `${NAMES_D[Number(k)]} ${v}`).join(", ")}`);
   const n = await fuzzNet(Math.ceil(cases / 5), seed);
   console.log(`virtio-net fuzz: ${n.cases} cases in ${(n.ms / 1000).toFixed(1)} s: ${n.txFrames} frames sent (${n.txMalformed} malformed), ` +
     `${n.rxFrames} received (${n.rxDropped} dropped), ${n.resets} NEEDS_RESET; guest memory as the reference, no access outside it`);
