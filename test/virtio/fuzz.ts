@@ -386,6 +386,8 @@ function netCase(x: Exports, g: Rng, st: NetFuzzStats): void {
   const ram = (vm: number) => new Uint8Array(x.memory.buffer, x.memBase(vm), MEM);
   const counter = (vm: number, k: number) => Number(x.counter(vm, k));
   const logBefore: number = x.logCount();
+  x.clearFaultCount(0);
+  x.clearFaultCount(1);
   let faults = 0;
 
   // VM 0 transmits from a mutated TX ring.
@@ -496,6 +498,7 @@ function netCase(x: Exports, g: Rng, st: NetFuzzStats): void {
   // One [net] line per device that went to NEEDS_RESET.
   const logAfter: number = x.logCount();
   check(logAfter - logBefore === faults, `log lines ${logAfter - logBefore}, faults ${faults}`);
+  check(Number(x.faultCount(0)) + Number(x.faultCount(1)) === faults, "fault counts");
   for (let i = logBefore; i < logAfter; i++) check(/^\[net\] [ab]: (rx|tx) queue: .+; device needs reset$/.test(x.logLine(i)), `log line ${x.logLine(i)}`);
   st.resets += faults;
 }

@@ -68,6 +68,9 @@ export function kick(vm: i32, q: u32): void { nets[vm].kick(q); }
 export function kicked(vm: i32): u32 { return nets[vm].kicked; }
 export function setLink(vm: i32, up: bool): void { nets[vm].setLink(up); }
 export function fault(vm: i32): i32 { return nets[vm].fault; }
+export function faultCount(vm: i32): u64 { return nets[vm].faultCount; }
+/** The fuzzer checks the line of every fault: it keeps each device under the log limit. */
+export function clearFaultCount(vm: i32): void { nets[vm].faultCount = 0; }
 
 // ---- the data path, as the main loop drives it ----
 /** Guest vm's TX queue -> switch (one batch); frames taken. */

@@ -238,6 +238,21 @@ describe("a broken ring", () => {
     expect(x.pumpTx(0, 0n)).toBe(1);
     expect(x.memFault(0)).toBe(false);
   });
+  test("a guest breaking its ring in a loop: 16 lines, the last saying so, then only counted", () => {
+    const a = new GuestNic(x, 0);
+    for (let i = 0; i < 40; i++) {
+      a.init(ALL);
+      a.tx.offer(300); // head index out of range
+      a.tx.publish();
+      expect(x.pumpTx(0, 0n)).toBe(0);
+      expect(x.status(0) & S.NEEDS_RESET).toBe(S.NEEDS_RESET);
+    }
+    const lines = x.logLines().split("\n");
+    expect(lines.length).toBe(16);
+    expect(lines[0]).toBe("[net] a: tx queue: head index out of range; device needs reset");
+    expect(lines[15]).toBe("[net] a: tx queue: head index out of range; device needs reset (further faults counted, not logged)");
+    expect(Number(x.faultCount(0))).toBe(40);
+  });
   test("a bad ring at queue_enable is a fault too", () => {
     const a = new GuestNic(x, 0);
     a.init(ALL, 256, false);
