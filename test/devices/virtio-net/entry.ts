@@ -112,6 +112,8 @@ export function deliver(vm: i32, count: i32, len: i32): i32 {
   return nets[vm].receive(sw.pool, batch, sw.port(ports[vm]));
 }
 export function poolAvailable(): i32 { return sw.pool.available(); }
+/** The allocator's current top when built with `--runtime stub` (a bump allocator that never frees): a fresh empty buffer's address. */
+export function heapTop(): usize { return changetype<usize>(new ArrayBuffer(0)); }
 export function pollTx(vm: i32): void { nets[vm].pollTx(); }
 export function idleTx(vm: i32): bool { return nets[vm].idleTx(); }
 export function txPending(vm: i32): u32 { return nets[vm].txPending(); }
