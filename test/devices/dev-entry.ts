@@ -7,6 +7,8 @@ import { Lapic } from "../../src/devices/lapic";
 import { Ioapic } from "../../src/devices/ioapic";
 import { PlatformInterrupts } from "../../src/devices/interrupts";
 import { mulDiv } from "../../src/devices/time";
+import { AcpiConfig, buildAcpi } from "../../src/devices/acpi";
+import { LinearMemory } from "../../src/lib/bounded-memory";
 import { RecordingSink, FakeClock } from "./common";
 
 // ---- bus ----
@@ -191,4 +193,31 @@ export function msi(address: u64, data: u32): void {
 }
 export function ioStats(): string {
   return ioapic.delivered.toString() + "," + ioapic.dropped.toString() + "," + platform.badGsi.toString() + "," + platform.lostMsi.toString();
+}
+
+// ---- ACPI ----
+
+/** Guest RAM for the table tests: 1 MiB. */
+const ram = new StaticArray<u8>(0x100000);
+export function ramPtr(): usize {
+  return changetype<usize>(ram);
+}
+/** Builds the tables at `base` in the first `size` bytes of RAM; returns the RSDP address or -1, and the total size in `acpiSize`. */
+let lastSize: u64 = 0;
+export function acpiBuild(size: u64, base: u64, cpus: u32, com1: bool, mmioBase: u32, mmioSize: u32, intxSlots: u32 = 0): i64 {
+  for (let i = 0; i < ram.length; i++) ram[i] = 0;
+  const cfg = new AcpiConfig();
+  cfg.cpus = cpus;
+  cfg.com1 = com1;
+  cfg.pciMmioBase = mmioBase;
+  cfg.pciMmioSize = mmioSize;
+  for (let d: u32 = 0; d < 32; d++) if ((intxSlots & (1 << d)) != 0) cfg.pciIntxSlots.push(d);
+  const mem = new LinearMemory(changetype<usize>(ram), size);
+  const l = buildAcpi(mem, base, cfg);
+  if (l == null) return -1;
+  lastSize = l.size;
+  return <i64>l.rsdp;
+}
+export function acpiSize(): u64 {
+  return lastSize;
 }
