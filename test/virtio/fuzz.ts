@@ -134,6 +134,7 @@ export async function fuzz(cases: number, seed: number): Promise<FuzzStats> {
   const t0 = Date.now();
   for (let c = 0; c < cases; c++) {
     const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
     try {
       runCase(x, dv, new Rng(caseSeed), st);
     } catch (e) {
@@ -143,6 +144,9 @@ export async function fuzz(cases: number, seed: number): Promise<FuzzStats> {
   st.ms = Date.now() - t0;
   return st;
 }
+
+/** Lets vitest's worker answer its RPC now and then on a loaded machine (a long synchronous loop times it out). */
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
@@ -372,6 +376,7 @@ export async function fuzzNet(cases: number, seed: number): Promise<NetFuzzStats
   const t0 = Date.now();
   for (let c = 0; c < cases; c++) {
     const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
     try {
       netCase(x, new Rng(caseSeed), st);
     } catch (e) {
@@ -529,6 +534,7 @@ export async function fuzzDriver(cases: number, seed: number): Promise<DriverFuz
   const t0 = Date.now();
   for (let c = 0; c < cases; c++) {
     const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
     try {
       driverCase(x, new Rng(caseSeed), st);
     } catch (e) {
