@@ -247,3 +247,22 @@ describe("both sides together", () => {
     expect(x.memFault()).toBe(false);
   }, 120_000);
 });
+
+test("a full fence between publishing an index and reading the other side's event index or flags, on both sides", () => {
+  expect(x.drvLayout(0x1000n, 8, 4n, 0n, true)).toBe(F.NONE);
+  expect(x.devSetup(8, x.drvDesc(), x.drvAvail(), x.drvUsed(), true, false)).toBe(F.NONE);
+  const f0 = x.fenceCount();
+  post([[0x8000, 64, true]], 1);
+  x.drvPublish(); // avail idx store, fence, avail_event load
+  expect(x.fenceCount() - f0).toBe(1);
+  expect(x.drvPublish()).toBe(false); // nothing new: no store, no fence
+  expect(x.fenceCount() - f0).toBe(1);
+  expect(x.devPop()).toBe(true);
+  x.devPush(x.chainHead(), 10);
+  x.devPublish();
+  x.devNeedsInterrupt(); // used idx store, fence, used_event load
+  expect(x.fenceCount() - f0).toBe(2);
+  x.devEnableNotify(); // avail_event store, fence, avail idx load
+  x.drvEnableInterrupts(); // used_event store, fence, used idx load
+  expect(x.fenceCount() - f0).toBe(4);
+});
