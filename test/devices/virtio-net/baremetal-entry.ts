@@ -4,7 +4,7 @@ import { InterruptSink } from "../../../src/devices/device";
 import { PciHost } from "../../../src/devices/pci/index";
 import { LinearMemory } from "../../../src/lib/bounded-memory";
 import { Chain, DriverQueue, VirtioLog } from "../../../src/virtio/index";
-import { VirtioNet, VirtioPci, NET_PCI_CLASS } from "../../../src/devices/virtio-net/index";
+import { VirtioNet, VirtioPci, NetPort, NET_PCI_CLASS } from "../../../src/devices/virtio-net/index";
 import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
 
 class Sink extends InterruptSink {
@@ -32,6 +32,7 @@ const host = new PciHost();
 const sw = new Switch(64, 4);
 const port = sw.addPort("vm1", KIND_VM, 0x027476000001);
 const batch = new Batch();
+const np = new NetPort(net, sw, port);
 const drv = new DriverQueue(mem, 256);
 const sg = new Chain(4);
 net.log = new Lines();
@@ -48,7 +49,7 @@ export function pump(now: i64): i32 {
   const n = net.transmit(sw.pool, batch);
   if (batch.count > 0) sw.rx(port, batch, now);
   sw.tx(port, batch, now);
-  return n + net.receive(sw.pool, batch, sw.port(port)) + (net.idleTx() ? 1 : 0);
+  return n + net.receive(sw.pool, batch, sw.port(port)) + (net.idleTx() ? 1 : 0) + (np.service(now, 4) ? 1 : 0);
 }
 export function driver(base: u64, size: u32): i32 {
   if (drv.layout(base, size, 4, 0x100000, true) != 0) return -1;

@@ -2,7 +2,7 @@
 
 import { LinearMemory } from "../../../src/lib/bounded-memory";
 import { VirtioNotify, VirtioLog } from "../../../src/virtio/index";
-import { VirtioNet } from "../../../src/devices/virtio-net/index";
+import { VirtioNet, NetPort } from "../../../src/devices/virtio-net/index";
 import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
 
 class Irqs extends VirtioNotify {
@@ -29,6 +29,7 @@ let irqs: StaticArray<Irqs> = [new Irqs(), new Irqs()];
 let log = new Lines();
 let sw = new Switch(64, 8);
 let ports: StaticArray<i32> = [0, 1];
+let netPorts: StaticArray<NetPort> = [new NetPort(nets[0], sw, 0), new NetPort(nets[1], sw, 1)];
 const batch = new Batch();
 const frameBuf = new StaticArray<u8>(4096);
 const capBuf = new StaticArray<u8>(32 * 2048);
@@ -49,6 +50,7 @@ export function reset(bytes: i32, poolBuffers: i32): void {
     nets[i].log = log;
     ports[i] = sw.addPort(name, KIND_VM, <i64>mac);
   }
+  for (let i = 0; i < 2; i++) netPorts[i] = new NetPort(nets[i], sw, ports[i]);
 }
 export function memBase(vm: i32): usize { return changetype<usize>(rams[vm]); }
 export function memFault(vm: i32): bool { return mems[vm].fault; }
@@ -94,6 +96,8 @@ export function transmitCapture(vm: i32): i32 {
 }
 export function capPtr(): usize { return changetype<usize>(capBuf); }
 export function capLen(i: i32): i32 { return capLens[i]; }
+/** One main-loop turn for vm's NIC (NetPort.service); true when work remains. */
+export function service(vm: i32, now: i64, maxBatches: i32): bool { return netPorts[vm].service(now, maxBatches); }
 /** Switch -> guest vm's RX buffers (one batch); frames delivered. */
 export function pumpRx(vm: i32, now: i64): i32 {
   sw.tx(ports[vm], batch, now);

@@ -193,6 +193,42 @@ test("DRIVER_OK without FEATURES_OK (refused features) uses nothing either", () 
   expect(a.tx.reap()).toEqual([]);
 });
 
+describe("NetPort: a bounded main-loop turn", () => {
+  test("100 frames a -> b with at most 2 batches per turn: turns until idle, kicks suppressed while busy", () => {
+    const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+    a.init(ALL);
+    b.init(ALL);
+    b.postRx(0, 200);
+    a.send(Array.from({ length: 100 }, (_, i) => frame(MAC_B, MAC_A, 64, i)));
+    x.kick(0, 1);
+    const turns: boolean[] = [];
+    for (let t = 0; t < 10; t++) {
+      turns.push(x.service(0, 0n, 2));
+      turns.push(x.service(1, 0n, 2));
+    }
+    expect(x.kicked(0)).toBe(0);
+    expect(counter(0, C.txPackets)).toBe(100);
+    expect(counter(1, C.rxPackets)).toBe(100);
+    expect(b.received().length).toBe(100);
+    // a: 64 frames (bound hit: true), b: those 64 (queue drained: false), a: the last 36, b: those 36.
+    expect(turns.slice(0, 4)).toEqual([true, false, false, false]);
+    expect(turns.slice(4).every((t) => !t)).toBe(true);
+    expect(a.tx.availEvent()).toBe(100); // kicks asked for again once idle
+  });
+  test("frames left in the switch for a guest keep its NIC ready", () => {
+    const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+    a.init(ALL);
+    b.init(ALL);
+    b.postRx(0, 200);
+    a.send(Array.from({ length: 64 }, (_, i) => frame(MAC_B, MAC_A, 64, i)));
+    expect(x.service(0, 0n, 2)).toBe(true); // 64 frames: bound of 2 batches hit
+    expect(x.service(0, 0n, 2)).toBe(false);
+    expect(x.service(1, 0n, 1)).toBe(true); // one batch out of 64 queued: 32 left in the switch
+    expect(x.service(1, 0n, 1)).toBe(false);
+    expect(b.received().length).toBe(64);
+  });
+});
+
 describe("EVENT_IDX", () => {
   test("interrupts only when used_event is crossed; kicks suppressed while polling", () => {
     const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
