@@ -120,6 +120,7 @@ export abstract class VirtioDevice {
     const dq = unchecked(this.queues[q]);
     const f = dq.setup(size, desc, avail, used, this.negotiated(VIRTIO_F_EVENT_IDX), this.negotiated(VIRTIO_F_INDIRECT_DESC));
     if (f != FAULT_NONE) this.failQueue(q, f);
+    else this.onQueueEnabled(q);
     return f;
   }
 
@@ -170,4 +171,6 @@ export abstract class VirtioDevice {
   abstract queueName(q: u32): string;
   /** Device-type state to drop on reset. */
   onReset(): void {}
+  /** A queue was set up (its ring checked). */
+  onQueueEnabled(q: u32): void {}
 }

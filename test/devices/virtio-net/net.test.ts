@@ -229,6 +229,16 @@ describe("NetPort: a bounded main-loop turn", () => {
   });
 });
 
+test("RX refills need no kick: VIRTQ_USED_F_NO_NOTIFY on the RX ring without EVENT_IDX, avail_event left at 0 with it", () => {
+  const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+  a.init(ALL.filter((f) => f !== F_EVENT_IDX));
+  b.init(ALL);
+  expect(a.ram.u16(a.rx.used)).toBe(1);
+  expect(a.ram.u16(a.tx.used)).toBe(0); // TX kicks are wanted
+  expect(b.ram.u16(b.rx.used)).toBe(0);
+  expect(b.rx.availEvent()).toBe(0);
+});
+
 describe("EVENT_IDX", () => {
   test("interrupts only when used_event is crossed; kicks suppressed while polling", () => {
     const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
