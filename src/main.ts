@@ -10,6 +10,7 @@ import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModu
 import { physPages } from "./vmm/pages";
 import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
 import { vmmStart } from "./vmm/index";
+import { driversProbe } from "./drivers/probe";
 
 import { setPanicSelfTest } from "./hw/panic";
 export { panic_exception, panic_trap } from "./hw/panic";
@@ -44,6 +45,8 @@ export function main(): void {
   if (cpu.virt == Virt.None || !cpu.virtUsable) warn("virt", cpu.virtProblem + ": guests cannot run");
 
   if (opts.panicTest.length > 0) panicTest(opts.panicTest);
+  // issue 13: until the composition root binds NICs to the switch, `drivers` checks them alone
+  if (opts.has("drivers")) driversProbe();
 
   log("boot", "ready");
   if (opts.shutdown) shutdown("shutdown requested on the command line");

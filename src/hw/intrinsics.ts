@@ -65,3 +65,6 @@
 @external("hw", "stack_overflow") export declare function stack_overflow(): void;
 /** Interrupts off, halt forever. */
 @external("hw", "halt") export declare function halt(): void;
+/** Maps [pa, pa + len) uncached into boot/mmio.S's window; returns the address
+ * to give the phys_* intrinsics (relative to DIRECT_MAP), or -1 (window full, len 0). */
+@external("hw", "mmio_map") export declare function mmio_map(pa: i64, len: i64): i64;
