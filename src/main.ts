@@ -6,11 +6,10 @@ import { BootInfo, DIRECT_MAP, EXIT_SUCCESS, KERNEL_PHYS } from "./hw/layout";
 import { com1 } from "./drivers/uart";
 import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
 import { dec, hex, size } from "./lib/fmt";
-import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./vmm/multiboot";
-import { physPages } from "./vmm/pages";
-import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./vmm/cpu";
-import { vmmStart } from "./vmm/index";
-import { driversProbe } from "./drivers/probe";
+import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./platform/multiboot";
+import { physPages } from "./platform/pages";
+import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./platform/cpu";
+import { systemStart } from "./system";
 
 import { setPanicSelfTest } from "./hw/panic";
 export { panic_exception, panic_trap } from "./hw/panic";
@@ -45,12 +44,10 @@ export function main(): void {
   if (cpu.virt == Virt.None || !cpu.virtUsable) warn("virt", cpu.virtProblem + ": guests cannot run");
 
   if (opts.panicTest.length > 0) panicTest(opts.panicTest);
-  // issue 13: until the composition root binds NICs to the switch, `drivers` checks them alone
-  if (opts.has("drivers")) driversProbe();
 
   log("boot", "ready");
   if (opts.shutdown) shutdown("shutdown requested on the command line");
-  vmmStart();
+  systemStart();
   shutdown("no virtual machines to run");
 }
 

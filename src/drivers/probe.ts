@@ -4,7 +4,7 @@
 
 import { log, warn } from "./console";
 import { dec, hex } from "../lib/fmt";
-import { allocFrames } from "../vmm/hw";
+import { physPages } from "../platform/pages";
 import { PciFunction, describeFunction, enumerate } from "./pci";
 import { PortConfigAccess, mechanism1Present } from "./pci-io";
 import {
@@ -51,7 +51,7 @@ function setupQueues(t: VirtioTransport, count: u32): string {
     const n = ringSize(t, q);
     if (n == 0 || (n & (n - 1)) != 0) return "queue " + q.toString() + " size " + n.toString();
     const l = new RingLayout(n);
-    const pa = allocFrames((l.bytes + 4095) / 4096);
+    const pa = physPages.allocContiguous((l.bytes + 4095) / 4096, 1, true);
     if (pa == 0) return "no frames for queue " + q.toString();
     if (!t.setQueue(q, n, pa)) return "queue " + q.toString() + " refused";
     sizes += (q > 0 ? "," : "") + n.toString();

@@ -15,6 +15,11 @@ export function hex(value: u64, width: i32 = 1): string {
   return s;
 }
 
+/** "0x" and lower-case hex digits, no leading zeros (addresses and codes in log lines). */
+export function hex0x(value: u64): string {
+  return "0x" + hex(value);
+}
+
 /** "0x" + 16 hex digits. */
 export function hex64(value: u64): string {
   return "0x" + hex(value, 16);

@@ -2,6 +2,8 @@
 // first error it met (AssemblyScript has no exceptions, so errors are state).
 
 import { ByteBuf, JKind, JValue, JsonWriter, kindName } from "./json";
+import { parseMac } from "../vswitch/mac";
+import { isValidName } from "../lib/parse";
 
 export const E_PARSE: i32 = -32700;
 export const E_INVALID_REQUEST: i32 = -32600;
@@ -132,7 +134,7 @@ export class Call {
   name(v: JValue, field: string): string | null {
     const s = this.str(v, field);
     if (s === null) return null;
-    if (!isName(s)) {
+    if (!isValidName(s)) {
       this.bad(field, "must be 1-32 characters of A-Z a-z 0-9 . _ -");
       return null;
     }
@@ -152,54 +154,9 @@ export class Call {
   mac(v: JValue, field: string): i64 {
     const s = this.str(v, field);
     if (s === null) return -1;
-    const m = parseMac(s);
+    const m = <i64>parseMac(s); // BAD_MAC is -1 as i64
     if (m < 0) this.bad(field, "must be a MAC address like 02:00:00:00:00:01");
     return m;
   }
 }
 
-export function isName(s: string): bool {
-  const n = s.length;
-  if (n < 1 || n > 32) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const ok =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x5f || c == 0x2d;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-function hexVal(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
-}
-
-/** Parses "xx:xx:xx:xx:xx:xx" to a 48-bit value, or -1. */
-export function parseMac(s: string): i64 {
-  if (s.length != 17) return -1;
-  let v: i64 = 0;
-  for (let i = 0; i < 6; i++) {
-    const h = hexVal(s.charCodeAt(i * 3));
-    const l = hexVal(s.charCodeAt(i * 3 + 1));
-    if (h < 0 || l < 0) return -1;
-    if (i < 5 && s.charCodeAt(i * 3 + 2) != 0x3a) return -1;
-    v = (v << 8) | <i64>((h << 4) | l);
-  }
-  return v;
-}
-
-const HEXD = "0123456789abcdef";
-
-/** Formats a 48-bit MAC in lower case. */
-export function formatMac(m: i64): string {
-  let s = "";
-  for (let i = 5; i >= 0; i--) {
-    const b = <i32>((m >> (i * 8)) & 0xff);
-    s += HEXD.charAt(b >> 4) + HEXD.charAt(b & 15);
-    if (i > 0) s += ":";
-  }
-  return s;
-}

@@ -29,7 +29,8 @@ import {
   TX_BYTES,
   TX_DROPPED,
 } from "../vswitch/index";
-import { Call, formatMac } from "./call";
+import { Call } from "./call";
+import { formatMac } from "../vswitch/mac";
 import { JsonWriter, JValue } from "./json";
 import { MethodSet } from "./server";
 import { HostInfo } from "./vm";
@@ -183,7 +184,7 @@ export class SwitchMethods extends MethodSet {
     for (let i = 0; i < es.length; i++) {
       const e = es[i];
       w.beginObj();
-      w.key("mac").str(formatMac(<i64>e.mac));
+      w.key("mac").str(formatMac(e.mac));
       w.key("vlan").int(e.vlan);
       w.key("port").str(e.port);
       w.key("static").bool(e.isStatic);
@@ -325,7 +326,7 @@ export class SwitchMethods extends MethodSet {
     for (let i = 0; i < f.statics.length; i++) {
       const s = f.statics[i];
       w.beginObj();
-      w.key("mac").str(formatMac(<i64>s.mac));
+      w.key("mac").str(formatMac(s.mac));
       w.key("vlan").int(s.vlan);
       w.key("port").str(s.port);
       w.endObj();
@@ -804,7 +805,7 @@ function writeSecurity(w: JsonWriter, s: PortSecurity): void {
   w.beginObj();
   w.key("max_macs").int(s.maxMacs);
   w.key("allowed_macs").beginArr();
-  for (let i = 0; i < s.allowedMacs.length; i++) w.str(formatMac(<i64>s.allowedMacs[i]));
+  for (let i = 0; i < s.allowedMacs.length; i++) w.str(formatMac(s.allowedMacs[i]));
   w.endArr();
   w.endObj();
 }

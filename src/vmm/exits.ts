@@ -6,7 +6,8 @@ import { ExitKind, Vector } from "./vcpu";
 import { Reg } from "./regs";
 import { Vm, VmState } from "./vm";
 import { cpuidRaw, rdtsc } from "./hw";
-import { hex, vlog, vwarn } from "./log";
+import { vlog, vwarn } from "./log";
+import { hex0x } from "../lib/fmt";
 import { print } from "../drivers/console";
 
 const MSR_EFER: u32 = 0xc0000080;
@@ -210,11 +211,11 @@ export function handleExit(vm: Vm): bool {
       vlog("VM " + vm.name + " halted");
       return false;
     case ExitKind.MemFault:
-      stopVm(vm, "guest-physical access outside RAM at " + hex(e.gpa) +
-        (e.fetch ? " (fetch)" : e.write ? " (write)" : " (read)") + ", rip " + hex(vm.vcpu.rip()));
+      stopVm(vm, "guest-physical access outside RAM at " + hex0x(e.gpa) +
+        (e.fetch ? " (fetch)" : e.write ? " (write)" : " (read)") + ", rip " + hex0x(vm.vcpu.rip()));
       return false;
     case ExitKind.TripleFault:
-      stopVm(vm, "triple fault at rip " + hex(vm.vcpu.rip()));
+      stopVm(vm, "triple fault at rip " + hex0x(vm.vcpu.rip()));
       return false;
     case ExitKind.InvalidState:
       stopVm(vm, "invalid guest state: " + e.detail);

@@ -1,5 +1,5 @@
 // Garbage collection in the monitor. The image is built with asc --runtime minimal (asconfig.json): no shadow
-// stack, and the collector runs only when called. It is called only here, from the top of vmmStart's main
+// stack, and the collector runs only when called. It is called only here, from the top of the main loop (src/system.ts)
 // loop, where every object still in use is reachable from a module global (docs/ABI.md "Garbage collection").
 import { rdtsc } from "./hw";
 

@@ -2,7 +2,7 @@
 // physical page allocator, so VMM code reads in the manuals' unsigned terms.
 
 import * as I from "../hw/intrinsics";
-import { physPages } from "./pages";
+import { physPages } from "../platform/pages";
 
 @inline export function phys_load8(pa: u64): u32 { return <u32>I.phys_load8(<i64>pa); }
 @inline export function phys_load16(pa: u64): u32 { return <u32>I.phys_load16(<i64>pa); }

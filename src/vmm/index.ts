@@ -1,22 +1,17 @@
-// VMM entry point: picks the VT-x or AMD-V backend once, creates the VMs
-// (the `demo` option starts two printing guests and the hostile one), then
-// runs the main loop: VM time slices and the management channel on COM2.
+// Backend choice and VM creation: picks the VT-x or AMD-V backend once and
+// creates the VMs of this boot (the `demo` option starts two printing guests
+// and the hostile one). The main loop lives in src/system.ts.
 
 import { VirtBackend } from "./vcpu";
 import { VmxBackend } from "./vmx/vmx";
 import { SvmBackend } from "./svm/svm";
 import { Monitor } from "./monitor";
-import { VmmBackend, pumpCom2 } from "./mgmt";
 import { Vm } from "./vm";
-import { cpuidReg, pause, rdtsc } from "./hw";
-import { gcCollections, gcSafePoint } from "./gc";
+import { cpuidReg } from "./hw";
 import { vlog, vwarn } from "./log";
-import { bootModules, bootOptions } from "./multiboot";
+import { isValidName, parseMem, parseNumber } from "../lib/parse";
+import { bootModules, bootOptions } from "../platform/multiboot";
 import { GUEST_LOAD } from "./vm";
-import { MgmtServer } from "../mgmt-api/server";
-import { SwitchMethods } from "../mgmt-api/switch-methods";
-import { Switch } from "../vswitch/index";
-import { com2 } from "../drivers/uart";
 
 /** Embedded guests (scripts/build-guests.ts EMBEDDED_GUESTS order). */
 export const enum Image {
@@ -43,53 +38,6 @@ function digit(s: string): u64 {
   if (s.length == 0) return 0;
   const c = s.charCodeAt(0);
   return c >= 48 && c <= 57 ? <u64>(c - 48) : 0;
-}
-
-/** MGMT-API VM names: 1-32 characters of [A-Za-z0-9._-]. */
-export function validVmName(n: string): bool {
-  if (n.length < 1 || n.length > 32) return false;
-  for (let i = 0; i < n.length; i++) {
-    const c = n.charCodeAt(i);
-    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** Decimal (or 0x hex) u64, at most 16 digits; -1 when not a number. Integer only. */
-export function parseNumber(s: string): i64 {
-  let base: u64 = 10;
-  let i = 0;
-  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) == 120 || s.charCodeAt(1) == 88)) {
-    base = 16;
-    i = 2;
-  }
-  if (i >= s.length || s.length - i > 16) return -1;
-  let v: u64 = 0;
-  for (; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let d: i32 = -1;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (base == 16 && c >= 97 && c <= 102) d = c - 87;
-    else if (base == 16 && c >= 65 && c <= 70) d = c - 55;
-    if (d < 0) return -1;
-    v = v * base + <u64>d;
-  }
-  return v > 0x7fffffffffffffff ? -1 : <i64>v;
-}
-
-/** Guest RAM from `mem=`: NK / NKiB / NM / NMiB (no suffix: MiB); -1 when invalid. */
-export function parseMem(s: string): i64 {
-  let unit: u64 = 1 << 20;
-  let t = s;
-  if (t.endsWith("KiB") || t.endsWith("kiB")) { unit = 1 << 10; t = t.substring(0, t.length - 3); }
-  else if (t.endsWith("MiB")) t = t.substring(0, t.length - 3);
-  else if (t.endsWith("K") || t.endsWith("k")) { unit = 1 << 10; t = t.substring(0, t.length - 1); }
-  else if (t.endsWith("M")) t = t.substring(0, t.length - 1);
-  if (t.length > 6) return -1; // 6 digits are enough for any accepted size
-  const n = parseNumber(t);
-  if (n < 0) return -1;
-  return <i64>(<u64>n * unit);
 }
 
 /** Module guest RAM bounds: room for the load address and a stack; 256 MiB at most. */
@@ -125,7 +73,7 @@ function setupModuleVms(m: Monitor): void {
       const key = word.substring(0, eq);
       const val = word.substring(eq + 1);
       if (key == "name") {
-        if (!validVmName(val)) bad = "bad name \"" + val + "\" (1-32 characters of A-Z a-z 0-9 . _ -)";
+        if (!isValidName(val)) bad = "bad name \"" + val + "\" (1-32 characters of A-Z a-z 0-9 . _ -)";
         else name = val;
       } else if (key == "mem") {
         const b = parseMem(val);
@@ -165,10 +113,8 @@ function setupModuleVms(m: Monitor): void {
   }
 }
 
-export let monitor: Monitor | null = null;
-export let server: MgmtServer | null = null;
-
-function setupVms(m: Monitor): void {
+/** The VMs of this boot: the embedded test guests (created), `demo` and `start=` ones started, one per module. */
+export function setupVms(m: Monitor): void {
   const bench = bootOptions.value("vmm-bench", "");
   if (bootOptions.has("vmm-bench")) {
     // bench/vmm/run.ts: one CPUID-loop guest; `vmm-bench=min` takes the
@@ -217,39 +163,21 @@ function setupVms(m: Monitor): void {
   }
 }
 
-export function vmmStart(): void {
+/**
+ * Picks the backend (VT-x if present, else AMD-V), enables it and returns the
+ * monitor, or null (with the reason logged) when no VM can run.
+ */
+export function createMonitor(): Monitor | null {
   const backend = chooseBackend();
   if (!backend) {
     vwarn("neither VT-x nor AMD-V: no VMs can run");
-    return;
+    return null;
   }
   const why = backend.enable();
   if (why.length > 0) {
     vwarn("cannot enable " + backend.name() + ": " + why);
-    return;
+    return null;
   }
   vlog(backend.describe());
-  const m = new Monitor(backend);
-  monitor = m;
-  setupVms(m);
-
-  const s = new MgmtServer();
-  s.methods = new SwitchMethods(new Switch(), s.host);
-  s.vms = new VmmBackend(m);
-  s.host.virt = backend.name();
-  server = s;
-  if (!com2.present) com2.init(115200);
-  vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)"));
-
-  const t0 = rdtsc();
-  for (;;) {
-    const ran = m.runSlice();
-    s.host.nowMs = <i64>((rdtsc() - t0) / 1_000_000); // approximate: TSC at ~1 GHz
-    pumpCom2(s);
-    // The garbage collector's only safe point (gc.ts): here the live objects are reachable from the globals
-    // `monitor` and `server` (m, s and backend are); main()'s locals are not used after vmmStart.
-    gcSafePoint();
-    s.host.collections = gcCollections;
-    if (!ran) pause();
-  }
+  return new Monitor(backend);
 }

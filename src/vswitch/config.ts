@@ -1,6 +1,9 @@
 // The switch configuration model: port VLAN/QoS/security settings, mirrors, FDB settings, with validation.
 
 import { formatMac, isGroupMac } from "./mac";
+// Names of ports and mirrors follow the MGMT-API name rule.
+import { isValidName } from "../lib/parse";
+export { isValidName };
 
 /** Error codes, as MGMT-API.md. */
 export const ERR_INVALID_PARAMS: i32 = -32602;
@@ -42,17 +45,6 @@ export function parsePortKind(s: string): i32 {
   return -1;
 }
 
-/** Names of ports and mirrors: 1-32 chars of [A-Za-z0-9._-]. */
-export function isValidName(s: string): bool {
-  const n = s.length;
-  if (n < 1 || n > 32) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 46 || c == 95 || c == 45;
-    if (!ok) return false;
-  }
-  return true;
-}
 
 /** A set of VLAN ids 1-4094, as a 4096-bit map. */
 export class VlanSet {

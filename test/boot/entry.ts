@@ -1,8 +1,8 @@
 // Node build of the boot-time logic (page allocator, multiboot parsing,
 // command-line options) for test/boot/unit.test.ts. The test supplies the
 // `hw` imports, with physical memory emulated by a JavaScript buffer.
-import { PageAllocator } from "../../src/vmm/pages";
-import { parseMultiboot, parseOptions } from "../../src/vmm/multiboot";
+import { PageAllocator } from "../../src/platform/pages";
+import { parseMultiboot, parseOptions } from "../../src/platform/multiboot";
 
 let pages = new PageAllocator();
 

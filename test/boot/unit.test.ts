@@ -12,7 +12,7 @@ const phys = new DataView(new ArrayBuffer(PHYS_SIZE));
 let x: any;
 
 async function build(): Promise<string> {
-  const files = ["test/boot/entry.ts", "src/vmm/pages.ts", "src/vmm/multiboot.ts", "src/hw/intrinsics.ts", "src/hw/layout.ts"];
+  const files = ["test/boot/entry.ts", "src/platform/pages.ts", "src/platform/multiboot.ts", "src/hw/intrinsics.ts", "src/hw/layout.ts"];
   const h = createHash("sha256");
   for (const f of files) h.update(readFileSync(join(root, f)));
   const dir = join(root, "build/test/boot-unit", h.digest("hex").slice(0, 16));

@@ -6,7 +6,7 @@ import { ExitKind, Vcpu, Vector } from "../vcpu";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
 import { Apic, SvmCaps } from "./svm";
-import { hex } from "../log";
+import { hex0x } from "../../lib/fmt";
 
 const PAT_DEFAULT: u64 = 0x0007040600070406;
 
@@ -169,7 +169,7 @@ export class SvmVcpu extends Vcpu {
         break;
       default:
         e.kind = ExitKind.Unhandled;
-        e.detail = "SVM exit code " + hex(code) + " at rip " + hex(rip);
+        e.detail = "SVM exit code " + hex0x(code) + " at rip " + hex0x(rip);
     }
     // Without NRIPS (QEMU TCG) the lengths above are the fixed encodings;
     // with it, the VMCB's next RIP is authoritative (APM 15.7.1).

@@ -9,7 +9,7 @@ import { ExitKind, Vcpu, Vector } from "../vcpu";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4 } from "../hw";
 import { VmxCaps } from "./vmx";
-import { hex } from "../log";
+import { hex0x } from "../../lib/fmt";
 
 const MSR_EFER: u32 = 0xc0000080;
 const MSR_PAT: u32 = 0x277;
@@ -232,7 +232,7 @@ export class VmxVcpu extends Vcpu {
       }
       case VmxExit.EptMisconfig:
         e.kind = ExitKind.Unhandled;
-        e.detail = "EPT misconfiguration at " + hex(r(VmcsField.GuestPhysicalAddress));
+        e.detail = "EPT misconfiguration at " + hex0x(r(VmcsField.GuestPhysicalAddress));
         break;
       case VmxExit.TripleFault: e.kind = ExitKind.TripleFault; break;
       case VmxExit.PreemptionTimer: e.kind = ExitKind.Preempted; break;

@@ -5,7 +5,7 @@ import { ExitCtl, EntryCtl, PinCtl, ProcCtl, ProcCtl2, VmxMsr, vmxon, VmxStatus,
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
 import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_store32, rdmsr, read_cr0, read_cr4, wrmsr, write_cr0, write_cr4 } from "../hw";
 import { VmxVcpu } from "./vcpu";
-import { hex } from "../log";
+import { hex0x } from "../../lib/fmt";
 
 const CR4_VMXE: u64 = 1 << 13;
 const FC_LOCK: u64 = 1;
@@ -149,6 +149,6 @@ export class VmxBackend extends VirtBackend {
     const c = this.caps;
     return "VT-x: EPT" + (c.ept2m ? "+2M" : "") + ", unrestricted guest" + (c.vpid ? ", VPID" : "") +
       (c.preempt ? ", preemption timer (TSC>>" + c.preemptShift.toString() + ")" : ", no preemption timer") +
-      ", revision " + hex(c.revision);
+      ", revision " + hex0x(c.revision);
   }
 }

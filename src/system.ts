@@ -1,0 +1,57 @@
+// The composition root: builds the monitor, the switch and the management
+// server, binds them together, and runs the main loop that drives them all.
+
+import { createMonitor, setupVms } from "./vmm/index";
+import { Monitor } from "./vmm/monitor";
+import { VmmBackend, pumpCom2 } from "./vmm/mgmt";
+import { gcCollections, gcSafePoint } from "./vmm/gc";
+import { pause, rdtsc } from "./vmm/hw";
+import { vlog } from "./vmm/log";
+import { MgmtServer } from "./mgmt-api/server";
+import { SwitchMethods } from "./mgmt-api/switch-methods";
+import { Switch } from "./vswitch/index";
+import { com2 } from "./drivers/uart";
+
+// Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
+// everything the main loop uses hangs off these.
+export let monitor: Monitor | null = null;
+export let server: MgmtServer | null = null;
+export let vswitch: Switch | null = null;
+
+/** Builds the system and runs it; returns only when no VM can run at all. */
+export function systemStart(): void {
+  const m = createMonitor();
+  if (!m) return;
+  monitor = m;
+  setupVms(m);
+
+  const sw = new Switch();
+  vswitch = sw;
+  const s = new MgmtServer();
+  s.methods = new SwitchMethods(sw, s.host);
+  s.vms = new VmmBackend(m);
+  s.host.virt = m.backend.name();
+  server = s;
+  if (!com2.present) com2.init(115200);
+  vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)"));
+  mainLoop(m, s);
+}
+
+/**
+ * One turn: a VM time slice, then the management channel, then the GC safe
+ * point. Each step does a bounded amount of work, so no step can starve the
+ * others; when nothing can run the CPU pauses briefly.
+ */
+function mainLoop(m: Monitor, s: MgmtServer): void {
+  const t0 = rdtsc();
+  for (;;) {
+    const ran = m.runSlice();
+    s.host.nowMs = <i64>((rdtsc() - t0) / 1_000_000); // approximate: TSC at ~1 GHz
+    pumpCom2(s);
+    // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;
+    // no managed object is held by a local of this loop alone across it.
+    gcSafePoint();
+    s.host.collections = gcCollections;
+    if (!ran) pause();
+  }
+}
