@@ -67,6 +67,14 @@ hw_mmio_map:
 9:      mov rax, -1
         ret
 
+/* hw_mfence(): a full fence for the drivers' rings: x86 may pass a load
+ * ahead of an older store (SDM vol 3 9.2.3.4), which virtio's index/event
+ * protocol forbids (virtio 1.2 2.7.13.3.1). */
+        .globl hw_mfence
+hw_mfence:
+        mfence
+        ret
+
 /* mmio_tables: PML4[257] -> mmio_pdpt[0] -> mmio_pd[0..MMIO_PTS) -> mmio_pts.
  * The kernel image is identity-mapped, so these symbols are physical
  * addresses. Preserves rax, rcx, rsi, rdi. */

@@ -8,8 +8,9 @@ import { physPages } from "../platform/pages";
 import { PciFunction, describeFunction, enumerate } from "./pci";
 import { PortConfigAccess, mechanism1Present } from "./pci-io";
 import {
-  Feature, RingLayout, Status, VirtioTransport, driverOk, featureNames, negotiate, openTransport, transportProblem, virtioType,
+  Feature, RingLayout, Status, VirtioTransport, driverOk, featureNames, negotiate, virtioType,
 } from "./virtio-pci";
+import { openTransport, transportProblem } from "./virtio-pci-hw";
 
 /** Every function found, kept reachable from a global for the collector (ABI.md "Garbage collection"). */
 export let pciFunctions: Array<PciFunction> = new Array<PciFunction>();

@@ -68,3 +68,5 @@
 /** Maps [pa, pa + len) uncached into boot/mmio.S's window; returns the address
  * to give the phys_* intrinsics (relative to DIRECT_MAP), or -1 (window full, len 0). */
 @external("hw", "mmio_map") export declare function mmio_map(pa: i64, len: i64): i64;
+/** MFENCE (boot/mmio.S): orders the drivers' ring index stores before the event loads. */
+@external("hw", "mfence") export declare function mfence(): void;
