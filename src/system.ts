@@ -11,12 +11,14 @@ import { MgmtServer } from "./mgmt-api/server";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
+import { MachineDevices, bindMachineDevices } from "./drivers/machine";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
 export let monitor: Monitor | null = null;
 export let server: MgmtServer | null = null;
 export let vswitch: Switch | null = null;
+export let devices: MachineDevices | null = null;
 
 /** Builds the system and runs it; returns only when no VM can run at all. */
 export function systemStart(): void {
@@ -32,9 +34,11 @@ export function systemStart(): void {
   s.vms = new VmmBackend(m);
   s.host.virt = m.backend.name();
   server = s;
+  // the machine's NICs become ports uplink0.. (GUESTS.md "The machine's NICs"); a virtio-console is a second management channel
+  devices = bindMachineDevices(sw);
   if (!com2.present) com2.init(115200);
   vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)"));
-  mainLoop(m, s);
+  mainLoop(m, s, sw, devices as MachineDevices);
 }
 
 /**
@@ -42,12 +46,15 @@ export function systemStart(): void {
  * point. Each step does a bounded amount of work, so no step can starve the
  * others; when nothing can run the CPU pauses briefly.
  */
-function mainLoop(m: Monitor, s: MgmtServer): void {
+function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): void {
   const t0 = rdtsc();
   for (;;) {
     const ran = m.runSlice();
-    s.host.nowMs = <i64>((rdtsc() - t0) / 1_000_000); // approximate: TSC at ~1 GHz
+    const now = rdtsc() - t0;
+    s.host.nowMs = <i64>(now / 1_000_000); // approximate: TSC at ~1 GHz
+    d.pollNet(sw, <i64>now); // switch time in ns, the same approximation
     pumpCom2(s);
+    d.pollConsole(s); // after COM2 has taken its replies: the server's output is empty here
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;
     // no managed object is held by a local of this loop alone across it.
     gcSafePoint();
