@@ -1,5 +1,6 @@
-/* boot/vmentry.S: VM-entry/exit trampolines (VT-x and AMD-V), host-table
- * queries for the VMCS host-state area, and the embedded test guests.
+/* boot/vmentry.S: VM-entry/exit trampolines (VT-x and AMD-V) and the
+ * host-table query for the VMCS host-state area. The slice timer is in
+ * boot/slice-timer.S, the embedded test guests in boot/guest-images.S.
  * Reached from the monitor as hw imports (docs/ABI.md: hw import NAME is a
  * SysV call to hw_NAME; p arguments are i32 offsets into linear memory, to
  * which we add r15). Every routine preserves r15 and the SysV callee-saved
@@ -197,76 +198,6 @@ hw_svm_run:
         ret
         .size   hw_svm_run, . - hw_svm_run
 
-/* ---- AMD-V slice timer ------------------------------------------------------
- * void hw_slice_timer_install(u32 vector, u64 eoi_pa): points IDT[vector] at
- * slice_timer_isr (EOI to the xAPIC register at eoi_pa through the direct
- * map, iretq) and IDT[0xFF] (the spurious vector) at a bare iretq. The IDT is
- * found with sidt. SDM vol 3 6.14.1 (64-bit interrupt gate).
- * void hw_irq_window(): sti; nop; cli: lets a pending interrupt in. */
-        .globl  hw_slice_timer_install
-        .type   hw_slice_timer_install, @function
-hw_slice_timer_install:
-        movabs  $DIRECT_MAP, %rax
-        add     %rax, %rsi
-        mov     %rsi, slice_timer_eoi(%rip)
-        sub     $16, %rsp
-        sidt    (%rsp)
-        mov     2(%rsp), %r8                /* IDT base */
-        add     $16, %rsp
-        mov     %edi, %edi
-        shl     $4, %rdi
-        lea     slice_timer_isr(%rip), %rax
-        call    1f
-        mov     $(0xff << 4), %edi
-        lea     spurious_isr(%rip), %rax
-        call    1f
-        ret
-1:      /* gate for handler rax at IDT offset rdi */
-        mov     %rax, %rdx
-        and     $0xffff, %edx               /* offset 15:0 */
-        mov     %cs, %cx
-        movzwl  %cx, %ecx
-        shl     $16, %rcx
-        or      %rcx, %rdx                  /* selector */
-        movabs  $0x00008e0000000000, %rcx   /* present, DPL 0, interrupt gate */
-        or      %rcx, %rdx
-        mov     %rax, %rcx
-        shr     $16, %rcx
-        and     $0xffff, %ecx
-        shl     $48, %rcx
-        or      %rcx, %rdx                  /* offset 31:16 */
-        shr     $32, %rax                   /* offset 63:32 */
-        mov     %rdx, (%r8, %rdi)
-        mov     %rax, 8(%r8, %rdi)
-        ret
-        .size   hw_slice_timer_install, . - hw_slice_timer_install
-
-        .globl  hw_irq_window
-        .type   hw_irq_window, @function
-hw_irq_window:
-        sti
-        nop
-        nop
-        cli
-        ret
-        .size   hw_irq_window, . - hw_irq_window
-
-slice_timer_isr:
-        push    %rax
-        mov     slice_timer_eoi(%rip), %rax
-        movl    $0, (%rax)                  /* xAPIC EOI (SDM vol 3 10.8.5) */
-        pop     %rax
-        iretq
-
-spurious_isr:                               /* no EOI for spurious (SDM 10.9) */
-        iretq
-
-        .data
-        .balign 8
-slice_timer_eoi:
-        .quad   0
-        .text
-
 /* ---- host tables ------------------------------------------------------------
  * void hw_host_tables(p out): u64 slots
  *   0 gdt base  1 gdt limit  2 idt base  3 idt limit  4 tr selector
@@ -322,60 +253,3 @@ hw_host_tables:
         ret
         .size   hw_host_tables, . - hw_host_tables
 
-/* ---- embedded guests ----------------------------------------------------------
- * i64 hw_guest_copy(u32 index, u64 dst_pa, u64 max_len): copies embedded guest
- * `index` (scripts/build-guests.ts EMBEDDED_GUESTS order) to physical dst_pa
- * through the direct map. Returns its size, or -1 when there is no such
- * guest or it is longer than max_len. */
-        .globl  hw_guest_copy
-        .type   hw_guest_copy, @function
-hw_guest_copy:
-        mov     $-1, %rax
-        cmp     $GUEST_COUNT, %edi
-        jae     1f
-        mov     %edi, %edi
-        shl     $4, %rdi
-        lea     guest_table(%rip), %rcx
-        mov     8(%rcx, %rdi), %r8          /* end */
-        mov     (%rcx, %rdi), %rcx          /* start */
-        sub     %rcx, %r8                   /* length */
-        cmp     %rdx, %r8
-        ja      1f
-        movabs  $DIRECT_MAP, %rdi
-        add     %rsi, %rdi                  /* destination through the direct map */
-        mov     %rcx, %rsi
-        mov     %r8, %rcx
-        cld
-        rep movsb
-        mov     %r8, %rax
-1:      ret
-        .size   hw_guest_copy, . - hw_guest_copy
-
-        .section .rodata
-        .balign 16
-.macro GUEST name
-        .quad guest_\name\()_start, guest_\name\()_end
-.endm
-guest_table:                                /* EMBEDDED_GUESTS order */
-        GUEST print
-        GUEST real16
-        GUEST long64
-        GUEST probe
-        GUEST hostile
-        GUEST cpuidloop
-        GUEST spin
-        .set GUEST_COUNT, (. - guest_table) / 16
-
-.macro EMBED name
-guest_\name\()_start:
-        .incbin "\name\().bin"
-guest_\name\()_end:
-.endm
-        .balign 16
-        EMBED print
-        EMBED real16
-        EMBED long64
-        EMBED probe
-        EMBED hostile
-        EMBED cpuidloop
-        EMBED spin

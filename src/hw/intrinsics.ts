@@ -65,6 +65,16 @@
 @external("hw", "stack_overflow") export declare function stack_overflow(): void;
 /** Interrupts off, halt forever. */
 @external("hw", "halt") export declare function halt(): void;
+
+// ---- boot/vcpu-state.S: guest state VMX/SVM do not switch (src/vmm/lazy-state.ts)
+/** Saves the live x87/SSE/AVX state to save_pa (0: none), loads load_pa's; XSAVE path sets XCR0 (see the .S). */
+@external("hw", "ext_switch") export declare function ext_switch(savePa: i64, loadPa: i64, fullXcr0: i64, loadXcr0: i64, useXsave: i32): void;
+/** Saves DR0-DR3, DR6 to save_pa (0: none) as five u64, loads load_pa's. */
+@external("hw", "dr_switch") export declare function dr_switch(savePa: i64, loadPa: i64): void;
+@external("hw", "read_dr6") export declare function read_dr6(): i64;
+@external("hw", "write_dr6") export declare function write_dr6(v: i64): void;
+
+// ---- boot/mmio.S: the drivers' device registers and ring ordering (docs/DRIVERS.md)
 /** Maps [pa, pa + len) uncached into boot/mmio.S's window; returns the address
  * to give the phys_* intrinsics (relative to DIRECT_MAP), or -1 (window full, len 0). */
 @external("hw", "mmio_map") export declare function mmio_map(pa: i64, len: i64): i64;

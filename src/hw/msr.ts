@@ -25,6 +25,23 @@ export namespace Msr {
   export const IA32_EFER: u32 = 0xC0000080;
   export const IA32_FS_BASE: u32 = 0xC0000100;
   export const IA32_GS_BASE: u32 = 0xC0000101;
+  export const IA32_KERNEL_GS_BASE: u32 = 0xC0000102;
+  export const IA32_TSC_AUX: u32 = 0xC0000103;
+  export const IA32_STAR: u32 = 0xC0000081;
+  export const IA32_LSTAR: u32 = 0xC0000082;
+  export const IA32_CSTAR: u32 = 0xC0000083;
+  export const IA32_FMASK: u32 = 0xC0000084;
+  export const IA32_TIME_STAMP_COUNTER: u32 = 0x10;
+  export const IA32_PLATFORM_ID: u32 = 0x17;
+  export const IA32_APIC_BASE: u32 = 0x1B;
+  export const IA32_BIOS_SIGN_ID: u32 = 0x8B;
+  export const IA32_MTRRCAP: u32 = 0xFE;
+  export const IA32_SYSENTER_CS: u32 = 0x174;
+  export const IA32_SYSENTER_ESP: u32 = 0x175;
+  export const IA32_SYSENTER_EIP: u32 = 0x176;
+  export const IA32_MISC_ENABLE: u32 = 0x1A0;
+  export const IA32_MTRR_DEF_TYPE: u32 = 0x2FF;
+  export const IA32_TSC_DEADLINE: u32 = 0x6E0;
   /** AMD: SVM control (APM vol 2 15.30.1) */
   export const VM_CR: u32 = 0xC0010114;
   export const VM_HSAVE_PA: u32 = 0xC0010117;
@@ -62,12 +79,24 @@ export namespace Cr0 {
   export const PG: u64 = 1 << 31;
 }
 
+/** Power-on value of IA32_PAT (SDM vol 3 11.12.4). */
+export const PAT_POWER_ON: u64 = 0x0007040600070406;
+
+/** XCR0 state components (SDM vol 1 13.1): the ones guests may enable. */
+export namespace Xcr0 {
+  export const X87: u64 = 1 << 0;
+  export const SSE: u64 = 1 << 1;
+  export const AVX: u64 = 1 << 2;
+}
+
 /** CR4 bits (SDM vol 3 2.5) */
 export namespace Cr4 {
   export const PAE: u64 = 1 << 5;
   export const PGE: u64 = 1 << 7;
   export const OSFXSR: u64 = 1 << 9;
+  export const OSXMMEXCPT: u64 = 1 << 10;
   export const VMXE: u64 = 1 << 13;
+  export const SMXE: u64 = 1 << 14;
   export const OSXSAVE: u64 = 1 << 18;
 }
 

@@ -238,7 +238,11 @@ export const enum PinCtl {
 
 /** Primary processor-based controls, SDM 24.6.2 table 24-6. */
 export const enum ProcCtl {
+  InterruptWindowExiting = 1 << 2,
   HltExiting = 1 << 7,
+  MwaitExiting = 1 << 10,
+  RdpmcExiting = 1 << 11,
+  MonitorExiting = 1 << 29,
   UseTscOffsetting = 1 << 3,
   Cr3LoadExiting = 1 << 15,
   Cr3StoreExiting = 1 << 16,

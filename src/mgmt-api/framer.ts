@@ -1,5 +1,6 @@
 // Line framer for the management byte stream: splits input at '\n', drops a
-// '\r' before it, and flags lines over LINE_MAX bytes without buffering them.
+// '\r' before it, and flags lines over LINE_MAX bytes without buffering them
+// (bounded: one LINE_MAX buffer per stream; it counts what it discarded).
 
 /** Longest line, counting every byte before the '\n' (a '\r' included). */
 export const LINE_MAX: i32 = 65536;
@@ -17,6 +18,12 @@ export class LineFramer {
   kind: i32 = LineKind.None;
   ptr: usize = 0;
   len: i32 = 0;
+  /** Bytes of the too-long line just returned (TooLong), none of which were kept. */
+  lastDiscarded: i64 = 0;
+  /** Totals: lines over LINE_MAX, and their bytes discarded. */
+  tooLongLines: i64 = 0;
+  discardedBytes: i64 = 0;
+  private overBytes: i64 = 0;
 
   /**
    * Consumes bytes from [p, p+n) up to and including the first '\n'.
@@ -32,6 +39,9 @@ export class LineFramer {
       if (c == 0x0a) {
         if (this.over) {
           this.kind = LineKind.TooLong;
+          this.lastDiscarded = this.overBytes;
+          this.tooLongLines++;
+          this.discardedBytes += this.overBytes;
         } else {
           let l = this.used;
           if (l > 0 && load<u8>(base + <usize>(l - 1)) == 0x0d) l--;
@@ -41,9 +51,14 @@ export class LineFramer {
         }
         return i;
       }
-      if (this.over) continue;
+      if (this.over) {
+        this.overBytes++;
+        continue;
+      }
       if (this.used >= LINE_MAX) {
+        // the line is too long: what was kept and this byte are discarded
         this.over = true;
+        this.overBytes = <i64>this.used + 1;
         continue;
       }
       store<u8>(base + <usize>this.used, c);
@@ -57,6 +72,7 @@ export class LineFramer {
     this.kind = LineKind.None;
     this.used = 0;
     this.over = false;
+    this.overBytes = 0;
     this.len = 0;
   }
 

@@ -38,6 +38,13 @@ const ALWAYS_AUDITED: Array<string> = [
 /** Most concurrent sessions (each holds a 64 KiB line buffer). */
 export const MAX_SESSIONS: i32 = 16;
 
+/**
+ * Reply bytes a transport may leave waiting before a bounded feed stops
+ * taking requests (back-pressure): the output is then at most this plus one
+ * reply, and no reply byte is ever dropped.
+ */
+export const OUT_LIMIT: i32 = 16384;
+
 export class MgmtServer {
   /** Staging area a host copies incoming bytes into before feedStaged(). */
   readonly inBuf: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
@@ -59,6 +66,12 @@ export class MgmtServer {
   lines: i64 = 0;
   errors: i64 = 0;
   notifications: i64 = 0;
+  /** Request bytes discarded from lines over LINE_MAX (each line answered with an error). */
+  droppedRequestBytes: i64 = 0;
+  /** Times a bounded feed stopped because `outLimit` reply bytes were waiting. */
+  deferrals: i64 = 0;
+  /** See OUT_LIMIT. */
+  outLimit: i32 = OUT_LIMIT;
 
   constructor(auditRecords: i32 = AUDIT_MAX_RECORDS, auditBytes: i32 = AUDIT_MAX_BYTES) {
     this.audit = new AuditLog(auditRecords, auditBytes);
@@ -69,18 +82,34 @@ export class MgmtServer {
 
   /** Feeds n bytes at p (any split: partial lines are kept). */
   feed(p: usize, n: i32): void {
-    this.feedWith(this.framer, p, n);
+    this.feedWith(this.framer, p, n, false);
   }
 
-  private feedWith(f: LineFramer, p: usize, n: i32): void {
+  /** False while `outLimit` reply bytes wait for the transport: a bounded feed takes no more requests. */
+  accepting(): bool {
+    return this.out.len < this.outLimit;
+  }
+
+  /**
+   * Frames and handles the bytes; returns how many it took. Unbounded, it
+   * takes all n. Bounded, it stops after the line whose reply brought the
+   * output to `outLimit`: the caller keeps the rest and offers it again once
+   * the output has drained (accepting()).
+   */
+  private feedWith(f: LineFramer, p: usize, n: i32, bounded: bool): i32 {
     let i = 0;
     while (i < n) {
+      if (bounded && !this.accepting()) {
+        this.deferrals++;
+        return i;
+      }
       i += f.scan(p + <usize>i, n - i);
       const k = f.kind;
       if (k == LineKind.Line) this.line(f.ptr, f.len);
-      else if (k == LineKind.TooLong) this.tooLong();
+      else if (k == LineKind.TooLong) this.tooLong(f.lastDiscarded);
       if (k != LineKind.None) f.next();
     }
+    return i;
   }
 
   /**
@@ -104,22 +133,26 @@ export class MgmtServer {
     if (id >= 1 && id <= this.sessions.length) this.sessions[id - 1] = null;
   }
 
-  /** Feeds n bytes at inBuf to session id (0 = the default stream). */
-  feedSession(id: i32, n: i32): void {
-    if (n < 0) return;
+  /** Feeds n bytes at inBuf to session id (0 = the default stream); `bounded`: see feedStaged. Returns the bytes taken. */
+  feedSession(id: i32, n: i32, bounded: bool = false): i32 {
+    if (n <= 0) return 0;
     if (n > LINE_MAX) n = LINE_MAX;
     const p = changetype<usize>(this.inBuf);
-    if (id == 0) return this.feedWith(this.framer, p, n);
-    if (id < 1 || id > this.sessions.length) return;
+    if (id == 0) return this.feedWith(this.framer, p, n, bounded);
+    if (id < 1 || id > this.sessions.length) return n;
     const f = this.sessions[id - 1];
-    if (f !== null) this.feedWith(f, p, n);
+    return f !== null ? this.feedWith(f, p, n, bounded) : n;
   }
 
-  /** Feeds n bytes that the host wrote at inBuf. */
-  feedStaged(n: i32): void {
-    if (n < 0) return;
+  /**
+   * Feeds n bytes that the host wrote at inBuf. Bounded (back-pressure), it
+   * stops taking requests once `outLimit` reply bytes wait and returns how
+   * many bytes it took; the host keeps the rest at the start of inBuf.
+   */
+  feedStaged(n: i32, bounded: bool = false): i32 {
+    if (n <= 0) return 0;
     if (n > LINE_MAX) n = LINE_MAX;
-    this.feed(changetype<usize>(this.inBuf), n);
+    return this.feedWith(this.framer, changetype<usize>(this.inBuf), n, bounded);
   }
 
   /** Drops n bytes of output that the transport has sent. */
@@ -130,8 +163,9 @@ export class MgmtServer {
 
   // ------------------------------------------------------------ framing
 
-  private tooLong(): void {
+  private tooLong(discarded: i64): void {
     this.lines++;
+    this.droppedRequestBytes += discarded;
     this.errorLine(null, E_INVALID_REQUEST, "invalid request: line longer than 65536 bytes", "", "");
   }
 

@@ -89,6 +89,19 @@ export class DeviceQueue {
     return FAULT_NONE;
   }
 
+  /**
+   * Resumes a set-up queue at saved indexes (a restored VM; the fuzzer uses it for wrapped 16-bit
+   * indexes). The used idx in memory is the caller's to match.
+   */
+  setIndexes(lastAvail: u32, usedIdx: u32): void {
+    if (!this.ready()) return;
+    this.lastAvail = lastAvail & 0xffff;
+    this.availSeen = this.lastAvail;
+    this.usedIdx = usedIdx & 0xffff;
+    this.published = this.usedIdx;
+    this.signalled = this.usedIdx;
+  }
+
   @inline ready(): bool {
     return this.size != 0 && this.fault == FAULT_NONE;
   }
@@ -134,7 +147,7 @@ export class DeviceQueue {
     let table = this.desc;
     let entries = this.size;
     let i = head;
-    // A chain may not be longer than the queue (virtio 1.2 2.7.5.3.1 / 2.7.4.1): more means a loop.
+    // A chain may not be longer than the queue (virtio 1.2 2.7.5.2): more means a loop.
     let budget = this.size;
     let inIndirect = false;
     for (;;) {
@@ -192,7 +205,7 @@ export class DeviceQueue {
 
   /**
    * Whether the driver wants an interrupt for what was published since the last call: with EVENT_IDX when
-   * the used idx crossed used_event (virtio 1.2 2.7.10), else unless VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7).
+   * the used idx crossed used_event, else unless VIRTQ_AVAIL_F_NO_INTERRUPT (virtio 1.2 2.7.7).
    */
   needsInterrupt(): bool {
     if (!this.ready()) return false;

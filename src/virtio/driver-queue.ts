@@ -182,7 +182,7 @@ export class DriverQueue {
     this.nAdded = 0;
     this.mem.store16(this.avail + AVAIL_IDX, now);
     this.published = now;
-    this.barrier.full(); // the idx store before the event/flags load (virtio 1.2 2.7.13.3.1)
+    this.barrier.full(); // the idx store before the event/flags load (virtio 1.2 2.7.13.4.1)
     if (this.eventIdx) return needEvent(this.mem.load16(this.used + USED_RING + USED_ELEM_SIZE * <u64>this.size), now, old);
     return (this.mem.load16(this.used + USED_FLAGS) & VIRTQ_USED_F_NO_NOTIFY) == 0;
   }

@@ -5,3 +5,5 @@ export * from "./barrier";
 export * from "./chain";
 export * from "./device-queue";
 export * from "./driver-queue";
+export * from "./copy";
+export * from "./device";

@@ -2,15 +2,16 @@
 // console), the MSR allow-list, HLT, and the stop rules for memory faults,
 // triple faults and invalid state. Returns false when the VM must stop.
 
-import { ExitKind, Vector } from "./vcpu";
+import { ExitKind, SysMsr, Vector } from "./vcpu";
 import { Reg } from "./regs";
 import { Vm, VmState } from "./vm";
 import { cpuidRaw, rdtsc } from "./hw";
 import { vlog, vwarn } from "./log";
 import { hex0x } from "../lib/fmt";
+import { Cr4, Msr, Xcr0 } from "../hw/msr";
+import { guestXcr0Mask, setGuestXcr0, useXsave } from "./lazy-state";
 import { print } from "../drivers/console";
 
-const MSR_EFER: u32 = 0xc0000080;
 const cpuidOut = memory.data(16);
 
 /** Largest hypervisor leaf (0x40000000 EAX). */
@@ -39,14 +40,30 @@ export function emulateCpuid(vm: Vm): void {
     c = load<u32>(cpuidOut, 8);
     d = load<u32>(cpuidOut, 12);
     if (leaf == 1) {
-      // ECX: set hypervisor (31); hide MONITOR (3), VMX (5), SMX (6),
-      // XSAVE (26), OSXSAVE (27): state the monitor does not switch.
-      c = (c | (<u32>1 << 31)) & ~((1 << 3) | (1 << 5) | (1 << 6) | (1 << 26) | (1 << 27));
+      // ECX: set hypervisor (31); hide MONITOR (3), VMX (5), SMX (6), PDCM (15); XSAVE (26) only with the
+      // monitor's XSAVE switching, OSXSAVE (27) = the guest's CR4.OSXSAVE, AVX (28) only if XCR0 may enable it.
+      c = (c | (<u32>1 << 31)) & ~((1 << 3) | (1 << 5) | (1 << 6) | (1 << 15) | (1 << 27));
+      if (!useXsave) c &= ~(1 << 26);
+      else if ((vm.vcpu.cr4() & Cr4.OSXSAVE) != 0) c |= 1 << 27;
+      if ((guestXcr0Mask & Xcr0.AVX) == 0) c &= ~((1 << 28) | (1 << 12) | (1 << 29)); // AVX, FMA, F16C
       b &= 0x00ffffff; // initial APIC id 0
+    } else if (leaf == 7 && sub == 0) {
+      // Features whose state XCR0 cannot enable here (SDM vol 1 13.1): AVX2 without AVX, AVX-512, MPX,
+      // PKU, AMX; and RTM/HLE (TSX aborts leak nothing but are not worth the errata).
+      if ((guestXcr0Mask & Xcr0.AVX) == 0) b &= ~(<u32>1 << 5);
+      b &= ~((1 << 4) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) |
+        (1 << 28) | (1 << 30) | (<u32>1 << 31));
+      c &= ~((1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14));
+      d &= ~((1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24));
+    } else if (leaf == 0xa) {
+      a = 0; b = 0; c = 0; d = 0; // architectural performance monitoring: none (RDPMC is #GP)
+    } else if (leaf == 0xd) {
+      xsaveLeaf(vm, sub);
+      return;
     } else if (leaf == 0x80000001) {
       c &= ~((1 << 2) | (1 << 12)); // SVM, SKINIT
-    } else if (leaf == 0x8000000a || leaf == 0xd) {
-      a = 0; b = 0; c = 0; d = 0; // SVM features; XSAVE state (hidden)
+    } else if (leaf == 0x8000000a) {
+      a = 0; b = 0; c = 0; d = 0; // SVM features
     }
   }
   r[Reg.Rax] = a;
@@ -54,6 +71,39 @@ export function emulateCpuid(vm: Vm): void {
   r[Reg.Rcx] = c;
   r[Reg.Rdx] = d;
   vm.vcpu.advanceRip();
+}
+
+/**
+ * CPUID leaf 0xD for the components guests may enable (SDM vol 1 13.2): sub-leaf 0 EAX/EDX the XCR0 mask,
+ * EBX the XSAVE area size for the guest's current XCR0, ECX for all of the mask; sub-leaf 1 none of
+ * XSAVEOPT/XSAVEC/XSAVES (not switched); sub-leaf 2 (AVX) passed through when AVX is in the mask.
+ */
+function xsaveLeaf(vm: Vm, sub: u32): void {
+  const r = vm.vcpu.regs;
+  let a: u32 = 0, b: u32 = 0, c: u32 = 0, d: u32 = 0;
+  if (useXsave) {
+    if (sub == 0) {
+      a = <u32>guestXcr0Mask;
+      b = xsaveSize(vm.vcpu.xcr0);
+      c = xsaveSize(guestXcr0Mask);
+    } else if (sub == 2 && (guestXcr0Mask & Xcr0.AVX) != 0) {
+      cpuidRaw(0xd, 2, cpuidOut);
+      a = load<u32>(cpuidOut, 0);
+      b = load<u32>(cpuidOut, 4);
+    }
+  }
+  r[Reg.Rax] = a;
+  r[Reg.Rbx] = b;
+  r[Reg.Rcx] = c;
+  r[Reg.Rdx] = d;
+  vm.vcpu.advanceRip();
+}
+
+/** Bytes of a standard-format XSAVE area for `mask`: 576 for x87/SSE and the header, then AVX at its offset. */
+function xsaveSize(mask: u64): u32 {
+  if ((mask & Xcr0.AVX) == 0) return 576;
+  cpuidRaw(0xd, 2, cpuidOut);
+  return load<u32>(cpuidOut, 4) + load<u32>(cpuidOut, 0);
 }
 
 /** Port 0xE9 debug console: bytes collected into lines prefixed with the VM name. */
@@ -124,7 +174,7 @@ export function emulateMsr(vm: Vm, write: bool): void {
   const value = (r[Reg.Rdx] << 32) | (r[Reg.Rax] & 0xffffffff);
   let ok = false;
   let result: u64 = 0;
-  if (msr == MSR_EFER) {
+  if (msr == Msr.IA32_EFER) {
     if (write) ok = vm.vcpu.setEfer(value);
     else {
       result = vm.vcpu.efer();
@@ -137,6 +187,15 @@ export function emulateMsr(vm: Vm, write: bool): void {
       if (ok) vm.pat = value;
     } else {
       result = vm.pat;
+      ok = true;
+    }
+  } else if (sysMsrIndex(msr) >= 0) {
+    const m = <SysMsr>sysMsrIndex(msr);
+    if (write) {
+      ok = validSysMsr(m, value);
+      if (ok) vm.vcpu.writeSysMsr(m, value);
+    } else {
+      result = vm.vcpu.readSysMsr(m);
       ok = true;
     }
   } else if (msr == 0x10 && !write) {
@@ -163,6 +222,30 @@ export function emulateMsr(vm: Vm, write: bool): void {
   vm.vcpu.advanceRip();
 }
 
+/** The SysMsr slot of an MSR number, or -1. */
+function sysMsrIndex(msr: u32): i32 {
+  if (msr == Msr.IA32_STAR) return SysMsr.Star;
+  if (msr == Msr.IA32_LSTAR) return SysMsr.Lstar;
+  if (msr == Msr.IA32_CSTAR) return SysMsr.Cstar;
+  if (msr == Msr.IA32_FMASK) return SysMsr.Fmask;
+  if (msr == Msr.IA32_KERNEL_GS_BASE) return SysMsr.KernelGsBase;
+  return -1;
+}
+
+/** What WRMSR itself would #GP on (SDM vol 4 table 2-2): non-canonical addresses, FMASK bits 63:32. On VT-x
+ * the value is written to the real MSR, so this check is what keeps a guest from faulting the monitor. */
+function validSysMsr(m: SysMsr, v: u64): bool {
+  if (m == SysMsr.Star) return true;
+  if (m == SysMsr.Fmask) return (v >> 32) == 0;
+  return isCanonical(v);
+}
+
+/** Bits 63:47 all equal (48-bit linear addresses, SDM vol 1 3.3.7.1). */
+export function isCanonical(v: u64): bool {
+  const top = v >> 47;
+  return top == 0 || top == 0x1ffff;
+}
+
 /** SDM 11.12.2: each PAT entry is 0, 1, 4, 5, 6 or 7. */
 function validPat(v: u64): bool {
   for (let i = 0; i < 8; i++) {
@@ -170,6 +253,22 @@ function validPat(v: u64): bool {
     if (t == 2 || t == 3 || t > 7) return false;
   }
   return true;
+}
+
+/** XSETBV (SDM vol 2C): #UD without XSAVE, #GP(0) for XCR other than 0 or a value XCR0 cannot take. */
+function emulateXsetbv(vm: Vm): void {
+  const v = vm.vcpu;
+  const r = v.regs;
+  if (!useXsave) {
+    v.injectException(Vector.UD, 0, false);
+    return;
+  }
+  const value = (r[Reg.Rdx] << 32) | (r[Reg.Rax] & 0xffffffff);
+  if (<u32>r[Reg.Rcx] != 0 || !setGuestXcr0(v, value)) {
+    v.injectException(Vector.GP, 0, true);
+    return;
+  }
+  v.advanceRip();
 }
 
 /** Stops `vm` with a logged reason; the monitor and the other VMs go on. */
@@ -202,6 +301,21 @@ export function handleExit(vm: Vm): bool {
       return true;
     case ExitKind.MsrWrite:
       emulateMsr(vm, true);
+      return true;
+    case ExitKind.Exception:
+      vm.vcpu.reflectException();
+      return true;
+    case ExitKind.Xsetbv:
+      emulateXsetbv(vm);
+      return true;
+    case ExitKind.Rdpmc:
+      vm.vcpu.injectException(Vector.GP, 0, true); // no counters are exposed (CPUID 0xA reads 0)
+      return true;
+    case ExitKind.Invd:
+      vm.vcpu.advanceRip();
+      return true;
+    case ExitKind.VirtInsn:
+      vm.vcpu.injectException(Vector.UD, 0, false); // VMX/SVM/SMX/MONITOR are not in the guest's CPUID
       return true;
     case ExitKind.Hlt:
       // No virtual interrupt sources yet: a halted vCPU waits until reset.

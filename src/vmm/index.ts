@@ -9,6 +9,7 @@ import { Monitor } from "./monitor";
 import { Vm } from "./vm";
 import { cpuidReg } from "./hw";
 import { vlog, vwarn } from "./log";
+import { initLazyState } from "./lazy-state";
 import { isValidName, parseMem, parseNumber } from "../lib/parse";
 import { bootModules, bootOptions } from "../platform/multiboot";
 import { GUEST_LOAD } from "./vm";
@@ -22,6 +23,7 @@ export const enum Image {
   Hostile = 4,
   CpuidLoop = 5,
   Spin = 6,
+  Isolate = 7,
 }
 
 const MIB: u64 = 1 << 20;
@@ -134,6 +136,11 @@ export function setupVms(m: Monitor): void {
   m.create("spin", Image.Spin, MIB); // never exits, IF=0: only the slice timer preempts it
   const spinSti = m.create("spin-sti", Image.Spin, MIB); // the same with IF=1
   if (spinSti) spinSti.param = 1;
+  // two guests that each load their own x87/SSE/debug/KERNEL_GS_BASE values and check them forever
+  const iso1 = m.create("isolate-1", Image.Isolate, 2 * MIB);
+  const iso2 = m.create("isolate-2", Image.Isolate, 2 * MIB);
+  if (iso1) iso1.param = 1;
+  if (iso2) iso2.param = 2;
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {
@@ -173,6 +180,7 @@ export function createMonitor(): Monitor | null {
     vwarn("neither VT-x nor AMD-V: no VMs can run");
     return null;
   }
+  initLazyState();
   const why = backend.enable();
   if (why.length > 0) {
     vwarn("cannot enable " + backend.name() + ": " + why);

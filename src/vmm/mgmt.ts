@@ -3,7 +3,8 @@
 
 import { VmBackend, VmInfo, VmOp, VmResult } from "../mgmt-api/vm";
 import { MgmtServer } from "../mgmt-api/server";
-import { com2 } from "../drivers/uart";
+import { com2, COM2_TX_QUEUE } from "../drivers/uart";
+import { consolePoll } from "../drivers/console";
 import { ExitKind, EXIT_NAMES } from "./vcpu";
 import { Monitor, OpResult } from "./monitor";
 import { STATE_NAMES, Vm } from "./vm";
@@ -61,23 +62,46 @@ export class VmmBackend extends VmBackend {
   }
 }
 
+/** Request bytes taken from COM2 per main-loop turn. */
 const RX_BURST: i32 = 256;
+/** Bytes handed to the COM2 transmitter per main-loop turn (at 115200 baud it takes ~23 per 2 ms slice). */
+const TX_BURST: i32 = 512;
+/** Request bytes staged at server.inBuf that the server has not taken yet (back-pressure). */
+let rxHeld: i32 = 0;
+/** Bytes at the head of server.out already moved into com2.tx. */
+let outMoved: i32 = 0;
 
-/** Moves bytes COM2 -> server and responses server -> COM2; bounded work per call. */
+/**
+ * One main-loop turn of serial I/O, bounded and never waiting on a UART:
+ * queued console output to COM1, replies to COM2 as its transmitter takes
+ * them, and requests from COM2 only while the server accepts them. When
+ * replies back up (a client that does not read), the server stops taking
+ * requests and RTS is dropped; nothing is lost and the VMs keep running.
+ */
 export function pumpCom2(server: MgmtServer): void {
+  consolePoll();
   if (!com2.present) return;
-  let n = 0;
+  const out = server.out;
+  outMoved += com2.tx.pushFrom(out.ptr + <usize>outMoved, out.len - outMoved);
+  com2.poll(TX_BURST);
+  outMoved += com2.tx.pushFrom(out.ptr + <usize>outMoved, out.len - outMoved);
+  if (outMoved > 0 && (outMoved == out.len || outMoved >= COM2_TX_QUEUE)) {
+    server.consumed(outMoved);
+    outMoved = 0;
+  }
+  const taking = server.accepting();
+  com2.setReceiving(taking);
+  if (!taking) return;
   const buf = changetype<usize>(server.inBuf);
+  let n = rxHeld;
   while (n < RX_BURST) {
     const b = com2.readByte();
     if (b < 0) break;
     store<u8>(buf + <usize>n, <u8>b);
     n++;
   }
-  if (n > 0) server.feedStaged(n);
-  const out = server.out;
-  if (out.len > 0) {
-    for (let i = 0; i < out.len; i++) com2.writeByte(load<u8>(out.ptr + <usize>i));
-    out.len = 0;
-  }
+  if (n == 0) return;
+  const took = server.feedStaged(n, true);
+  rxHeld = n - took;
+  if (rxHeld > 0) memory.copy(buf, buf + <usize>took, <usize>rxHeld);
 }

@@ -5,6 +5,7 @@ import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
 import { Vm, VmState } from "./vm";
 import { flushConsole, handleExit, stopVm } from "./exits";
 import { rdtsc } from "./hw";
+import { switchLazyState } from "./lazy-state";
 import { vlog, vwarn } from "./log";
 
 /** Slice length in TSC ticks: ~2 ms in QEMU TCG (host-rate TSC), ~0.5 s of guest time in Bochs (ips=10M). */
@@ -107,6 +108,7 @@ export class Monitor {
 
   private runVm(vm: Vm): void {
     const v = vm.vcpu;
+    switchLazyState(v); // x87/SSE/AVX, DRs, unswitched MSRs: never another VM's
     v.beginSlice(SLICE_TSC);
     this.runSliceOf(vm);
     v.endSlice();

@@ -1,7 +1,11 @@
 // The one vCPU interface: common code drives guests only through it; the
 // VT-x (vmx/) and AMD-V (svm/) backends implement it.
 
-import { newRegs } from "./regs";
+import { newRegs, Reg } from "./regs";
+import { CpuState } from "./cpu-state";
+
+/** Scratch state for resets (the exit path allocates nothing). */
+const resetState = new CpuState();
 
 /** Why a vCPU came back to the monitor, in vendor-neutral terms. */
 export const enum ExitKind {
@@ -25,13 +29,24 @@ export const enum ExitKind {
   EntryFailed = 11,
   /** An exit the monitor does not handle: the VM is stopped. */
   Unhandled = 12,
-  Count = 13,
+  /** An intercepted guest exception to reflect (#DB, #AC: `vector`, `errorCode`, `hasError`). */
+  Exception = 13,
+  /** XSETBV: ECX = XCR number, EDX:EAX = value. */
+  Xsetbv = 14,
+  /** RDPMC: performance counters are not exposed. */
+  Rdpmc = 15,
+  /** INVD: guest memory is write-back and coherent, so a no-op. */
+  Invd = 16,
+  /** VMX, SVM, SMX and MONITOR/MWAIT instructions: hidden from guests. */
+  VirtInsn = 17,
+  Count = 18,
 }
 
 /** Counter names reported by vm.list, indexed by ExitKind. */
 export const EXIT_NAMES: StaticArray<string> = [
   "handled", "cpuid", "io", "msr_read", "msr_write", "hlt", "mem_fault",
   "triple_fault", "invalid_state", "preempt", "interrupt", "entry_failed", "unhandled",
+  "exception", "xsetbv", "rdpmc", "invd", "virt_insn",
 ];
 
 export class ExitInfo {
@@ -45,6 +60,10 @@ export class ExitInfo {
   gpa: u64 = 0;
   write: bool = false;
   fetch: bool = false;
+  /** ExitKind.Exception: the vector and error code to reflect. */
+  vector: u32 = 0;
+  errorCode: u32 = 0;
+  hasError: bool = false;
   /** Vendor exit code, for logs. */
   code: u64 = 0;
   detail: string = "";
@@ -52,17 +71,58 @@ export class ExitInfo {
 
 /** Standard exception vectors used for injection. */
 export const enum Vector {
+  DB = 1,
   UD = 6,
   GP = 13,
+  AC = 17,
+}
+
+/** Exceptions both backends intercept and reflect, so that a guest cannot make delivery loop forever in the
+ * CPU (CVE-2015-5307 #AC, CVE-2015-8104 #DB: the monitor sees every delivery as an exit). */
+export const REFLECTED_EXCEPTIONS: u32 = (1 << Vector.DB) | (1 << Vector.AC);
+
+/** The unswitched syscall MSRs a backend keeps per vCPU (SDM vol 3 27.3/27.5 do not switch them on VT-x). */
+export const enum SysMsr {
+  Star = 0,
+  Lstar = 1,
+  Cstar = 2,
+  Fmask = 3,
+  KernelGsBase = 4,
+  Count = 5,
 }
 
 export abstract class Vcpu {
   /** GPRs other than RSP/RIP; slots as in regs.ts. */
   regs: StaticArray<u64> = newRegs();
   exit: ExitInfo = new ExitInfo();
+  /** Frame holding the state VM entry/exit does not switch (lazy-state.ts): XSAVE area, DRs. */
+  statePa: u64 = 0;
+  /** The guest's XCR0 (XSETBV is emulated). */
+  xcr0: u64 = 1;
 
-  /** Power-on state: 16-bit real mode, CS:IP = 0:ip, SP = sp, EFER = 0. */
-  abstract resetRealMode(ip: u64, sp: u64): void;
+  /** Saves the MSRs this backend does not switch (called when another vCPU takes the CPU). */
+  saveUnswitched(): void {}
+  /** Loads them before this vCPU runs again. */
+  loadUnswitched(): void {}
+
+  /** Reads the whole guest CPU state (segments, tables, CR0/3/4, EFER, RSP, RIP, RFLAGS). */
+  abstract getState(s: CpuState): void;
+  /**
+   * Loads a whole guest CPU state as at a reset: no pending event or interrupt shadow, DR7 0x400,
+   * PAT and the unswitched MSRs at their power-on values, the vCPU's TLB tags flushed.
+   */
+  abstract setState(s: CpuState): void;
+
+  /** Power-on state: 16-bit real mode, CS:IP = 0:ip, SP = sp, EFER = 0, GPRs 0. */
+  resetRealMode(ip: u64, sp: u64): void {
+    this.setState(resetState.realMode(ip, sp));
+    this.clearRegs();
+  }
+
+  /** GPRs (and the CR2 slot) to 0. */
+  clearRegs(): void {
+    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+  }
   /** Enters the guest and returns at the next exit, described in `exit`. */
   abstract run(sliceTsc: u64): void;
   abstract rip(): u64;
@@ -70,10 +130,18 @@ export abstract class Vcpu {
   abstract advanceRip(): void;
   /** Queues a hardware exception for the next entry. */
   abstract injectException(vector: u32, errorCode: u32, hasError: bool): void;
+  /** Re-delivers the exception of the last ExitKind.Exception exit to the guest exactly as the CPU raised it. */
+  abstract reflectException(): void;
+  /** The guest's value of an MSR the CPU does not switch (SysMsr). */
+  abstract readSysMsr(m: SysMsr): u64;
+  /** Sets it; the caller has checked the value (canonical addresses). */
+  abstract writeSysMsr(m: SysMsr, value: u64): void;
   /** Guest-visible IA32_EFER (without the hypervisor's own bits). */
   abstract efer(): u64;
   /** Emulated WRMSR IA32_EFER; returns false when the value must #GP. */
   abstract setEfer(value: u64): bool;
+  /** CR4 as the guest reads it. */
+  abstract cr4(): u64;
   /** Guest CR0.PE: protected mode (decides whether an exception has an error code). */
   abstract protectedMode(): bool;
   /** A time slice of `sliceTsc` ticks starts (backends with a slice timer arm it). */

@@ -6,6 +6,8 @@ import { GuestTables } from "./gpt";
 import { Reg } from "./regs";
 import { allocFrames, allocFrames2m, phys_fill, phys_load64, phys_load8, phys_store64, phys_store8 } from "./hw";
 import { guest_copy } from "../hw/vmx";
+import { PAT_POWER_ON } from "../hw/msr";
+import { resetLazyState } from "./lazy-state";
 
 export const enum VmState {
   Created = 0,
@@ -36,7 +38,7 @@ export class Vm {
   /** MSR accesses refused with #GP. */
   msrDenied: u64 = 0;
   /** Guest IA32_PAT as the guest last wrote it (power-on value). */
-  pat: u64 = 0x0007040600070406;
+  pat: u64 = PAT_POWER_ON;
   line: string = "";
   /** Host-physical address handed to the guest in RCX at start (hostile guest's target). */
   peerPa: u64 = 0;
@@ -87,13 +89,14 @@ export class Vm {
       if (n < 0) return false;
     }
     this.vcpu.resetRealMode(GUEST_LOAD, GUEST_STACK);
+    resetLazyState(this.vcpu);
     this.vcpu.regs[Reg.Rbx] = this.param;
     this.vcpu.regs[Reg.Rcx] = this.peerPa;
     for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
     this.exitsTotal = 0;
     this.unknownIo = 0;
     this.msrDenied = 0;
-    this.pat = 0x0007040600070406;
+    this.pat = PAT_POWER_ON;
     this.halted = false;
     this.reason = "";
     this.line = "";

@@ -38,6 +38,8 @@ export function devNeedsInterrupt(): bool { return dev.needsInterrupt(); }
 export function devEnableNotify(): bool { return dev.enableNotify(); }
 export function devDisableNotify(): void { dev.disableNotify(); }
 export function devLastAvail(): u32 { return dev.lastAvail; }
+export function devSetIndexes(lastAvail: u32, usedIdx: u32): void { dev.setIndexes(lastAvail, usedIdx); }
+export function devUsedIdx(): u32 { return dev.usedIdx; }
 export function chainHead(): u32 { return chain.head; }
 export function chainReadable(): i32 { return chain.readable; }
 export function chainWritable(): i32 { return chain.writable; }

@@ -60,21 +60,64 @@ export class QemuSession {
   child: ChildProcess;
   exited = false;
   socketPath: string;
+  /** QMP socket when started paused (`paused`), for cont(). */
+  qmpPath = "";
 
-  /** `initrd`: QEMU's -initrd, multiboot modules separated by commas ("path args,path args"). */
-  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number; initrd?: string } = {}) {
+  /**
+   * `initrd`: QEMU's -initrd, multiboot modules separated by commas ("path args,path args").
+   * `paused`: QEMU starts with the CPU stopped (-S) until cont(), so a test can talk to COM2 before anything runs.
+   */
+  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number; initrd?: string; paused?: boolean; extraArgs?: string[] } = {}) {
     requireTool(QEMU_BIN, "qemu-system-x86");
     if (!existsSync(VMM_ELF)) throw new Error(`${VMM_ELF} missing: build failed?`);
-    this.socketPath = join(root, "build/vmm", `com2-${process.pid}-${Date.now()}.sock`);
+    const tag = `${process.pid}-${Date.now()}`;
+    this.socketPath = join(root, "build/vmm", `com2-${tag}.sock`);
     rmSync(this.socketPath, { force: true });
-    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256,
-      extraArgs: opts.initrd ? ["-initrd", opts.initrd] : [] });
+    const extra = [...(opts.initrd ? ["-initrd", opts.initrd] : []), ...(opts.extraArgs ?? [])];
+    if (opts.paused) {
+      this.qmpPath = join(root, "build/vmm", `qmp-${tag}.sock`);
+      rmSync(this.qmpPath, { force: true });
+      extra.push("-S", "-qmp", `unix:${this.qmpPath},server=on,wait=off`);
+    }
+    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256, extraArgs: extra });
     this.child = spawn("timeout", ["-k", "3", String(opts.timeoutS ?? 240), QEMU_BIN, ...args], {
       cwd: root, stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout!.on("data", (d: Buffer) => (this.serial += d.toString("latin1").replace(/\r/g, "")));
     this.child.stderr!.on("data", (d: Buffer) => (this.serial += d.toString("latin1")));
     this.child.on("close", () => (this.exited = true));
+  }
+
+  /** Starts the CPU of a session created with `paused` (QMP qmp_capabilities, then cont). */
+  async cont(ms = 30_000): Promise<void> {
+    if (!this.qmpPath) throw new Error("cont(): the session was not started paused");
+    const s = await connectRetry(this.qmpPath, ms);
+    let got = "";
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`QMP: no answer to cont within ${ms} ms: ${got}`)), ms);
+      s.on("data", (d) => {
+        got += d.toString("utf8");
+        if (got.includes('"QMP"') && !got.includes("qmp_capabilities-sent")) {
+          got += "qmp_capabilities-sent";
+          s.write('{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n');
+        }
+        // the greeting, then one {"return": {}} per command
+        if ((got.match(/"return"/g) ?? []).length >= 2) {
+          clearTimeout(t);
+          res();
+        }
+      });
+    });
+    s.destroy();
+  }
+
+  /** Stops reading COM1 (QEMU's stdout): once the pipe is full the UART's transmitter stalls. */
+  pauseConsole(): void {
+    this.child.stdout!.pause();
+  }
+
+  resumeConsole(): void {
+    this.child.stdout!.resume();
   }
 
   /** Resolves when the serial log matches, rejects on exit or after ms. */
@@ -92,6 +135,23 @@ export class QemuSession {
   stop(): void {
     if (!this.exited) this.child.kill("SIGTERM");
     rmSync(this.socketPath, { force: true });
+    if (this.qmpPath) rmSync(this.qmpPath, { force: true });
+  }
+}
+
+/** Connects to a unix socket, retrying until it exists (QEMU creates it at start). */
+export async function connectRetry(path: string, ms = 30_000): Promise<Socket> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await new Promise<Socket>((res, rej) => {
+        const c = connect(path, () => res(c));
+        c.once("error", rej);
+      });
+    } catch (e) {
+      if (Date.now() > end) throw new Error(`cannot connect to ${path}: ${e}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 

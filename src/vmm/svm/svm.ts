@@ -5,8 +5,8 @@ import { EFER_SVME, SvmMsr, slice_timer_install } from "../../hw/svm";
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
 import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_load32, phys_store32, rdmsr, wrmsr } from "../hw";
 import { SvmVcpu } from "./vcpu";
+import { Msr } from "../../hw/msr";
 
-const MSR_EFER: u32 = 0xc0000080;
 
 export class SvmCaps {
   nasid: u32 = 0;
@@ -17,6 +17,8 @@ export class SvmCaps {
   hostVmcb: u64 = 0;
   iopm: u64 = 0;
   msrpm: u64 = 0;
+  /** Per ASID, the VMCB that ran with it last (APM 15.16: a new user must flush it). */
+  asidOwner: StaticArray<u64> = new StaticArray<u64>(2);
   /** xAPIC base (physical) when the slice timer is in use, else 0. */
   apic: u64 = 0;
 }
@@ -50,7 +52,8 @@ export class SvmBackend extends VirtBackend {
     c.nrips = (edx & (1 << 3)) != 0;
     c.flushByAsid = (edx & (1 << 6)) != 0;
     c.nasid = cpuidReg(0x8000000a, 0, 1);
-    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    c.asidOwner = new StaticArray<u64>(c.nasid > 1 ? <i32>c.nasid : 2);
+    wrmsr(Msr.IA32_EFER, rdmsr(Msr.IA32_EFER) | EFER_SVME);
     c.hsave = allocFrame();
     wrmsr(SvmMsr.VmHsavePa, c.hsave); // APM 15.30.4
     c.hostVmcb = allocFrame();
@@ -72,7 +75,7 @@ export class SvmBackend extends VirtBackend {
    * or disabled) slices end at the first exit after their budget.
    */
   private setupSliceTimer(): void {
-    const base = rdmsr(0x1b); // IA32_APIC_BASE
+    const base = rdmsr(Msr.IA32_APIC_BASE);
     if ((base & (1 << 11)) == 0 || (base & (1 << 10)) != 0) return;
     const apic = base & 0xffffff000;
     slice_timer_install(<i32>SLICE_VECTOR, apic + Apic.Eoi);

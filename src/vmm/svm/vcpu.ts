@@ -2,27 +2,31 @@
 // #VMEXITs into the common ExitInfo. AMD APM vol 2 chapter 15, appendix B-C.
 
 import { EFER_SVME, SvmExit, SvmIntercept1, SvmIntercept2, Vmcb, VmcbSeg, irq_window, svm_run } from "../../hw/svm";
-import { ExitKind, Vcpu, Vector } from "../vcpu";
+import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
+import { CpuState, Seg } from "../cpu-state";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
 import { Apic, SvmCaps } from "./svm";
 import { hex0x } from "../../lib/fmt";
+import { PAT_POWER_ON } from "../../hw/msr";
 
-const PAT_DEFAULT: u64 = 0x0007040600070406;
+
+/** VMCB save-area offsets of the segments in Seg order (APM table B-2). */
+const SEG_OFFSETS: StaticArray<u32> = [Vmcb.Es, Vmcb.Cs, Vmcb.Ss, Vmcb.Ds, Vmcb.Fs, Vmcb.Gs, Vmcb.Ldtr, Vmcb.Tr];
 
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
   flushNext: bool = true;
-  /** More VMs than ASIDs: this ASID is shared, so its TLB entries are flushed at every VMRUN. */
-  sharedAsid: bool = false;
   asid: u32;
+  /** The intercepted exception of the last ExitKind.Exception exit, re-injected by reflectException(). */
+  private reflectEvent: u64 = 0;
 
   constructor(public caps: SvmCaps, public nptRoot: u64, tag: u32) {
     super();
     // APM 15.5.1: ASID 0 is the host's and ASIDs must be below CPUID 8000_000A EBX.
     const n = caps.nasid > 1 ? caps.nasid : 2;
+    // More VMs than ASIDs share them; run() flushes an ASID whenever another VMCB used it last.
     this.asid = tag < n ? tag : 1 + (tag - 1) % (n - 1);
-    this.sharedAsid = tag >= n;
     this.vmcb = allocFrame();
     this.setupControls();
   }
@@ -30,10 +34,11 @@ export class SvmVcpu extends Vcpu {
   private setupControls(): void {
     const v = this.vmcb;
     phys_fill(v, 0, 4096);
-    phys_store32(v + Vmcb.InterceptExceptions, 0);
+    phys_store32(v + Vmcb.InterceptExceptions, REFLECTED_EXCEPTIONS);
     phys_store32(v + Vmcb.InterceptMisc1,
       SvmIntercept1.Intr | SvmIntercept1.Nmi | SvmIntercept1.Init | SvmIntercept1.Cpuid | SvmIntercept1.Hlt |
       SvmIntercept1.Invd | // INVD would drop the host's dirty cache lines: done as a no-op
+      SvmIntercept1.Rdpmc | // host performance counters are not the guest's
       SvmIntercept1.Invlpga | SvmIntercept1.IoProt | SvmIntercept1.MsrProt | SvmIntercept1.Shutdown |
       SvmIntercept1.FerrFreeze);
     // APM 15.5.1: VMRUN must be intercepted; the other SVM instructions too,
@@ -49,7 +54,7 @@ export class SvmVcpu extends Vcpu {
     phys_store64(v + Vmcb.VIntr, <u64>1 << 24);
     phys_store64(v + Vmcb.NpEnable, 1); // APM 15.25.3
     phys_store64(v + Vmcb.NCr3, this.nptRoot);
-    phys_store64(v + Vmcb.GPat, PAT_DEFAULT);
+    phys_store64(v + Vmcb.GPat, PAT_POWER_ON);
   }
 
   private seg(off: u32, sel: u32, attrib: u32, limit: u32, base: u64): void {
@@ -60,37 +65,52 @@ export class SvmVcpu extends Vcpu {
     phys_store64(a + VmcbSeg.Base, base);
   }
 
-  resetRealMode(ip: u64, sp: u64): void {
+  setState(st: CpuState): void {
     const v = this.vmcb;
-    // APM 15.5 / 14.1.3 reset state, with our CS:IP. Attributes are the
-    // descriptor's access byte in 7:0 (P, DPL, S, type).
-    this.seg(Vmcb.Cs, 0, 0x9b, 0xffff, 0);
-    this.seg(Vmcb.Ds, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Es, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Ss, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Fs, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Gs, 0, 0x93, 0xffff, 0);
-    this.seg(Vmcb.Gdtr, 0, 0, 0xffff, 0);
-    this.seg(Vmcb.Idtr, 0, 0, 0x3ff, 0);
-    this.seg(Vmcb.Ldtr, 0, 0x82, 0xffff, 0);
-    this.seg(Vmcb.Tr, 0, 0x8b, 0xffff, 0);
-    phys_store8(v + Vmcb.Cpl, 0);
-    phys_store64(v + Vmcb.Efer, EFER_SVME);
-    phys_store64(v + Vmcb.Cr0, 0x10);
-    phys_store64(v + Vmcb.Cr3, 0);
-    phys_store64(v + Vmcb.Cr4, 0);
+    for (let i = 0; i < Seg.Count; i++) {
+      const g = st.segs[i];
+      this.seg(SEG_OFFSETS[i], g.sel, g.attr, g.limit, g.base);
+    }
+    this.seg(Vmcb.Gdtr, 0, 0, st.gdtLimit, st.gdtBase);
+    this.seg(Vmcb.Idtr, 0, 0, st.idtLimit, st.idtBase);
+    // APM 15.5.1: CPL is SS.DPL (0 in real mode).
+    phys_store8(v + Vmcb.Cpl, (st.cr0 & 1) != 0 ? (st.segs[Seg.Ss].attr >> 5) & 3 : 0);
+    phys_store64(v + Vmcb.Efer, st.efer | EFER_SVME); // the guest never sees SVME (efer())
+    phys_store64(v + Vmcb.Cr0, st.cr0);
+    phys_store64(v + Vmcb.Cr3, st.cr3);
+    phys_store64(v + Vmcb.Cr4, st.cr4);
     phys_store64(v + Vmcb.Cr2, 0);
     phys_store64(v + Vmcb.Dr6, 0xffff0ff0);
     phys_store64(v + Vmcb.Dr7, 0x400);
-    phys_store64(v + Vmcb.Rflags, 2);
-    phys_store64(v + Vmcb.Rip, ip);
-    phys_store64(v + Vmcb.Rsp, sp);
+    phys_store64(v + Vmcb.Rflags, st.rflags);
+    phys_store64(v + Vmcb.Rip, st.rip);
+    phys_store64(v + Vmcb.Rsp, st.rsp);
     phys_store64(v + Vmcb.Rax, 0);
     phys_store64(v + Vmcb.EventInj, 0);
     phys_store64(v + Vmcb.InterruptShadow, 0);
-    for (let i = 0; i < 8; i++) phys_store64(v + Vmcb.Star + <u64>(i * 8), 0);
-    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+    phys_store64(v + Vmcb.GPat, PAT_POWER_ON);
+    for (let i = 0; i < 8; i++) phys_store64(v + Vmcb.Star + <u64>(i * 8), 0); // STAR..SYSENTER_EIP
     this.flushNext = true;
+  }
+
+  getState(st: CpuState): void {
+    const v = this.vmcb;
+    for (let i = 0; i < Seg.Count; i++) {
+      const a = v + SEG_OFFSETS[i];
+      st.segs[i].set(phys_load16(a + VmcbSeg.Selector), phys_load64(a + VmcbSeg.Base), phys_load32(a + VmcbSeg.Limit),
+        phys_load16(a + VmcbSeg.Attrib));
+    }
+    st.gdtBase = phys_load64(v + Vmcb.Gdtr + VmcbSeg.Base);
+    st.gdtLimit = phys_load32(v + Vmcb.Gdtr + VmcbSeg.Limit);
+    st.idtBase = phys_load64(v + Vmcb.Idtr + VmcbSeg.Base);
+    st.idtLimit = phys_load32(v + Vmcb.Idtr + VmcbSeg.Limit);
+    st.cr0 = phys_load64(v + Vmcb.Cr0);
+    st.cr3 = phys_load64(v + Vmcb.Cr3);
+    st.cr4 = phys_load64(v + Vmcb.Cr4);
+    st.efer = this.efer();
+    st.rsp = phys_load64(v + Vmcb.Rsp);
+    st.rip = phys_load64(v + Vmcb.Rip);
+    st.rflags = phys_load64(v + Vmcb.Rflags);
   }
 
   run(sliceTsc: u64): void {
@@ -101,7 +121,11 @@ export class SvmVcpu extends Vcpu {
     // APM 15.16.1 TLB_CONTROL: 3 = flush this guest's ASID (with FlushByAsid),
     // else 1 = flush everything.
     const flush: u32 = this.caps.flushByAsid ? 3 : 1;
-    phys_store8(v + Vmcb.TlbControl, this.flushNext || this.sharedAsid ? flush : 0);
+    // APM 15.16.1: an ASID that another VMCB used since this one last ran may hold its translations.
+    const owners = this.caps.asidOwner;
+    const shared = owners[this.asid] != v;
+    owners[this.asid] = v;
+    phys_store8(v + Vmcb.TlbControl, this.flushNext || shared ? flush : 0);
     this.flushNext = false;
     phys_store32(v + Vmcb.VmcbClean, 0); // APM 15.15: nothing cached
     const rip = phys_load64(v + Vmcb.Rip);
@@ -117,7 +141,22 @@ export class SvmVcpu extends Vcpu {
       e.detail = "VMRUN consistency check failed (VMEXIT_INVALID)";
       return;
     }
-    switch (<u32>code) {
+    // APM 15.7.2: an intercept during event delivery leaves the event in EXITINTINFO; deliver it again.
+    const pending = phys_load64(v + Vmcb.ExitIntInfo);
+    if ((pending & 0x80000000) != 0) phys_store64(v + Vmcb.EventInj, pending);
+    const c32 = <u32>code;
+    if (c32 >= <u32>SvmExit.ExceptionBase && c32 < <u32>SvmExit.ExceptionBase + 32) {
+      // APM 15.12: exception intercepts; EXITINFO1 holds the error code where the exception has one.
+      e.kind = ExitKind.Exception;
+      e.vector = c32 - <u32>SvmExit.ExceptionBase;
+      e.hasError = e.vector == Vector.AC;
+      e.errorCode = e.hasError ? <u32>info1 : 0;
+      let ev: u64 = <u64>e.vector | (3 << 8) | (<u64>1 << 31);
+      if (e.hasError) ev |= (1 << 11) | (<u64>e.errorCode << 32);
+      this.reflectEvent = ev;
+      return;
+    }
+    switch (c32) {
       case SvmExit.Cpuid: e.kind = ExitKind.Cpuid; e.insnLen = 2; break;
       case SvmExit.Hlt: e.kind = ExitKind.Hlt; e.insnLen = 1; break;
       case SvmExit.Msr:
@@ -140,11 +179,9 @@ export class SvmVcpu extends Vcpu {
         e.write = (info1 & 2) != 0;
         e.fetch = (info1 & 16) != 0;
         break;
-      case SvmExit.Invd:
-        // Skipped (guest memory is write-back and coherent): INVD is 0F 08.
-        e.insnLen = 2;
-        this.advanceRip();
-        break;
+      case SvmExit.Invd: e.kind = ExitKind.Invd; e.insnLen = 2; break;
+      case SvmExit.Rdpmc: e.kind = ExitKind.Rdpmc; e.insnLen = 2; break;
+      case SvmExit.Xsetbv: e.kind = ExitKind.Xsetbv; e.insnLen = 3; break;
       case SvmExit.Shutdown: e.kind = ExitKind.TripleFault; break;
       case SvmExit.Intr:
         // The only host interrupt source is the slice timer: take it (EOI) and end the slice.
@@ -163,9 +200,8 @@ export class SvmVcpu extends Vcpu {
       case SvmExit.Skinit:
       case SvmExit.Monitor:
       case SvmExit.Mwait:
-      case SvmExit.Xsetbv:
       case SvmExit.Invlpga:
-        this.injectException(Vector.UD, 0, false);
+        e.kind = ExitKind.VirtInsn;
         break;
       default:
         e.kind = ExitKind.Unhandled;
@@ -181,6 +217,19 @@ export class SvmVcpu extends Vcpu {
 
   rip(): u64 {
     return phys_load64(this.vmcb + Vmcb.Rip);
+  }
+
+  reflectException(): void {
+    phys_store64(this.vmcb + Vmcb.EventInj, this.reflectEvent);
+  }
+
+  // VMLOAD/VMSAVE in hw_svm_run switch these with the VMCB (APM 15.5.2): they live there.
+  readSysMsr(m: SysMsr): u64 {
+    return phys_load64(this.vmcb + Vmcb.Star + (<u64>m << 3));
+  }
+
+  writeSysMsr(m: SysMsr, value: u64): void {
+    phys_store64(this.vmcb + Vmcb.Star + (<u64>m << 3), value);
   }
 
   beginSlice(sliceTsc: u64): void {
@@ -221,6 +270,10 @@ export class SvmVcpu extends Vcpu {
     // The VMCB copy always keeps SVME (APM 15.5.1); the guest never sees it.
     phys_store64(this.vmcb + Vmcb.Efer, (value & ~(<u64>1 << 10)) | lma | EFER_SVME);
     return true;
+  }
+
+  cr4(): u64 {
+    return phys_load64(this.vmcb + Vmcb.Cr4);
   }
 
   protectedMode(): bool {

@@ -5,20 +5,23 @@ import {
   EntryCtl, ExitCtl, ProcCtl2, VmcsField, VmxExit, VmxStatus,
   invept, invvpid, vmclear, vmptrld, vmread, vmwrite, vmx_run,
 } from "../../hw/vmx";
-import { ExitKind, Vcpu, Vector } from "../vcpu";
+import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
+import { CpuState, Seg } from "../cpu-state";
+import { read_dr6, write_dr6 } from "../../hw/intrinsics";
 import { Reg, regsPtr } from "../regs";
-import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4 } from "../hw";
+import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4, wrmsr } from "../hw";
 import { VmxCaps } from "./vmx";
 import { hex0x } from "../../lib/fmt";
+import { Cr4, Msr, PAT_POWER_ON } from "../../hw/msr";
 
-const MSR_EFER: u32 = 0xc0000080;
-const MSR_PAT: u32 = 0x277;
+/** MSR numbers of SysMsr slots. */
+const SYS_MSRS: StaticArray<u32> = [Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK, Msr.IA32_KERNEL_GS_BASE];
+
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
 const CR0_PE: u64 = 1;
 const CR0_PG: u64 = 1 << 31;
 const CR4_VMXE: u64 = 1 << 13;
-const PAT_DEFAULT: u64 = 0x0007040600070406;
 
 /** The VMCS currently loaded on this CPU (vmptrld is skipped when it matches). */
 let currentVmcs: u64 = 0;
@@ -37,6 +40,12 @@ export class VmxVcpu extends Vcpu {
   cr0Mask: u64;
   cr4Mask: u64;
   desc: StaticArray<u64> = new StaticArray<u64>(2);
+  /** STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE while another vCPU has the CPU (VT-x switches none of them). */
+  sys: StaticArray<u64> = new StaticArray<u64>(SysMsr.Count);
+  /** The intercepted exception of the last ExitKind.Exception exit, as VM-exit interruption information. */
+  private reflectInfo: u32 = 0;
+  private reflectError: u32 = 0;
+  private reflectLen: u32 = 0;
 
   constructor(public caps: VmxCaps, public eptRoot: u64, public vpid: u32) {
     super();
@@ -68,7 +77,7 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.ProcBasedControls2, p2);
     w(VmcsField.VmExitControls, c.exit);
     w(VmcsField.VmEntryControls, c.entry);
-    w(VmcsField.ExceptionBitmap, 0);
+    w(VmcsField.ExceptionBitmap, REFLECTED_EXCEPTIONS);
     w(VmcsField.PageFaultErrorCodeMask, 0);
     w(VmcsField.PageFaultErrorCodeMatch, 0);
     w(VmcsField.Cr3TargetCount, 0);
@@ -103,53 +112,44 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.HostTrBase, h[5]);
     w(VmcsField.HostGdtrBase, h[0]);
     w(VmcsField.HostIdtrBase, h[2]);
-    w(VmcsField.HostFsBase, rdmsr(0xc0000100));
-    w(VmcsField.HostGsBase, rdmsr(0xc0000101));
-    w(VmcsField.HostSysenterCs, rdmsr(0x174) & 0xffffffff);
-    w(VmcsField.HostSysenterEsp, rdmsr(0x175));
-    w(VmcsField.HostSysenterEip, rdmsr(0x176));
-    w(VmcsField.HostIa32Efer, rdmsr(MSR_EFER));
-    if ((this.caps.exit & ExitCtl.LoadPat) != 0) w(VmcsField.HostIa32Pat, rdmsr(MSR_PAT));
+    w(VmcsField.HostFsBase, rdmsr(Msr.IA32_FS_BASE));
+    w(VmcsField.HostGsBase, rdmsr(Msr.IA32_GS_BASE));
+    w(VmcsField.HostSysenterCs, rdmsr(Msr.IA32_SYSENTER_CS) & 0xffffffff);
+    w(VmcsField.HostSysenterEsp, rdmsr(Msr.IA32_SYSENTER_ESP));
+    w(VmcsField.HostSysenterEip, rdmsr(Msr.IA32_SYSENTER_EIP));
+    w(VmcsField.HostIa32Efer, rdmsr(Msr.IA32_EFER));
+    if ((this.caps.exit & ExitCtl.LoadPat) != 0) w(VmcsField.HostIa32Pat, rdmsr(Msr.IA32_PAT));
   }
 
-  resetRealMode(ip: u64, sp: u64): void {
+  setState(st: CpuState): void {
     this.load();
-    // Real mode under unrestricted guest, SDM 26.3.1.2: CS type 11, data 3,
-    // DPL 0, TR a busy TSS (type 11), LDTR unusable (bit 16).
-    const segs: StaticArray<VmcsField> = [
-      VmcsField.GuestEsSelector, VmcsField.GuestCsSelector, VmcsField.GuestSsSelector,
-      VmcsField.GuestDsSelector, VmcsField.GuestFsSelector, VmcsField.GuestGsSelector,
-    ];
-    for (let i = 0; i < 6; i++) {
-      const sel = segs[i];
-      w(sel, 0);
-      w(<VmcsField>(VmcsField.GuestEsLimit + 2 * i), 0xffff);
-      w(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i), i == 1 ? 0x9b : 0x93);
-      w(<VmcsField>(VmcsField.GuestEsBase + 2 * i), 0);
+    for (let i = 0; i < Seg.Count; i++) {
+      const g = st.segs[i];
+      w(<VmcsField>(VmcsField.GuestEsSelector + 2 * i), g.sel);
+      w(<VmcsField>(VmcsField.GuestEsLimit + 2 * i), g.limit);
+      w(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i), toAccessRights(g.attr));
+      w(<VmcsField>(VmcsField.GuestEsBase + 2 * i), g.base);
     }
-    w(VmcsField.GuestLdtrSelector, 0);
-    w(VmcsField.GuestLdtrLimit, 0xffff);
-    w(VmcsField.GuestLdtrAccessRights, 0x10000);
-    w(VmcsField.GuestLdtrBase, 0);
-    w(VmcsField.GuestTrSelector, 0);
-    w(VmcsField.GuestTrLimit, 0xffff);
-    w(VmcsField.GuestTrAccessRights, 0x8b);
-    w(VmcsField.GuestTrBase, 0);
-    w(VmcsField.GuestGdtrBase, 0);
-    w(VmcsField.GuestGdtrLimit, 0xffff);
-    w(VmcsField.GuestIdtrBase, 0);
-    w(VmcsField.GuestIdtrLimit, 0x3ff);
-    // CR0: ET and whatever VMX forces (NE); the guest reads its shadow.
-    const cr0: u64 = 0x10;
-    w(VmcsField.GuestCr0, (cr0 | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
-    w(VmcsField.Cr0ReadShadow, cr0);
-    w(VmcsField.GuestCr4, (this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
-    w(VmcsField.Cr4ReadShadow, 0);
-    w(VmcsField.GuestCr3, 0);
+    w(VmcsField.GuestGdtrBase, st.gdtBase);
+    w(VmcsField.GuestGdtrLimit, st.gdtLimit);
+    w(VmcsField.GuestIdtrBase, st.idtBase);
+    w(VmcsField.GuestIdtrLimit, st.idtLimit);
+    // CR0/CR4: VMX's fixed bits (NE, VMXE) are set in the real registers; the guest reads its own values
+    // from the shadows. Unrestricted guest lets it own PE and PG (SDM 26.3.1.1).
+    w(VmcsField.Cr0ReadShadow, st.cr0);
+    w(VmcsField.GuestCr0, (st.cr0 | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
+    w(VmcsField.Cr4ReadShadow, st.cr4);
+    w(VmcsField.GuestCr4, (st.cr4 | this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
+    w(VmcsField.GuestCr3, st.cr3);
+    w(VmcsField.GuestIa32Efer, st.efer);
+    // SDM 26.2.1.3/26.3.1.1: "IA-32e mode guest" must equal EFER.LMA.
+    let entry = this.caps.entry;
+    if ((st.efer & EFER_LMA) != 0) entry |= EntryCtl.Ia32eModeGuest;
+    w(VmcsField.VmEntryControls, entry);
+    w(VmcsField.GuestRsp, st.rsp);
+    w(VmcsField.GuestRip, st.rip);
+    w(VmcsField.GuestRflags, st.rflags);
     w(VmcsField.GuestDr7, 0x400);
-    w(VmcsField.GuestRsp, sp);
-    w(VmcsField.GuestRip, ip);
-    w(VmcsField.GuestRflags, 2);
     w(VmcsField.GuestPendingDebugExceptions, 0);
     w(VmcsField.GuestInterruptibilityState, 0);
     w(VmcsField.GuestActivityState, 0);
@@ -157,12 +157,30 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.GuestSysenterEsp, 0);
     w(VmcsField.GuestSysenterEip, 0);
     w(VmcsField.GuestIa32Debugctl, 0);
-    w(VmcsField.GuestIa32Efer, 0);
-    w(VmcsField.GuestIa32Pat, PAT_DEFAULT);
-    w(VmcsField.VmEntryControls, this.caps.entry);
+    w(VmcsField.GuestIa32Pat, PAT_POWER_ON);
     w(VmcsField.VmEntryInterruptionInfo, 0);
-    for (let i = 0; i < Reg.Count; i++) this.regs[i] = 0;
+    for (let i = 0; i < SysMsr.Count; i++) this.sys[i] = 0;
     this.invalidate();
+  }
+
+  getState(st: CpuState): void {
+    this.load();
+    for (let i = 0; i < Seg.Count; i++) {
+      st.segs[i].set(<u32>r(<VmcsField>(VmcsField.GuestEsSelector + 2 * i)), r(<VmcsField>(VmcsField.GuestEsBase + 2 * i)),
+        <u32>r(<VmcsField>(VmcsField.GuestEsLimit + 2 * i)), fromAccessRights(<u32>r(<VmcsField>(VmcsField.GuestEsAccessRights + 2 * i))));
+    }
+    st.gdtBase = r(VmcsField.GuestGdtrBase);
+    st.gdtLimit = <u32>r(VmcsField.GuestGdtrLimit);
+    st.idtBase = r(VmcsField.GuestIdtrBase);
+    st.idtLimit = <u32>r(VmcsField.GuestIdtrLimit);
+    const m0 = this.cr0Mask;
+    st.cr0 = (r(VmcsField.GuestCr0) & ~m0) | (r(VmcsField.Cr0ReadShadow) & m0);
+    st.cr4 = this.cr4();
+    st.cr3 = r(VmcsField.GuestCr3);
+    st.efer = r(VmcsField.GuestIa32Efer);
+    st.rsp = r(VmcsField.GuestRsp);
+    st.rip = r(VmcsField.GuestRip);
+    st.rflags = r(VmcsField.GuestRflags);
   }
 
   /** INVEPT/INVVPID single-context for this vCPU (SDM 28.4.3). */
@@ -208,6 +226,14 @@ export class VmxVcpu extends Vcpu {
       this.launched = false;
       return;
     }
+    // SDM 27.2.4: an exit during event delivery leaves the event in the IDT-vectoring information; it is
+    // delivered again at the next entry (unless the handler injects something first, which replaces it).
+    const idt = <u32>r(VmcsField.IdtVectoringInfo);
+    if ((idt & 0x80000000) != 0) {
+      w(VmcsField.VmEntryInterruptionInfo, idt & ~(<u32>0x1000));
+      if ((idt & 0x800) != 0) w(VmcsField.VmEntryExceptionErrorCode, r(VmcsField.IdtVectoringErrorCode));
+      w(VmcsField.VmEntryInstructionLength, e.insnLen);
+    }
     switch (basic) {
       case VmxExit.Cpuid: e.kind = ExitKind.Cpuid; break;
       case VmxExit.Hlt: e.kind = ExitKind.Hlt; break;
@@ -241,29 +267,45 @@ export class VmxVcpu extends Vcpu {
         e.kind = ExitKind.Interrupt;
         apicEoi();
         break;
-      case VmxExit.ExceptionOrNmi:
-        e.kind = ExitKind.Interrupt; // an NMI: nothing to forward in this monitor
+      case VmxExit.ExceptionOrNmi: {
+        // SDM 24.9.2: interruption type in bits 10:8 (2 NMI, 3 hardware, 5 privileged software, 6 software).
+        const info = <u32>r(VmcsField.VmExitInterruptionInfo);
+        if (((info >> 8) & 7) == 2) {
+          e.kind = ExitKind.Interrupt; // an NMI: nothing to forward in this monitor
+          break;
+        }
+        e.kind = ExitKind.Exception;
+        e.vector = info & 0xff;
+        e.hasError = (info & 0x800) != 0;
+        e.errorCode = e.hasError ? <u32>r(VmcsField.VmExitInterruptionErrorCode) : 0;
+        this.reflectInfo = info;
+        this.reflectError = e.errorCode;
+        this.reflectLen = e.insnLen;
+        if (e.vector == Vector.DB) {
+          // SDM 27.1: a #DB that exits leaves DR6 alone; the exit qualification has B0-B3, BD, BS.
+          const q = r(VmcsField.ExitQualification) & 0x600f;
+          write_dr6(<i64>((<u64>read_dr6() & ~(<u64>0x600f)) | q));
+        }
         break;
+      }
+      case VmxExit.Rdpmc: e.kind = ExitKind.Rdpmc; break;
+      case VmxExit.Xsetbv: e.kind = ExitKind.Xsetbv; break;
+      case VmxExit.Invd: e.kind = ExitKind.Invd; break; // exits unconditionally (SDM 25.1.2)
       case VmxExit.CrAccess:
         if (!this.movToCr(r(VmcsField.ExitQualification))) {
           e.kind = ExitKind.Unhandled;
           e.detail = "unsupported control-register access";
         }
         break;
-      case VmxExit.Invd:
-        this.advanceRip(); // INVD exits unconditionally (SDM 25.1.2): a no-op for the guest
-        break;
       case VmxExit.Getsec:
-      case VmxExit.Xsetbv:
       case VmxExit.MwaitInstruction:
       case VmxExit.MonitorInstruction:
-        this.injectException(Vector.UD, 0, false);
+        e.kind = ExitKind.VirtInsn;
         break;
       default:
-        // VMX instructions (reasons 18-27, 50, 53) and others: VMX is hidden
-        // from guests, so #UD (SDM 25.1.2: they exit unconditionally).
+        // VMX instructions (reasons 18-27, 50 INVEPT, 53 INVVPID) exit unconditionally (SDM 25.1.2).
         if ((basic >= 18 && basic <= 27) || basic == 50 || basic == 53) {
-          this.injectException(Vector.UD, 0, false);
+          e.kind = ExitKind.VirtInsn;
         } else {
           e.kind = ExitKind.Unhandled;
           e.detail = "VMX exit reason " + basic.toString();
@@ -279,6 +321,11 @@ export class VmxVcpu extends Vcpu {
     if (type != 0) return false;
     const v = reg == Reg.Rsp ? r(VmcsField.GuestRsp) : this.regs[reg];
     if (cr == 0) {
+      // MOV to CR0 (SDM vol 2B): #GP(0) for bits 63:32, PG without PE, NW without CD.
+      if ((v >> 32) != 0 || ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) || ((v & (1 << 29)) != 0 && (v & (1 << 30)) == 0)) {
+        this.injectException(Vector.GP, 0, true);
+        return true;
+      }
       w(VmcsField.Cr0ReadShadow, v);
       w(VmcsField.GuestCr0, (v | (this.caps.cr0Fixed0 & ~(CR0_PE | CR0_PG))) & this.caps.cr0Fixed1);
       // SDM 26.3.1.1/26.2.1.3: IA-32e mode guest follows EFER.LME when paging turns on/off.
@@ -293,6 +340,12 @@ export class VmxVcpu extends Vcpu {
       }
       w(VmcsField.VmEntryControls, entry);
     } else if (cr == 4) {
+      // SDM 2.5 / MOV to CR4: #GP(0) for reserved bits and features the guest does not have (VMX, SMX hidden).
+      const allowed = this.caps.cr4Fixed1 & ~(CR4_VMXE | Cr4.SMXE);
+      if ((v & ~allowed) != 0) {
+        this.injectException(Vector.GP, 0, true);
+        return true;
+      }
       w(VmcsField.Cr4ReadShadow, v);
       w(VmcsField.GuestCr4, (v | this.caps.cr4Fixed0 | CR4_VMXE) & this.caps.cr4Fixed1);
     } else {
@@ -305,6 +358,41 @@ export class VmxVcpu extends Vcpu {
   rip(): u64 {
     this.load();
     return r(VmcsField.GuestRip);
+  }
+
+  reflectException(): void {
+    this.load();
+    // SDM 26.6.1.1: the same type and vector; software exceptions (types 5, 6) need the instruction length.
+    w(VmcsField.VmEntryInterruptionInfo, this.reflectInfo & ~(<u32>0x1000));
+    if ((this.reflectInfo & 0x800) != 0) w(VmcsField.VmEntryExceptionErrorCode, this.reflectError);
+    w(VmcsField.VmEntryInstructionLength, this.reflectLen);
+  }
+
+  saveUnswitched(): void {
+    const s = this.sys;
+    s[SysMsr.Star] = rdmsr(Msr.IA32_STAR);
+    s[SysMsr.Lstar] = rdmsr(Msr.IA32_LSTAR);
+    s[SysMsr.Cstar] = rdmsr(Msr.IA32_CSTAR);
+    s[SysMsr.Fmask] = rdmsr(Msr.IA32_FMASK);
+    s[SysMsr.KernelGsBase] = rdmsr(Msr.IA32_KERNEL_GS_BASE);
+  }
+
+  loadUnswitched(): void {
+    const s = this.sys;
+    wrmsr(Msr.IA32_STAR, s[SysMsr.Star]);
+    wrmsr(Msr.IA32_LSTAR, s[SysMsr.Lstar]);
+    wrmsr(Msr.IA32_CSTAR, s[SysMsr.Cstar]);
+    wrmsr(Msr.IA32_FMASK, s[SysMsr.Fmask]);
+    wrmsr(Msr.IA32_KERNEL_GS_BASE, s[SysMsr.KernelGsBase]);
+  }
+
+  // The running vCPU owns the live MSRs (lazy-state.ts), so reads and writes go to the CPU.
+  readSysMsr(m: SysMsr): u64 {
+    return rdmsr(SYS_MSRS[m]);
+  }
+
+  writeSysMsr(m: SysMsr, value: u64): void {
+    wrmsr(SYS_MSRS[m], value);
   }
 
   advanceRip(): void {
@@ -341,14 +429,31 @@ export class VmxVcpu extends Vcpu {
     return true;
   }
 
+  cr4(): u64 {
+    this.load();
+    const mask = this.cr4Mask;
+    return (r(VmcsField.GuestCr4) & ~mask) | (r(VmcsField.Cr4ReadShadow) & mask);
+  }
+
   protectedMode(): bool {
     this.load();
     return (r(VmcsField.GuestCr0) & CR0_PE) != 0;
   }
 }
 
+/** Packed attributes (cpu-state.ts) -> VMX access rights: bits 11:8 move to 15:12; 0 is unusable (bit 16). */
+function toAccessRights(attr: u32): u32 {
+  if (attr == 0) return 0x10000;
+  return (attr & 0xff) | ((attr & 0xf00) << 4);
+}
+
+function fromAccessRights(ar: u32): u32 {
+  if ((ar & 0x10000) != 0) return 0;
+  return (ar & 0xff) | ((ar >> 4) & 0xf00);
+}
+
 /** xAPIC EOI register (SDM vol 3 10.8.5) through the direct map. */
 function apicEoi(): void {
-  const base = rdmsr(0x1b) & 0xfffff000;
+  const base = rdmsr(Msr.IA32_APIC_BASE) & 0xfffff000;
   phys_store32(base + 0xb0, 0);
 }

@@ -80,11 +80,11 @@ export class VmxBackend extends VirtBackend {
       PinCtl.ExternalInterruptExiting | PinCtl.NmiExiting | PinCtl.PreemptionTimer);
     c.preempt = (c.pin & PinCtl.PreemptionTimer) != 0;
     const wantProc: u32 = ProcCtl.HltExiting | ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps |
-      ProcCtl.ActivateSecondary | (1 << 10) /* MWAIT exiting */ | (1 << 29) /* MONITOR exiting */;
+      ProcCtl.ActivateSecondary | ProcCtl.MwaitExiting | ProcCtl.MonitorExiting | ProcCtl.RdpmcExiting;
     c.proc = adjust(trueCtls ? VmxMsr.TrueProcbasedCtls : VmxMsr.ProcbasedCtls, wantProc);
     if ((c.proc & ProcCtl.ActivateSecondary) == 0) return "no secondary controls (needed for EPT)";
-    if ((c.proc & (ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting)) !=
-      (ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting)) return "I/O or MSR bitmaps unsupported";
+    const needProc: u32 = ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting | ProcCtl.RdpmcExiting;
+    if ((c.proc & needProc) != needProc) return "I/O or MSR bitmaps, HLT or RDPMC exiting unsupported";
     c.proc2 = adjust(VmxMsr.ProcbasedCtls2, ProcCtl2.EnableEpt | ProcCtl2.UnrestrictedGuest | ProcCtl2.EnableVpid);
     if ((c.proc2 & ProcCtl2.EnableEpt) == 0) return "no EPT";
     if ((c.proc2 & ProcCtl2.UnrestrictedGuest) == 0) return "no unrestricted guest";

@@ -1,0 +1,185 @@
+/* isolate: checks that no CPU state of another VM shows through. In long
+ * mode it loads values derived from its parameter (RBX) into the x87 control
+ * word and st0, MXCSR, XMM0, DR0, DR3 and IA32_KERNEL_GS_BASE, then reads
+ * them back forever; any difference prints "LEAK <what>" and halts. Every
+ * 256 rounds it prints "isolate P round N". Run two with different params. */
+        .code16
+        .include "common.inc"
+        .set PML4, 0x10000
+        .set PDPT, 0x11000
+        .set PD,   0x12000
+        .globl _start
+_start:
+        GUEST_ENTRY
+        mov     %ebx, %ebp                  /* the parameter survives the mode switch in ebp */
+        mov     $0x1000, %ax
+        mov     %ax, %es
+        xor     %di, %di
+        xor     %eax, %eax
+        mov     $(3*4096/4), %cx
+        rep stosl
+        movl    $(PDPT | 3), %es:0x0000
+        movl    $(PD | 3),   %es:0x1000
+        movl    $0x83,       %es:0x2000
+        lgdtl   gdtr
+        mov     %cr4, %eax
+        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax   /* PAE, OSFXSR, OSXMMEXCPT */
+        mov     %eax, %cr4
+        mov     $PML4, %eax
+        mov     %eax, %cr3
+        mov     $0xC0000080, %ecx
+        rdmsr
+        or      $(1 << 8), %eax
+        wrmsr
+        mov     %cr0, %eax
+        and     $~(1 << 2), %eax            /* EM = 0 */
+        or      $0x80000003, %eax           /* PG | MP | PE */
+        mov     %eax, %cr0
+        ljmpl   $0x08, $long_entry
+
+        .code64
+long_entry:
+        mov     $0x10, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     $0x8000, %rsp
+        /* pattern P = param * 0x0000010101010101 (canonical for param < 0x80) */
+        mov     %ebp, %eax
+        mov     $0x0000010101010101, %rdx
+        imul    %rdx, %rax
+        mov     %rax, pattern(%rip)
+        /* x87: FCW 0x037F with rounding control = param & 3; st0 = P */
+        fninit
+        mov     %ebp, %eax
+        and     $3, %eax
+        shl     $10, %eax
+        or      $0x037F, %eax
+        mov     %ax, fcw(%rip)
+        fldcw   fcw(%rip)
+        fildq   pattern(%rip)
+        /* MXCSR 0x1F80 with rounding control = param & 3; XMM0 = P */
+        mov     %ebp, %eax
+        and     $3, %eax
+        shl     $13, %eax
+        or      $0x1F80, %eax
+        mov     %eax, mxcsr(%rip)
+        ldmxcsr mxcsr(%rip)
+        movq    pattern(%rip), %xmm0
+        /* DR0 = P, DR3 = P + 3 */
+        mov     pattern(%rip), %rax
+        mov     %rax, %dr0
+        add     $3, %rax
+        mov     %rax, %dr3
+        /* IA32_KERNEL_GS_BASE = P */
+        mov     $0xC0000102, %ecx
+        mov     pattern(%rip), %rax
+        mov     %rax, %rdx
+        shr     $32, %rdx
+        wrmsr
+        xor     %r12, %r12                  /* round counter */
+round:
+        lea     what_fcw(%rip), %rsi
+        fnstcw  tmp(%rip)
+        movzwl  tmp(%rip), %eax
+        movzwl  fcw(%rip), %edx
+        cmp     %eax, %edx
+        jne     leak
+        lea     what_st0(%rip), %rsi
+        fld     %st(0)
+        fistpq  tmp(%rip)
+        mov     tmp(%rip), %rax
+        cmp     pattern(%rip), %rax
+        jne     leak
+        lea     what_mxcsr(%rip), %rsi
+        stmxcsr tmp(%rip)
+        mov     tmp(%rip), %eax
+        cmp     mxcsr(%rip), %eax
+        jne     leak
+        lea     what_xmm0(%rip), %rsi
+        movq    %xmm0, %rax
+        cmp     pattern(%rip), %rax
+        jne     leak
+        lea     what_dr0(%rip), %rsi
+        mov     %dr0, %rax
+        cmp     pattern(%rip), %rax
+        jne     leak
+        lea     what_dr3(%rip), %rsi
+        mov     %dr3, %rax
+        sub     $3, %rax
+        cmp     pattern(%rip), %rax
+        jne     leak
+        lea     what_kgs(%rip), %rsi
+        mov     $0xC0000102, %ecx
+        rdmsr
+        shl     $32, %rdx
+        or      %rdx, %rax
+        cmp     pattern(%rip), %rax
+        jne     leak
+        inc     %r12
+        test    $0xff, %r12b
+        jnz     round
+        lea     msg_round(%rip), %rsi
+        call    puts64
+        mov     %rbp, %rax
+        call    puthex64
+        lea     msg_round2(%rip), %rsi
+        call    puts64
+        mov     %r12, %rax
+        call    puthex64
+        mov     $'\n', %al
+        outb    %al, $DBG_PORT
+        jmp     round
+
+leak:   push    %rsi
+        lea     msg_leak(%rip), %rsi
+        call    puts64
+        pop     %rsi
+        call    puts64
+        mov     $'\n', %al
+        outb    %al, $DBG_PORT
+1:      hlt
+        jmp     1b
+
+puts64: lodsb
+        test    %al, %al
+        jz      1f
+        outb    %al, $DBG_PORT
+        jmp     puts64
+1:      ret
+
+puthex64:
+        mov     %rax, %rdx
+        mov     $16, %ecx
+1:      rol     $4, %rdx
+        mov     %dl, %al
+        and     $0x0f, %al
+        add     $'0', %al
+        cmp     $'9', %al
+        jbe     2f
+        add     $('a' - '0' - 10), %al
+2:      outb    %al, $DBG_PORT
+        loop    1b
+        ret
+
+        .p2align 3
+pattern: .quad  0
+tmp:    .quad   0
+mxcsr:  .long   0
+fcw:    .word   0
+        .p2align 3
+gdt:    .quad   0
+        .quad   0x00af9a000000ffff
+        .quad   0x00cf92000000ffff
+gdtr:   .word   gdtr - gdt - 1
+        .long   gdt
+msg_leak:   .asciz "LEAK "
+msg_round:  .asciz "isolate "
+msg_round2: .asciz " round "
+what_fcw:   .asciz "fcw"
+what_st0:   .asciz "st0"
+what_mxcsr: .asciz "mxcsr"
+what_xmm0:  .asciz "xmm0"
+what_dr0:   .asciz "dr0"
+what_dr3:   .asciz "dr3"
+what_kgs:   .asciz "kernel_gs_base"

@@ -1,0 +1,4 @@
+// virtio-net: the device model and its virtio-pci transport (see src/virtio/README.md for the data path).
+
+export * from "./net";
+export * from "./pci";

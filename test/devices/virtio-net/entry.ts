@@ -1,0 +1,118 @@
+// Flat exports over two virtio-net devices (VMs "a" and "b", each with its own simulated RAM) on two ports of one switch.
+
+import { LinearMemory } from "../../../src/lib/bounded-memory";
+import { VirtioNotify, VirtioLog } from "../../../src/virtio/index";
+import { VirtioNet } from "../../../src/devices/virtio-net/index";
+import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
+
+class Irqs extends VirtioNotify {
+  q: StaticArray<i32> = new StaticArray<i32>(2);
+  cfg: i32 = 0;
+  queue(q: u32): void {
+    this.q[q]++;
+  }
+  config(): void {
+    this.cfg++;
+  }
+}
+class Lines extends VirtioLog {
+  lines: Array<string> = [];
+  line(s: string): void {
+    this.lines.push(s);
+  }
+}
+
+let rams: StaticArray<StaticArray<u8>> = [new StaticArray<u8>(0), new StaticArray<u8>(0)];
+let mems: StaticArray<LinearMemory> = [new LinearMemory(0, 0), new LinearMemory(0, 0)];
+let nets: StaticArray<VirtioNet> = [new VirtioNet("a", mems[0], 0), new VirtioNet("b", mems[1], 0)];
+let irqs: StaticArray<Irqs> = [new Irqs(), new Irqs()];
+let log = new Lines();
+let sw = new Switch(64, 8);
+let ports: StaticArray<i32> = [0, 1];
+const batch = new Batch();
+const frameBuf = new StaticArray<u8>(4096);
+
+/** Two VMs with `bytes` of RAM each, a switch with `poolBuffers` buffers. */
+export function reset(bytes: i32, poolBuffers: i32): void {
+  sw = new Switch(poolBuffers, 8);
+  log = new Lines();
+  for (let i = 0; i < 2; i++) {
+    const name = i == 0 ? "a" : "b";
+    rams[i] = new StaticArray<u8>(bytes);
+    mems[i] = new LinearMemory(changetype<usize>(rams[i]), <u64>bytes);
+    const mac: u64 = 0x027476000001 + <u64>i;
+    nets[i] = new VirtioNet(name, mems[i], mac);
+    irqs[i] = new Irqs();
+    nets[i].notify = irqs[i];
+    nets[i].log = log;
+    ports[i] = sw.addPort(name, KIND_VM, <i64>mac);
+  }
+}
+export function memBase(vm: i32): usize { return changetype<usize>(rams[vm]); }
+export function memFault(vm: i32): bool { return mems[vm].fault; }
+export function framePtr(): usize { return changetype<usize>(frameBuf); }
+
+// ---- transport-level operations a driver performs ----
+export function deviceFeatures(vm: i32, word: u32): u32 { return <u32>(nets[vm].deviceFeatures >> (32 * word)); }
+export function writeDriverFeatures(vm: i32, word: u32, v: u32): void { nets[vm].writeDriverFeatures(word, v); }
+export function writeStatus(vm: i32, v: u32): void { nets[vm].writeStatus(v); }
+export function status(vm: i32): u32 { return nets[vm].status; }
+export function readConfig(vm: i32, off: u32, size: u32): u32 { return nets[vm].readConfig(off, size); }
+export function configGeneration(vm: i32): u32 { return nets[vm].configGeneration; }
+export function enableQueue(vm: i32, q: u32, size: u32, desc: u64, avail: u64, used: u64): i32 {
+  return nets[vm].enableQueue(q, size, desc, avail, used);
+}
+export function kick(vm: i32, q: u32): void { nets[vm].kick(q); }
+export function kicked(vm: i32): u32 { return nets[vm].kicked; }
+export function setLink(vm: i32, up: bool): void { nets[vm].setLink(up); }
+export function fault(vm: i32): i32 { return nets[vm].fault; }
+
+// ---- the data path, as the main loop drives it ----
+/** Guest vm's TX queue -> switch (one batch); frames taken. */
+export function pumpTx(vm: i32, now: i64): i32 {
+  const n = nets[vm].transmit(sw.pool, batch);
+  if (batch.count > 0) sw.rx(ports[vm], batch, now);
+  return n;
+}
+/** Switch -> guest vm's RX buffers (one batch); frames delivered. */
+export function pumpRx(vm: i32, now: i64): i32 {
+  sw.tx(ports[vm], batch, now);
+  return nets[vm].receive(sw.pool, batch, sw.port(ports[vm]));
+}
+/** `count` copies of the frame at framePtr() straight to the device's receive (a batch, as from the switch). */
+export function deliver(vm: i32, count: i32, len: i32): i32 {
+  batch.count = 0;
+  for (let i = 0; i < count; i++) {
+    const h = sw.pool.alloc();
+    if (h < 0) break;
+    memory.copy(sw.pool.data(h), changetype<usize>(frameBuf), len);
+    sw.pool.setLen(h, len);
+    batch.push(h);
+  }
+  return nets[vm].receive(sw.pool, batch, sw.port(ports[vm]));
+}
+export function poolAvailable(): i32 { return sw.pool.available(); }
+export function pollTx(vm: i32): void { nets[vm].pollTx(); }
+export function idleTx(vm: i32): bool { return nets[vm].idleTx(); }
+export function txPending(vm: i32): u32 { return nets[vm].txPending(); }
+export function queued(vm: i32): i32 { return sw.queued(ports[vm]); }
+export function portStat(vm: i32, idx: i32): i64 { return sw.stat(ports[vm], idx); }
+
+// ---- observations ----
+export function counter(vm: i32, which: i32): u64 {
+  const c = nets[vm].counters;
+  switch (which) {
+    case 0: return c.rxPackets;
+    case 1: return c.rxBytes;
+    case 2: return c.rxNoBuffer;
+    case 3: return c.rxTooSmall;
+    case 4: return c.txPackets;
+    case 5: return c.txBytes;
+    case 6: return c.txMalformed;
+    case 7: return c.rxInterrupts;
+    default: return c.txInterrupts;
+  }
+}
+export function queueIrqs(vm: i32, q: i32): i32 { return irqs[vm].q[q]; }
+export function configIrqs(vm: i32): i32 { return irqs[vm].cfg; }
+export function logLines(): string { return log.lines.join("\n"); }
