@@ -267,3 +267,130 @@ export function vmReceive(now: i64): i32 { return nsw.popFrame(vmPort, frameAddr
 /** Changes what the device offers (a modern device without VERSION_1 makes negotiation fail). */
 export function devOffer(f: u64): void { dev.offered = f; }
 export function devOffered(): u64 { return dev.offered; }
+
+// ---- virtio-console over a fake virtio-serial device: data queues of port 0 and the control queues.
+
+import { VirtioConsole } from "../../src/drivers/virtio-console";
+
+class FakeSerialDevice extends VirtioTransport {
+  st: u32 = 0;
+  offered: u64 = Feature.CONSOLE_MULTIPORT | Feature.EVENT_IDX | Feature.VERSION_1;
+  driverFeatures: u64 = 0;
+  queues: Array<DeviceQueue> = new Array<DeviceQueue>();
+  qUsed: StaticArray<u64> = new StaticArray<u64>(4);
+  resets: i32 = 0;
+  constructor(public mem: LinearMemory) {
+    super();
+    for (let i = 0; i < 4; i++) this.queues.push(new DeviceQueue(mem, 128));
+  }
+  kind(): string { return "modern"; }
+  status(): u32 { return this.st; }
+  setStatus(s: u32): void {
+    if (s == 0) {
+      this.resets++;
+      for (let i = 0; i < 4; i++) this.queues[i].reset();
+    }
+    this.st = s;
+  }
+  deviceFeatures(): u64 { return this.offered; }
+  setDriverFeatures(f: u64): void { this.driverFeatures = f; }
+  queueMax(q: u32): u32 {
+    const mp = (this.offered & Feature.CONSOLE_MULTIPORT) != 0;
+    return q < 2 ? 128 : q < 4 && mp ? 32 : 0;
+  }
+  setQueue(q: u32, size: u32, desc: u64, avail: u64, used: u64): bool {
+    this.qUsed[q] = used;
+    return this.queues[q].setup(size, desc, avail, used, (this.driverFeatures & Feature.EVENT_IDX) != 0, false) == 0;
+  }
+  usedAlign(): u64 { return 4; }
+  disableQueue(q: u32): void {}
+  notify(q: u32): void {}
+  isr(): u32 { return 0; }
+  config8(off: u32): u32 { return 0; }
+  config16(off: u32): u32 { return 0; }
+  config32(off: u32): u32 { return off == 4 ? 31 : 0; }
+  configWrite16(off: u32, v: u32): void {}
+  configGeneration(): u32 { return 0; }
+  canResizeQueues(): bool { return true; }
+}
+
+const CON_WINDOW = <i32>VirtioConsole.windowBytes();
+let conBuf = new StaticArray<u8>(CON_WINDOW);
+let conMem = new LinearMemory(changetype<usize>(conBuf), <u64>CON_WINDOW);
+let ser = new FakeSerialDevice(conMem);
+let con = new VirtioConsole("console0", ser, conMem, 0, new NoBarrier());
+const conChain = new Chain(4);
+const ioBuf = new StaticArray<u8>(8192);
+
+export function conReset(multiport: bool): void {
+  conBuf = new StaticArray<u8>(CON_WINDOW);
+  conMem = new LinearMemory(changetype<usize>(conBuf), <u64>CON_WINDOW);
+  ser = new FakeSerialDevice(conMem);
+  if (!multiport) ser.offered &= ~Feature.CONSOLE_MULTIPORT;
+  con = new VirtioConsole("console0", ser, conMem, 0, new NoBarrier());
+}
+export function conStart(): bool { return con.start(); }
+export function conPoll(): void { con.poll(); }
+export function conMultiport(): bool { return con.multiport; }
+export function conHostOpen(): bool { return con.hostOpen; }
+export function conResets(): u32 { return con.resets; }
+export function conMessage(): string { const m = con.message; con.message = ""; return m; }
+export function conDeviceResets(): i32 { return ser.resets; }
+export function ioAddr(): usize { return changetype<usize>(ioBuf); }
+/** Driver side: read up to max bytes into ioBuf / write len bytes from ioBuf. */
+export function conRead(max: i32): i32 { return con.read(ioAddr(), max); }
+export function conWrite(len: i32): i32 { return con.write(ioAddr(), len); }
+
+/** Device side: the next control message the driver sent, as id << 32 | event << 16 | value; -1 when none. */
+export function devCtrlTake(): i64 {
+  const q = ser.queues[3];
+  if (!q.pop(conChain)) return -1;
+  const a = conChain.addr(0);
+  const v = (<i64>conMem.load32(a) << 32) | (<i64>conMem.load16(a + 4) << 16) | <i64>conMem.load16(a + 6);
+  q.push(conChain.head, 0);
+  q.publishUsed();
+  return v;
+}
+/** Device side: sends a control message to the driver; false when it has no control buffer posted. */
+export function devCtrlSend(id: u32, event: u32, value: u32): bool {
+  const q = ser.queues[2];
+  if (!q.pop(conChain)) return false;
+  const a = conChain.addr(conChain.readable);
+  conMem.store32(a, id);
+  conMem.store16(a + 4, event);
+  conMem.store16(a + 6, value);
+  q.push(conChain.head, 8);
+  q.publishUsed();
+  return true;
+}
+/** Device side: the host sends ioBuf[0, len) (one RX buffer); false when none is posted or it does not fit. */
+export function devHostSend(len: u32): bool {
+  const q = ser.queues[0];
+  if (!q.pop(conChain)) return false;
+  const a = conChain.addr(conChain.readable);
+  if (conChain.len(conChain.readable) < len) return false;
+  for (let i: u32 = 0; i < len; i++) conMem.store8(a + <u64>i, ioBuf[i]);
+  q.push(conChain.head, len);
+  q.publishUsed();
+  return true;
+}
+/** Device side: what the driver sent to the host, into ioBuf; byte count (0 when nothing). */
+export function devHostTake(): i32 {
+  const q = ser.queues[1];
+  let n = 0;
+  while (q.pop(conChain)) {
+    for (let s = 0; s < conChain.readable; s++) {
+      for (let k: u32 = 0; k < conChain.len(s); k++) ioBuf[n++] = <u8>conMem.load8(conChain.addr(s) + <u64>k);
+    }
+    q.push(conChain.head, 0);
+  }
+  q.publishUsed();
+  return n;
+}
+/** Misbehaviour: a used entry on the RX queue with a length over the buffer posted. */
+export function devConBadLen(): void {
+  const q = ser.queues[0];
+  q.pop(conChain);
+  q.push(conChain.head, 100000);
+  q.publishUsed();
+}
