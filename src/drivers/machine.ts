@@ -1,6 +1,7 @@
 // The machine's own devices bound to the system: every virtio-net function an uplink port, the first virtio-console a management channel.
 
-import { log, warn } from "./console";
+import { Level, log, warn } from "./console";
+import { rdtsc } from "../hw/intrinsics";
 import { dec, hex } from "../lib/fmt";
 import { KIND_UPLINK, Switch } from "../vswitch/index";
 import { formatMac } from "../vswitch/mac";
@@ -17,6 +18,8 @@ import { VirtioConsole } from "./virtio-console";
 const NET_BUDGET: i32 = 64;
 /** Bytes moved per turn between the console and the management server. */
 const CONSOLE_BURST: i32 = 4096;
+/** Frames received between two `[net] driver path` lines (loglevel=debug; bench/uplink reads them). */
+const REPORT_EVERY: u64 = 10_000;
 
 export class MachineDevices {
   uplinks: Array<VirtioNet> = new Array<VirtioNet>();
@@ -24,17 +27,32 @@ export class MachineDevices {
   /** The management session the console feeds (MgmtServer.openSession), -1 until bound. */
   session: i32 = -1;
 
+  /** TSC cycles spent in turns that moved frames, and the frames received in them (driver + switch path). */
+  busyCycles: u64 = 0;
+  rxFrames: u64 = 0;
+  private reported: u64 = 0;
+
   /** Moves frames of every uplink (bounded) and reports state changes with one `[net]` line each. */
   pollNet(sw: Switch, now: i64): void {
     for (let i = 0; i < this.uplinks.length; i++) {
       const n = unchecked(this.uplinks[i]);
-      n.poll(sw, now, NET_BUDGET);
+      const t0 = <u64>rdtsc(); // HW: reads the TSC, no side effect
+      const rx0 = n.rxFrames;
+      if (n.poll(sw, now, NET_BUDGET) > 0) {
+        this.busyCycles += <u64>rdtsc() - t0; // HW: reads the TSC
+        this.rxFrames += n.rxFrames - rx0;
+      }
       if (n.message.length > 0) {
         log("net", n.name + ": " + n.message);
         n.message = "";
       }
       const p = sw.port(n.portId);
       if (p != null) p.linkUp = n.state == NetState.Running && n.linkUp;
+    }
+    if (this.rxFrames - this.reported >= REPORT_EVERY) {
+      this.reported = this.rxFrames;
+      log("net", "driver path: " + dec(this.rxFrames) + " frames received, " + dec(this.busyCycles / this.rxFrames) +
+        " TSC cycles per frame (RX, switch, TX)", Level.Debug);
     }
   }
 

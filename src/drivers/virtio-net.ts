@@ -58,6 +58,9 @@ export class VirtioNet {
   lastFault: string = "";
   /** Frames the device returned that were shorter than a header or longer than a pool buffer. */
   badFrames: u64 = 0;
+  /** Frames taken from the device (RX) and given to it (TX) since boot. */
+  rxFrames: u64 = 0;
+  txFrames: u64 = 0;
   /** Set by the driver for its owner to print once (the `[net]` line); cleared by the owner. */
   message: string = "";
 
@@ -261,6 +264,7 @@ export class VirtioNet {
       reposted = true;
     }
     if (b.count > 0) sw.rx(this.portId, b, now);
+    this.rxFrames += <u64>n;
     if (q.fault != FAULT_NONE) {
       this.fault("RX ring: " + faultName(q.fault));
       return n;
@@ -328,6 +332,7 @@ export class VirtioNet {
       sent += k;
       if (k < (want < MAX_BATCH ? want : MAX_BATCH)) break; // the switch has no more for this port
     }
+    this.txFrames += <u64>sent;
     if (sent > 0 && q.publish()) this.transport.notify(TX_QUEUE);
     return sent;
   }
