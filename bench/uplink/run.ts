@@ -127,12 +127,12 @@ const { elf } = await ensureImage();
 const tv = await boot((nics) => qemuArgs({ kernel: elf, cmdline: "loglevel=debug", extraArgs: nics }), /^\[vmm\] main loop/m, 120_000);
 const r1 = await forward(tv);
 await sleep(500);
-const cyc = [...tv.out().matchAll(/^\[net\] driver path: (\d+) frames received, (\d+) TSC cycles per frame/gm)].pop();
+const cyc = [...tv.out().matchAll(/^\[net\] driver path: (\d+) frames received, (\d+) TSC cycles per frame.*, (\d+) polls moved frames/gm)].pop();
 stop(tv);
 const tvFps = r1.got / r1.secs;
 console.log(`typevisor   uplink->uplink: sent ${r1.sent}, received ${r1.got} (${((100 * r1.got) / r1.sent).toFixed(2)}%) in ${r1.secs.toFixed(1)} s: ` +
   `${Math.round(tvFps)} frames/s (window ${WINDOW})`);
-if (cyc) console.log(`typevisor   driver path: ${cyc[2]} TSC cycles per frame (RX, switch, TX; ${cyc[1]} frames; QEMU TCG's TSC)`);
+if (cyc) console.log(`typevisor   driver path: ${cyc[2]} TSC cycles per frame (RX, switch, TX; ${cyc[1]} frames in ${cyc[3]} polls that moved frames; QEMU TCG's TSC)`);
 else console.log("typevisor   driver path: no [net] driver path line (fewer than 10,000 frames received?)");
 
 // ---- reference: a Linux bridge of two virtio-net NICs in a plain QEMU TCG guest

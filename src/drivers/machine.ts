@@ -30,6 +30,7 @@ export class MachineDevices {
   /** TSC cycles spent in turns that moved frames, and the frames received in them (driver + switch path). */
   busyCycles: u64 = 0;
   rxFrames: u64 = 0;
+  busyTurns: u64 = 0;
   private reported: u64 = 0;
 
   /** Moves frames of every uplink (bounded) and reports state changes with one `[net]` line each. */
@@ -40,6 +41,7 @@ export class MachineDevices {
       const rx0 = n.rxFrames;
       if (n.poll(sw, now, NET_BUDGET) > 0) {
         this.busyCycles += <u64>rdtsc() - t0; // HW: reads the TSC
+        this.busyTurns++;
         this.rxFrames += n.rxFrames - rx0;
       }
       if (n.message.length > 0) {
@@ -52,7 +54,8 @@ export class MachineDevices {
     if (this.rxFrames - this.reported >= REPORT_EVERY) {
       this.reported = this.rxFrames;
       log("net", "driver path: " + dec(this.rxFrames) + " frames received, " + dec(this.busyCycles / this.rxFrames) +
-        " TSC cycles per frame (RX, switch, TX)", Level.Debug);
+        " TSC cycles per frame (RX, switch, TX), " +
+        dec(this.busyTurns) + " polls moved frames", Level.Debug);
     }
   }
 
