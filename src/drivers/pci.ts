@@ -171,13 +171,16 @@ export function describeFunction(f: PciFunction): string {
  * Sizes the BARs of a type-0 (2 for a type-1 bridge) header: PCI 3.0 6.2.5.1.
  * I/O and memory decode are off while all-ones are written, so the device
  * never answers at the probe address, and the command register and each
- * BAR's original value are restored after.
+ * BAR's original value are restored after. Host bridges keep decoding: on
+ * some chipsets their memory-enable bit also gates the CPU's path to RAM,
+ * which the code doing the sizing runs from.
  */
 export function sizeBars(f: PciFunction): void {
   const count = (f.headerType & 0x7F) == 0 ? 6 : (f.headerType & 0x7F) == 1 ? 2 : 0;
   if (count == 0) return;
   const cmd = f.read16(Cfg.Command);
-  f.write16(Cfg.Command, cmd & ~(<u32>(Command.Io | Command.Memory)));
+  const hostBridge = (f.classCode >> 8) == 0x0600;
+  if (!hostBridge) f.write16(Cfg.Command, cmd & ~(<u32>(Command.Io | Command.Memory)));
   for (let i = 0; i < count; i++) {
     const off = <u32>Cfg.Bar0 + <u32>i * 4;
     const orig = f.read32(off);
@@ -217,7 +220,7 @@ export function sizeBars(f: PciFunction): void {
       bar.size = <u64>(~mask + 1);
     }
   }
-  f.write16(Cfg.Command, cmd);
+  if (!hostBridge) f.write16(Cfg.Command, cmd);
 }
 
 /** Walks the capability list (PCI 3.0 6.7) with a bound: a loop, a pointer into the header or a long list ends it. */

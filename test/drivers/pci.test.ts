@@ -67,6 +67,17 @@ describe("BARs", () => {
     expect(d.barSize(0, 1)).toBe(0x40n);
   });
 
+  it("keeps a host bridge decoding while its BARs are sized (its memory enable may gate RAM)", () => {
+    const f = bdf(0, 0, 0);
+    d.fakeAdd(f, 0x8086, 0x1237, 0x06000002, 0, MEM);
+    d.fakeBar(f, 0, 0xf0000000, 0, 0xe0000000);
+    d.scan(0);
+    expect(d.decodingProbes()).toBe(1); // probed while decoding, on purpose
+    expect(d.barSize(0, 0)).toBe(0x10000000n);
+    expect(d.commandOf(f)).toBe(MEM);
+    expect(d.fakeGet(f, 0x10) >>> 0).toBe(0xe0000000);
+  });
+
   it("leaves a 64-bit BAR in the last slot and unimplemented BARs out", () => {
     const f = bdf(0, 2, 0);
     d.fakeAdd(f, 0x1234, 0x1, 0x02000000, 0, 0);
