@@ -49,6 +49,7 @@ guest_table:                                /* EMBEDDED_GUESTS order */
         GUEST cpuidloop
         GUEST spin
         GUEST isolate
+        GUEST prefixes
         .set GUEST_COUNT, (. - guest_table) / 16
 
 .macro EMBED name
@@ -65,3 +66,4 @@ guest_\name\()_end:
         EMBED cpuidloop
         EMBED spin
         EMBED isolate
+        EMBED prefixes

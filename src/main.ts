@@ -10,6 +10,7 @@ import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModu
 import { physPages } from "./platform/pages";
 import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./platform/cpu";
 import { systemStart } from "./system";
+import { calibrateTsc, tscHz, tscSource } from "./platform/tsc";
 
 import { setPanicSelfTest } from "./hw/panic";
 export { panic_exception, panic_trap } from "./hw/panic";
@@ -41,6 +42,8 @@ export function main(): void {
   log("cpu", cpuSummary(cpu));
   log("cpu", cpuFeatures(cpu));
   log("virt", virtSummary(cpu));
+  calibrateTsc();
+  log("cpu", "TSC " + dec(tscHz / 1000) + " kHz (" + tscSource + ")");
   if (cpu.virt == Virt.None || !cpu.virtUsable) warn("virt", cpu.virtProblem + ": guests cannot run");
 
   if (opts.panicTest.length > 0) panicTest(opts.panicTest);

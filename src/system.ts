@@ -12,6 +12,7 @@ import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
 import { MachineDevices, bindMachineDevices } from "./drivers/machine";
+import { tscHz, tscToMs } from "./platform/tsc";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
@@ -41,6 +42,11 @@ export function systemStart(): void {
   mainLoop(m, s, sw, devices as MachineDevices);
 }
 
+/** Nanoseconds for a TSC difference, without overflowing u64 (whole seconds apart from the rest). */
+function ticksToNs(ticks: u64): u64 {
+  return (ticks / tscHz) * 1_000_000_000 + ((ticks % tscHz) * 1_000_000_000) / tscHz;
+}
+
 /**
  * One turn: a VM time slice, then the management channel, then the GC safe
  * point. Each step does a bounded amount of work, so no step can starve the
@@ -50,9 +56,9 @@ function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): voi
   const t0 = rdtsc();
   for (;;) {
     const ran = m.runSlice();
-    const now = rdtsc() - t0;
-    s.host.nowMs = <i64>(now / 1_000_000); // approximate: TSC at ~1 GHz
-    d.pollNet(sw, <i64>now); // switch time in ns, the same approximation
+    const ticks = rdtsc() - t0;
+    s.host.nowMs = <i64>tscToMs(ticks);
+    d.pollNet(sw, <i64>ticksToNs(ticks)); // the switch's clock is in ns
     pumpCom2(s);
     d.pollConsole(s); // after COM2 has taken its replies: the server's output is empty here
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;

@@ -1,6 +1,7 @@
 // Per-VM ACPI tables written into guest RAM: RSDP, XSDT, a HW-reduced FADT, MADT and a hand-encoded DSDT (ACPI 6.4 ch. 5, 6 and 20).
 
 import { BoundedMemory } from "../lib/bounded-memory";
+import { pciIntxGsi } from "./pci/host";
 
 /** What the tables describe. Defaults: the recommended platform of one VM. */
 export class AcpiConfig {
@@ -14,6 +15,8 @@ export class AcpiConfig {
   /** The PCI root's I/O window for I/O BARs (a legacy virtio device needs one). */
   pciIoBase: u32 = 0x1000;
   pciIoSize: u32 = 0xf000;
+  /** Bus-0 device numbers whose INTx pins the _PRT routes (to `pciIntxGsi`); empty: no _PRT (MSI-X only). */
+  pciIntxSlots: u32[] = [];
   /** COM1 at 0x3F8 on ISA IRQ 4 (= GSI 4). */
   com1: bool = true;
 }
@@ -31,7 +34,7 @@ export class AcpiLayout {
 
 /** Bytes the tables need at most for `cfg` (callers reserve this much). */
 export function acpiMaxSize(cfg: AcpiConfig): u64 {
-  return 0x400 + <u64>cfg.cpus * 8 + 0x200;
+  return 0x400 + <u64>cfg.cpus * 8 + 0x200 + <u64>cfg.pciIntxSlots.length * 4 * 16;
 }
 
 const OEM_ID = "TYPEVI";
@@ -135,6 +138,7 @@ const AML_BYTE: u8 = 0x0a;
 const AML_DWORD: u8 = 0x0c;
 const AML_SCOPE: u8 = 0x10;
 const AML_BUFFER: u8 = 0x11;
+const AML_PACKAGE: u8 = 0x12;
 const AML_EXT: u8 = 0x5b;
 const AML_DEVICE: u8 = 0x82;
 
@@ -158,6 +162,26 @@ function dsdtBytes(cfg: AcpiConfig): StaticArray<u8> {
   crs.dwordMemory(cfg.pciMmioBase, cfg.pciMmioBase + cfg.pciMmioSize - 1, cfg.pciMmioSize);
   crs.endTag();
   pci.nameBuffer("_CRS", crs);
+  // _PRT (ACPI 6.4 6.2.13): { address 0xDDDDFFFF, pin 0-3, source 0 (a GSI, not a link device), GSI }; level, active low.
+  const slots = cfg.pciIntxSlots;
+  if (slots.length > 0 && slots.length <= 32) {
+    const prt = new Aml();
+    for (let i = 0; i < slots.length; i++) {
+      const dev = slots[i] & 31;
+      for (let pin: u32 = 0; pin < 4; pin++) {
+        const e = new Aml();
+        e.byte(AML_DWORD);
+        e.dword((dev << 16) | 0xffff);
+        e.integer(pin);
+        e.integer(0);
+        e.integer(pciIntxGsi(dev, pin + 1));
+        prt.package(4, e);
+      }
+    }
+    pci.byte(AML_NAME);
+    pci.nameString("_PRT");
+    pci.package(<u32>slots.length * 4, prt);
+  }
 
   const sb = new Aml();
   sb.device("PCI0", pci);
@@ -256,6 +280,13 @@ class Aml {
     this.pkgLength(<u32>(size.b.length + data.b.length));
     this.append(size);
     this.append(data);
+  }
+  /** Package(n) { elements } (20.2.5.4 DefPackage: NumElements is one byte). */
+  package(n: u32, elements: Aml): void {
+    this.byte(AML_PACKAGE);
+    this.pkgLength(1 + <u32>elements.b.length);
+    this.byte(n);
+    this.append(elements);
   }
   device(name: string, body: Aml): void {
     this.byte(AML_EXT);

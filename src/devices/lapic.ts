@@ -1,6 +1,6 @@
 // The vCPU's local APIC: x2APIC MSRs and the xAPIC MMIO page over one register file, the timer (one-shot, periodic, TSC-deadline), IRR/ISR/TMR and EOI (SDM vol 3 ch. 10).
 
-import { Clock } from "./device";
+import { BusDevice, Clock } from "./device";
 import { mulDiv } from "./time";
 
 export const MSR_IA32_APIC_BASE: u32 = 0x1b;
@@ -575,4 +575,17 @@ function highest(a: StaticArray<u32>): i32 {
     if (w != 0) return i * 32 + 31 - <i32>clz(w);
   }
   return -1;
+}
+
+/** The xAPIC page as a BusDevice, for a VMM that puts it on its MmioBus at `lapic.mmioBase()`. */
+export class LapicPage extends BusDevice {
+  constructor(readonly lapic: Lapic) {
+    super();
+  }
+  read(offset: u64, size: u32): u64 {
+    return this.lapic.mmioRead(offset, size);
+  }
+  write(offset: u64, size: u32, value: u64): void {
+    this.lapic.mmioWrite(offset, size, value);
+  }
 }

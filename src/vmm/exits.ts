@@ -10,6 +10,9 @@ import { vlog, vwarn } from "./log";
 import { hex0x } from "../lib/fmt";
 import { Cr4, Msr, Xcr0 } from "../hw/msr";
 import { guestXcr0Mask, setGuestXcr0, useXsave } from "./lazy-state";
+import { CpuState } from "./cpu-state";
+import { cpuMode, fetchInsn } from "./guest-walk";
+import { decodeExit, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH } from "./x86/decode";
 import { print } from "../drivers/console";
 
 const cpuidOut = memory.data(16);
@@ -279,12 +282,49 @@ export function stopVm(vm: Vm, reason: string): void {
   vwarn("VM " + vm.name + " stopped: " + reason);
 }
 
+const insnState = new CpuState();
+const insnBytes = new StaticArray<u8>(MAX_INSN_LENGTH);
+const insnDecode = new ExitDecode();
+
+/** The instruction each exit kind must be, for next-RIP decoding. */
+function expectedInsn(k: ExitKind): ExitInsn {
+  if (k == ExitKind.Cpuid) return ExitInsn.Cpuid;
+  if (k == ExitKind.MsrRead) return ExitInsn.Rdmsr;
+  if (k == ExitKind.MsrWrite) return ExitInsn.Wrmsr;
+  if (k == ExitKind.Hlt) return ExitInsn.Hlt;
+  if (k == ExitKind.Invd) return ExitInsn.Invd;
+  if (k == ExitKind.Rdpmc) return ExitInsn.Rdpmc;
+  if (k == ExitKind.Xsetbv) return ExitInsn.Xsetbv;
+  return ExitInsn.None;
+}
+
+/**
+ * The exiting instruction's length when the CPU did not report it (AMD-V without NRIPS, APM 15.7.1):
+ * decoded from the guest's bytes at CS:RIP, prefixes included. False (VM stopped with the bytes) when the
+ * bytes are not the instruction that exited: another vCPU or DMA changed them, or the fetch failed.
+ */
+function decodeLength(vm: Vm): bool {
+  const v = vm.vcpu;
+  const want = expectedInsn(v.exit.kind);
+  if (want == ExitInsn.None) return true;
+  v.getState(insnState);
+  const n = fetchInsn(vm.ram, insnState, insnBytes);
+  if (!decodeExit(insnBytes, n, cpuMode(insnState), insnDecode) || insnDecode.kind != want) {
+    stopVm(vm, "cannot decode the exiting instruction at rip " + hex0x(insnState.rip) + " (" +
+      (n > 0 ? hexBytes(insnBytes, n) : "not fetchable") + (insnDecode.error.length > 0 ? ": " + insnDecode.error : "") + ")");
+    return false;
+  }
+  v.exit.insnLen = <u32>insnDecode.length;
+  return true;
+}
+
 /** Handles the exit in vm.vcpu.exit; returns true when the vCPU may run on. */
 export function handleExit(vm: Vm): bool {
   const e = vm.vcpu.exit;
   const k = e.kind;
   vm.exits[k]++;
   vm.exitsTotal++;
+  if (e.insnLen == 0 && !decodeLength(vm)) return false;
   switch (k) {
     case ExitKind.Handled:
     case ExitKind.Preempted:

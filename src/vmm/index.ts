@@ -24,6 +24,7 @@ export const enum Image {
   CpuidLoop = 5,
   Spin = 6,
   Isolate = 7,
+  Prefixes = 8,
 }
 
 const MIB: u64 = 1 << 20;
@@ -141,6 +142,7 @@ export function setupVms(m: Monitor): void {
   const iso2 = m.create("isolate-2", Image.Isolate, 2 * MIB);
   if (iso1) iso1.param = 1;
   if (iso2) iso2.param = 2;
+  m.create("prefixes", Image.Prefixes, MIB); // prefixed exiting instructions: exact next RIP
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {

@@ -39,14 +39,16 @@ export const enum ExitKind {
   Invd = 16,
   /** VMX, SVM, SMX and MONITOR/MWAIT instructions: hidden from guests. */
   VirtInsn = 17,
-  Count = 18,
+  /** The guest became able to take an external interrupt (requestInterruptWindow). */
+  InterruptWindow = 18,
+  Count = 19,
 }
 
 /** Counter names reported by vm.list, indexed by ExitKind. */
 export const EXIT_NAMES: StaticArray<string> = [
   "handled", "cpuid", "io", "msr_read", "msr_write", "hlt", "mem_fault",
   "triple_fault", "invalid_state", "preempt", "interrupt", "entry_failed", "unhandled",
-  "exception", "xsetbv", "rdpmc", "invd", "virt_insn",
+  "exception", "xsetbv", "rdpmc", "invd", "virt_insn", "irq_window",
 ];
 
 export class ExitInfo {
@@ -130,6 +132,12 @@ export abstract class Vcpu {
   abstract advanceRip(): void;
   /** Queues a hardware exception for the next entry. */
   abstract injectException(vector: u32, errorCode: u32, hasError: bool): void;
+  /** Delivers external interrupt `vector` at the next entry; call only when interruptible(). */
+  abstract injectInterrupt(vector: u32): void;
+  /** The guest can take an external interrupt now: RFLAGS.IF, no STI/MOV SS shadow, no event pending. */
+  abstract interruptible(): bool;
+  /** With `on`, the next time the guest becomes interruptible it exits (ExitKind.InterruptWindow). */
+  abstract requestInterruptWindow(on: bool): void;
   /** Re-delivers the exception of the last ExitKind.Exception exit to the guest exactly as the CPU raised it. */
   abstract reflectException(): void;
   /** The guest's value of an MSR the CPU does not switch (SysMsr). */

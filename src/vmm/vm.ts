@@ -8,6 +8,7 @@ import { allocFrames, allocFrames2m, phys_fill, phys_load64, phys_load8, phys_st
 import { guest_copy } from "../hw/vmx";
 import { PAT_POWER_ON } from "../hw/msr";
 import { resetLazyState } from "./lazy-state";
+import { GuestRam } from "./guest-ram";
 
 export const enum VmState {
   Created = 0,
@@ -30,6 +31,8 @@ export class Vm {
   halted: bool = false;
   ramPa: u64 = 0;
   tables: GuestTables;
+  /** Guest-physical [0, ramBytes) as a checked window (device models, loaders, instruction fetch). */
+  ram: GuestRam;
   vcpu: Vcpu;
   exits: StaticArray<u64> = new StaticArray<u64>(ExitKind.Count);
   exitsTotal: u64 = 0;
@@ -67,6 +70,7 @@ export class Vm {
     this.tables = tables;
     this.vcpu = backend.createVcpu(tables.root, <u32>id + 1);
     this.ramPa = ram;
+    this.ram = new GuestRam(ram, ram != 0 ? ramBytes : 0);
   }
 
   ok(): bool {

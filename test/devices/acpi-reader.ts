@@ -69,7 +69,7 @@ export class AcpiReader {
 
 // ---- AML ----
 
-export type AmlValue = number | bigint | Uint8Array | string;
+export type AmlValue = number | bigint | Uint8Array | string | AmlValue[];
 
 /** EISA ID dword as AML stores it (big-endian compressed) back to text: 0x41D00A03 bytes -> "PNP0A03". */
 export function eisaId(v: number): string {
@@ -126,6 +126,20 @@ export function walkAml(aml: Uint8Array): Map<string, AmlValue> {
       const bytes = aml.subarray(o + 1 + lb + sb, o + 1 + len);
       if (typeof size !== "number" || size !== bytes.length) throw new Error(`buffer size ${String(size)} != ${bytes.length} bytes`);
       return [bytes, 1 + len];
+    }
+    if (op === 0x12) {
+      const [len, lb] = pkgLength(o + 1);
+      const n = aml[o + 1 + lb];
+      const items: AmlValue[] = [];
+      let p = o + 2 + lb;
+      const end = o + 1 + len;
+      while (p < end) {
+        const [v, vl] = data(p);
+        items.push(v);
+        p += vl;
+      }
+      if (p !== end || items.length !== n) throw new Error(`package at ${o}: ${items.length} elements of ${n}, ended at ${p} not ${end}`);
+      return [items, 1 + len];
     }
     throw new Error(`unexpected data opcode 0x${op.toString(16)} at ${o}`);
   };

@@ -13,8 +13,8 @@ beforeAll(async () => {
 });
 
 const ram = (): Uint8Array => new Uint8Array(x.memory.buffer, x.ramPtr(), 0x100000);
-function build(cpus = 1, com1 = true, base = 0xe0000, mmio: [number, number] = [0xc0000000, 0x3ec00000]): { r: AcpiReader; rsdp: number } {
-  const rsdp = Number(x.acpiBuild(0x100000n, BigInt(base), cpus, com1, mmio[0], mmio[1]));
+function build(cpus = 1, com1 = true, base = 0xe0000, mmio: [number, number] = [0xc0000000, 0x3ec00000], slots = 0): { r: AcpiReader; rsdp: number } {
+  const rsdp = Number(x.acpiBuild(0x100000n, BigInt(base), cpus, com1, mmio[0], mmio[1], slots >>> 0));
   expect(rsdp).toBe(base);
   return { r: new AcpiReader(ram().slice()), rsdp };
 }
@@ -86,8 +86,8 @@ describe("MADT", () => {
 });
 
 describe("DSDT", () => {
-  function dsdt(com1 = true, mmio: [number, number] = [0xc0000000, 0x3ec00000]): Uint8Array {
-    const { r, rsdp } = build(1, com1, 0xe0000, mmio);
+  function dsdt(com1 = true, mmio: [number, number] = [0xc0000000, 0x3ec00000], slots = 0): Uint8Array {
+    const { r, rsdp } = build(1, com1, 0xe0000, mmio, slots);
     const f = r.fadt(r.table(r.xsdtEntries(r.table(r.rsdp(rsdp).xsdt))[0]));
     const t = r.table(f.dsdt);
     expect([t.revision, t.checksumOk]).toEqual([2, true]);
@@ -125,13 +125,26 @@ describe("DSDT", () => {
     const mem = resources(names.get("\\_SB_.PCI0._CRS") as Uint8Array).find((r) => r.kind === "dword");
     expect(mem).toMatchObject({ min: 0x80000000, max: 0x8fffffff, len: 0x10000000 });
   });
+  it("routes INTx of the given slots in _PRT to GSIs 16-23, and has no _PRT without slots", () => {
+    expect(walkAml(dsdt().subarray(36)).has("\\_SB_.PCI0._PRT")).toBe(false);
+    const prt = walkAml(dsdt(true, undefined, (1 << 2) | (1 << 31)).subarray(36)).get("\\_SB_.PCI0._PRT") as number[][];
+    expect(prt).toEqual([
+      [0x0002ffff, 0, 0, 18], [0x0002ffff, 1, 0, 19], [0x0002ffff, 2, 0, 20], [0x0002ffff, 3, 0, 21],
+      [0x001fffff, 0, 0, 23], [0x001fffff, 1, 0, 16], [0x001fffff, 2, 0, 17], [0x001fffff, 3, 0, 18],
+    ]);
+    // Every slot (128 entries) still fits the reported size and checksums.
+    const { r, rsdp } = build(1, true, 0xe0000, undefined, 0xffffffff);
+    const d = r.table(r.fadt(r.table(r.xsdtEntries(r.table(r.rsdp(rsdp).xsdt))[0])).dsdt);
+    expect(d.checksumOk).toBe(true);
+    expect((walkAml(d.body).get("\\_SB_.PCI0._PRT") as unknown[]).length).toBe(128);
+  });
   const iasl = spawnSync("iasl", ["-v"], { encoding: "utf8" }).status === 0;
   it.skipIf(!iasl)("disassembles cleanly with iasl (acpica-tools)", () => {
     const dir = mkdtempSync(join(tmpdir(), "tv-dsdt-"));
-    writeFileSync(join(dir, "dsdt.dat"), dsdt());
+    writeFileSync(join(dir, "dsdt.dat"), dsdt(true, undefined, 1 << 3));
     execFileSync("iasl", ["-d", join(dir, "dsdt.dat")], { cwd: dir, stdio: "pipe" });
     const dsl = readFileSync(join(dir, "dsdt.dsl"), "utf8");
-    for (const s of ['EisaId ("PNP0A03")', 'EisaId ("PNP0501")', "IRQNoFlags ()", "0x03F8,", "0xFEBFFFFF,", "WordBusNumber", "DWordMemory"]) {
+    for (const s of ['EisaId ("PNP0A03")', 'EisaId ("PNP0501")', "IRQNoFlags ()", "0x03F8,", "0xFEBFFFFF,", "WordBusNumber", "DWordMemory", "Name (_PRT, Package (0x04)", "0x0003FFFF,"]) {
       expect(dsl).toContain(s);
     }
   });

@@ -204,13 +204,14 @@ export function ramPtr(): usize {
 }
 /** Builds the tables at `base` in the first `size` bytes of RAM; returns the RSDP address or -1, and the total size in `acpiSize`. */
 let lastSize: u64 = 0;
-export function acpiBuild(size: u64, base: u64, cpus: u32, com1: bool, mmioBase: u32, mmioSize: u32): i64 {
+export function acpiBuild(size: u64, base: u64, cpus: u32, com1: bool, mmioBase: u32, mmioSize: u32, intxSlots: u32 = 0): i64 {
   for (let i = 0; i < ram.length; i++) ram[i] = 0;
   const cfg = new AcpiConfig();
   cfg.cpus = cpus;
   cfg.com1 = com1;
   cfg.pciMmioBase = mmioBase;
   cfg.pciMmioSize = mmioSize;
+  for (let d: u32 = 0; d < 32; d++) if ((intxSlots & (1 << d)) != 0) cfg.pciIntxSlots.push(d);
   const mem = new LinearMemory(changetype<usize>(ram), size);
   const l = buildAcpi(mem, base, cfg);
   if (l == null) return -1;

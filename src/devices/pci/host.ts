@@ -9,6 +9,15 @@ export const PCI_CONFIG_DATA: u32 = 0xcfc;
 export const PCI_DEVICES: u32 = 32;
 export const PCI_FUNCTIONS: u32 = 8;
 
+/**
+ * The GSI INTx pin `pin` (1 = INTA# ... 4 = INTD#) of device `dev` on bus 0
+ * drives: spread over IOAPIC inputs 16-23 like a PC's swizzle. The DSDT's
+ * _PRT (acpi.ts) and the VMM's `setIntx` both use it, so they agree.
+ */
+export function pciIntxGsi(dev: u32, pin: u32): u32 {
+  return 16 + ((dev + pin - 1) & 7);
+}
+
 /** Mask of `size` bytes (1, 2, 4 or 8). */
 function ones(size: u32): u64 {
   return size >= 8 ? 0xffffffffffffffff : (<u64>1 << (8 * size)) - 1;

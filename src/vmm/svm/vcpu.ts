@@ -180,6 +180,10 @@ export class SvmVcpu extends Vcpu {
         e.fetch = (info1 & 16) != 0;
         break;
       case SvmExit.Invd: e.kind = ExitKind.Invd; e.insnLen = 2; break;
+      case SvmExit.Vintr:
+        e.kind = ExitKind.InterruptWindow;
+        this.requestInterruptWindow(false);
+        break;
       case SvmExit.Rdpmc: e.kind = ExitKind.Rdpmc; e.insnLen = 2; break;
       case SvmExit.Xsetbv: e.kind = ExitKind.Xsetbv; e.insnLen = 3; break;
       case SvmExit.Shutdown: e.kind = ExitKind.TripleFault; break;
@@ -207,16 +211,39 @@ export class SvmVcpu extends Vcpu {
         e.kind = ExitKind.Unhandled;
         e.detail = "SVM exit code " + hex0x(code) + " at rip " + hex0x(rip);
     }
-    // Without NRIPS (QEMU TCG) the lengths above are the fixed encodings;
-    // with it, the VMCB's next RIP is authoritative (APM 15.7.1).
-    if (this.caps.nrips && e.kind != ExitKind.Io) {
-      const next = phys_load64(v + Vmcb.NextRip);
-      if (next > newRip) e.insnLen = <u32>(next - newRip);
+    // APM 15.7.1: with NRIPS the VMCB's next RIP is exact for these intercepts. Without it (QEMU TCG)
+    // the length is left 0 and exits.ts decodes it from the guest's bytes (prefixes change it).
+    if (e.kind != ExitKind.Io && e.insnLen != 0) {
+      if (this.caps.nrips) {
+        const next = phys_load64(v + Vmcb.NextRip);
+        e.insnLen = next > newRip ? <u32>(next - newRip) : 0;
+      } else {
+        e.insnLen = 0;
+      }
     }
   }
 
   rip(): u64 {
     return phys_load64(this.vmcb + Vmcb.Rip);
+  }
+
+  injectInterrupt(vector: u32): void {
+    phys_store64(this.vmcb + Vmcb.EventInj, <u64>vector | (<u64>1 << 31)); // APM 15.20: type 0 = INTR
+  }
+
+  interruptible(): bool {
+    const v = this.vmcb;
+    return (phys_load64(v + Vmcb.Rflags) & 0x200) != 0 && (phys_load64(v + Vmcb.InterruptShadow) & 1) == 0 &&
+      (phys_load64(v + Vmcb.EventInj) & 0x80000000) == 0;
+  }
+
+  requestInterruptWindow(on: bool): void {
+    // APM 15.21.4: a virtual interrupt (V_IRQ, priority ignored with V_IGN_TPR) with the VINTR intercept
+    // exits as soon as the guest could take it; V_INTR_MASKING (bit 24) stays set.
+    const v = this.vmcb;
+    phys_store64(v + Vmcb.VIntr, (<u64>1 << 24) | (on ? (<u64>1 << 8) | (<u64>1 << 20) : 0));
+    const m = phys_load32(v + Vmcb.InterceptMisc1);
+    phys_store32(v + Vmcb.InterceptMisc1, on ? m | SvmIntercept1.Vintr : m & ~(<u32>SvmIntercept1.Vintr));
   }
 
   reflectException(): void {

@@ -2,7 +2,7 @@
 // VM exits into the common ExitInfo. SDM vol 3 chapters 24-27.
 
 import {
-  EntryCtl, ExitCtl, ProcCtl2, VmcsField, VmxExit, VmxStatus,
+  EntryCtl, ExitCtl, ProcCtl, ProcCtl2, VmcsField, VmxExit, VmxStatus,
   invept, invvpid, vmclear, vmptrld, vmread, vmwrite, vmx_run,
 } from "../../hw/vmx";
 import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
@@ -289,6 +289,7 @@ export class VmxVcpu extends Vcpu {
         break;
       }
       case VmxExit.Rdpmc: e.kind = ExitKind.Rdpmc; break;
+      case VmxExit.InterruptWindow: e.kind = ExitKind.InterruptWindow; break;
       case VmxExit.Xsetbv: e.kind = ExitKind.Xsetbv; break;
       case VmxExit.Invd: e.kind = ExitKind.Invd; break; // exits unconditionally (SDM 25.1.2)
       case VmxExit.CrAccess:
@@ -358,6 +359,26 @@ export class VmxVcpu extends Vcpu {
   rip(): u64 {
     this.load();
     return r(VmcsField.GuestRip);
+  }
+
+  injectInterrupt(vector: u32): void {
+    this.load();
+    w(VmcsField.VmEntryInterruptionInfo, <u64>vector | (<u64>1 << 31)); // SDM 24.8.3: type 0, external interrupt
+  }
+
+  interruptible(): bool {
+    this.load();
+    // SDM 24.4.2: blocking by STI (bit 0) or MOV SS (bit 1); an event already queued for entry
+    return (r(VmcsField.GuestRflags) & 0x200) != 0 && (r(VmcsField.GuestInterruptibilityState) & 3) == 0 &&
+      (r(VmcsField.VmEntryInterruptionInfo) & 0x80000000) == 0;
+  }
+
+  requestInterruptWindow(on: bool): void {
+    this.load();
+    // SDM 25.2: interrupt-window exiting exits before the first instruction with RFLAGS.IF = 1 and no blocking.
+    const p = <u32>r(VmcsField.ProcBasedControls);
+    const want = on ? p | ProcCtl.InterruptWindowExiting : p & ~(<u32>ProcCtl.InterruptWindowExiting);
+    if (want != p) w(VmcsField.ProcBasedControls, want);
   }
 
   reflectException(): void {
