@@ -4,13 +4,15 @@
 //   --iso       boot build/typevisor.iso through GRUB instead of -kernel
 //   --cpu M     another CPU model;  -m MiB  memory (default 256)
 //   --timeout S stop after S seconds, exit status 0 (default: run until the monitor exits)
+//   --nic LOCAL:REMOTE[:modern|legacy]  a virtio-net-pci NIC on UDP 127.0.0.1 (repeatable; uplink0, 1, ...)
+//   --virtio-console  a virtconsole on build/vcon.sock: a second management channel (docs/DRIVERS.md)
 // Kernel options default to `demo`. COM1 is this terminal; COM2 (the
 // management channel) is the unix socket build/com2.sock. Exit status: 0 when
 // the monitor shut down cleanly (isa-debug-exit 0x10), 1 after a panic.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { QEMU_BIN, QEMU_STATUS_FAILURE, QEMU_STATUS_SUCCESS, hasKvm, qemuArgs, requireTool, root } from "./lib/emulators.ts";
+import { QEMU_BIN, QEMU_STATUS_FAILURE, QEMU_STATUS_SUCCESS, hasKvm, nicArgs, qemuArgs, requireTool, root, virtioConsoleArgs, type DgramNic } from "./lib/emulators.ts";
 
 const args = process.argv.slice(2);
 const kernelOpts: string[] = [];
@@ -19,6 +21,8 @@ let iso = false;
 let cpu: string | undefined;
 let mem = 256;
 let timeoutSecs = 0;
+const nics: DgramNic[] = [];
+let vcon = false;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--kvm") kvm = true;
@@ -27,6 +31,14 @@ for (let i = 0; i < args.length; i++) {
   else if (a === "--cpu") cpu = args[++i];
   else if (a === "-m") mem = Number(args[++i]);
   else if (a === "--timeout") timeoutSecs = Number(args[++i]);
+  else if (a === "--nic") {
+    const [local, remote, mode] = (args[++i] ?? "").split(":");
+    if (!Number(local) || !Number(remote) || (mode && mode !== "modern" && mode !== "legacy")) {
+      console.error("run-qemu: --nic LOCAL:REMOTE[:modern|legacy] (UDP ports on 127.0.0.1)");
+      process.exit(2);
+    }
+    nics.push({ local: Number(local), remote: Number(remote), mode: mode as DgramNic["mode"] });
+  } else if (a === "--virtio-console") vcon = true;
   else kernelOpts.push(a);
 }
 requireTool(QEMU_BIN, "qemu-system-x86");
@@ -43,12 +55,16 @@ if (!existsSync(iso ? isoPath : elf)) {
 mkdirSync(join(root, "build"), { recursive: true });
 const sock = join(root, "build/com2.sock");
 rmSync(sock, { force: true });
+const vconSock = join(root, "build/vcon.sock");
+if (vcon) rmSync(vconSock, { force: true });
 const qa = qemuArgs({
   accel: kvm ? "kvm" : "tcg", cpu, memoryMiB: mem, iso: iso ? isoPath : undefined, kernel: elf,
   cmdline: (kernelOpts.length ? kernelOpts : ["demo"]).join(" "), com2Socket: sock,
+  extraArgs: [...nicArgs(nics), ...(vcon ? virtioConsoleArgs(vconSock) : [])],
 });
 console.error(`[qemu] ${QEMU_BIN} ${qa.join(" ")}`);
 console.error(`[qemu] COM2 (management channel): ${sock}`);
+if (vcon) console.error(`[qemu] virtio-console (management channel): ${vconSock}`);
 const cmd = timeoutSecs > 0 ? "timeout" : QEMU_BIN;
 const cmdArgs = timeoutSecs > 0 ? ["-k", "3", String(timeoutSecs), QEMU_BIN, ...qa] : qa;
 const r = spawnSync(cmd, cmdArgs, { stdio: "inherit", cwd: root });

@@ -11,13 +11,15 @@ import { MgmtServer } from "./mgmt-api/server";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
-import { tscToMs } from "./platform/tsc";
+import { MachineDevices, bindMachineDevices } from "./drivers/machine";
+import { tscHz, tscToMs } from "./platform/tsc";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
 export let monitor: Monitor | null = null;
 export let server: MgmtServer | null = null;
 export let vswitch: Switch | null = null;
+export let devices: MachineDevices | null = null;
 
 /** Builds the system and runs it; returns only when no VM can run at all. */
 export function systemStart(): void {
@@ -33,9 +35,16 @@ export function systemStart(): void {
   s.vms = new VmmBackend(m);
   s.host.virt = m.backend.name();
   server = s;
+  // the machine's NICs become ports uplink0.. (GUESTS.md "The machine's NICs"); a virtio-console is a second management channel
+  devices = bindMachineDevices(sw);
   if (!com2.present) com2.init(115200);
   vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)"));
-  mainLoop(m, s);
+  mainLoop(m, s, sw, devices as MachineDevices);
+}
+
+/** Nanoseconds for a TSC difference, without overflowing u64 (whole seconds apart from the rest). */
+function ticksToNs(ticks: u64): u64 {
+  return (ticks / tscHz) * 1_000_000_000 + ((ticks % tscHz) * 1_000_000_000) / tscHz;
 }
 
 /**
@@ -43,12 +52,15 @@ export function systemStart(): void {
  * point. Each step does a bounded amount of work, so no step can starve the
  * others; when nothing can run the CPU pauses briefly.
  */
-function mainLoop(m: Monitor, s: MgmtServer): void {
+function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): void {
   const t0 = rdtsc();
   for (;;) {
     const ran = m.runSlice();
-    s.host.nowMs = <i64>tscToMs(rdtsc() - t0);
+    const ticks = rdtsc() - t0;
+    s.host.nowMs = <i64>tscToMs(ticks);
+    d.pollNet(sw, <i64>ticksToNs(ticks)); // the switch's clock is in ns
     pumpCom2(s);
+    d.pollConsole(s); // after COM2 has taken its replies: the server's output is empty here
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;
     // no managed object is held by a local of this loop alone across it.
     gcSafePoint();

@@ -97,6 +97,33 @@ export function qemuArgs(o: QemuOptions): string[] {
   return a.concat(o.extraArgs ?? []);
 }
 
+/** A NIC of the emulated machine on a UDP socket pair (EMULATORS.md "Network test ports"): QEMU listens on
+ * 127.0.0.1:local and sends to 127.0.0.1:remote. `mode` "modern" sets disable-legacy=on, "legacy" disable-modern=on. */
+export interface DgramNic {
+  local: number;
+  remote: number;
+  mode?: "modern" | "legacy" | "transitional";
+  mac?: string;
+}
+
+/** QEMU arguments for virtio-net-pci NICs in order (the monitor names them uplink0, uplink1, ... in PCI order). */
+export function nicArgs(nics: DgramNic[]): string[] {
+  const a: string[] = [];
+  nics.forEach((n, i) => {
+    a.push("-netdev", `dgram,id=tvnic${i},local.type=inet,local.host=127.0.0.1,local.port=${n.local},` +
+      `remote.type=inet,remote.host=127.0.0.1,remote.port=${n.remote}`);
+    const mode = n.mode === "modern" ? ",disable-legacy=on" : n.mode === "legacy" ? ",disable-modern=on" : "";
+    a.push("-device", `virtio-net-pci,netdev=tvnic${i}${mode}${n.mac ? `,mac=${n.mac}` : ""}`);
+  });
+  return a;
+}
+
+/** QEMU arguments for a virtio-serial-pci with one virtconsole on a unix socket server (the monitor's second management channel). */
+export function virtioConsoleArgs(socketPath: string): string[] {
+  return ["-device", "virtio-serial-pci", "-chardev", `socket,id=tvvcon,path=${socketPath},server=on,wait=off`,
+    "-device", "virtconsole,chardev=tvvcon"];
+}
+
 interface Watch {
   cmd: string;
   args: string[];

@@ -73,3 +73,10 @@
 @external("hw", "dr_switch") export declare function dr_switch(savePa: i64, loadPa: i64): void;
 @external("hw", "read_dr6") export declare function read_dr6(): i64;
 @external("hw", "write_dr6") export declare function write_dr6(v: i64): void;
+
+// ---- boot/mmio.S: the drivers' device registers and ring ordering (docs/DRIVERS.md)
+/** Maps [pa, pa + len) uncached into boot/mmio.S's window; returns the address
+ * to give the phys_* intrinsics (relative to DIRECT_MAP), or -1 (window full, len 0). */
+@external("hw", "mmio_map") export declare function mmio_map(pa: i64, len: i64): i64;
+/** MFENCE (boot/mmio.S): orders the drivers' ring index stores before the event loads. */
+@external("hw", "mfence") export declare function mfence(): void;

@@ -19,6 +19,8 @@ import {
   dirName,
   parseDir,
   portKindName,
+  KIND_UPLINK,
+  KIND_VM,
   TPID_8021AD,
   TPID_8021Q,
   VLAN_ACCESS,
@@ -136,6 +138,8 @@ export class SwitchMethods extends MethodSet {
     w.key("mac");
     if (port.mac < 0) w.nul();
     else w.str(formatMac(port.mac));
+    // GUESTS.md "The machine's NICs": ports of kinds vm and uplink carry their link state
+    if (port.kind == KIND_VM || port.kind == KIND_UPLINK) w.key("link").str(port.linkUp ? "up" : "down");
     w.key("vlan");
     writeVlan(w, port.cfg.vlan);
     w.key("qos");

@@ -51,6 +51,8 @@ export class Port {
   stats: StaticArray<i64> = new StaticArray<i64>(STAT_COUNT);
   mtu: i32 = DEFAULT_MTU;
   mirrorDst: bool = false;
+  /** Link state its driver reports (an uplink NIC's STATUS, a VM NIC); shown by port.get for vm and uplink ports only. */
+  linkUp: bool = true;
   /** Bit i: mirror i (in name order) selects this port's rx / tx. */
   mirrorRx: u32 = 0;
   mirrorTx: u32 = 0;

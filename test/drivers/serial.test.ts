@@ -1,4 +1,4 @@
-// Unit tests of the serial path compiled for Node (test/drivers/entry.ts):
+// Unit tests of the serial path compiled for Node (test/drivers/serial-entry.ts):
 // the bounded byte queue, the 16550 driver's queued transmit (16 bytes per
 // THRE with the FIFO on, never a wait), its synchronous panic path, the
 // console's whole-message drops and its one-line report, and the COM2
@@ -176,14 +176,14 @@ function sources(dir: string, out: string[] = []): string[] {
 
 async function build(): Promise<string> {
   const h = createHash("sha256");
-  for (const f of [join(root, "test/drivers/entry.ts"), ...sources(join(root, "src")).sort()]) h.update(readFileSync(f));
+  for (const f of [join(root, "test/drivers/serial-entry.ts"), ...sources(join(root, "src")).sort()]) h.update(readFileSync(f));
   const dir = join(root, "build/test/drivers-unit", h.digest("hex").slice(0, 16));
   const wasm = join(dir, "entry.wasm");
   if (existsSync(wasm)) return wasm;
   mkdirSync(dir, { recursive: true });
   const asc = (await import("assemblyscript/asc")).default;
   let err = "";
-  const { error } = await asc.main(["test/drivers/entry.ts", "--target", "node", "--bindings", "raw", "-o", wasm], {
+  const { error } = await asc.main(["test/drivers/serial-entry.ts", "--target", "node", "--bindings", "raw", "-o", wasm], {
     stderr: { write: (s: string | Uint8Array) => ((err += String(s)), true) } as never,
   });
   if (error) throw new Error(`asc failed: ${error.message}\n${err}`);
