@@ -10,6 +10,9 @@ import { LineSink, Uart16550 } from "../devices/uart16550";
 import { PciHost } from "../devices/pci/host";
 import { AcpiConfig, AcpiLayout, acpiMaxSize, buildAcpi } from "../devices/acpi";
 import { BoundedMemory } from "../lib/bounded-memory";
+import { NET_PCI_CLASS, NetPort, VirtioNet, VirtioPci } from "../devices/virtio-net/index";
+import { NoBarrier } from "../virtio/barrier";
+import { pciIntxGsi } from "../devices/pci/host";
 import { rdtsc } from "./hw";
 import { tscHz } from "../platform/tsc";
 
@@ -18,6 +21,9 @@ export const COM1_BASE: u32 = 0x3f8;
 export const COM1_GSI: u32 = 4;
 /** Where the ACPI tables go in guest RAM: the BIOS area the kernel also scans (ACPI 6.4 5.2.5.1). */
 export const ACPI_BASE: u64 = 0xe0000;
+/** The NIC's PCI slot: 00:03.0 (INTx on pciIntxGsi(3, 1) as a fallback to MSI-X). */
+export const NIC_SLOT: u32 = 3;
+
 /** The bus frequency the LAPIC timer counts at before its divider (the guest also has TSC-deadline mode). */
 export const LAPIC_BUS_HZ: u64 = 1_000_000_000;
 
@@ -73,6 +79,10 @@ export class GuestPlatform {
   readonly pci: PciHost = new PciHost();
   readonly console: ConsoleLog;
   acpi: AcpiLayout | null = null;
+  /** The VM's virtio-net NIC (GUESTS.md: one per Linux VM) and, once the composition root bound it, its port. */
+  net: VirtioNet | null = null;
+  nic: VirtioPci | null = null;
+  port: NetPort | null = null;
   /** Result of the last claimed read (io/mmio). */
   value: u64 = 0;
   /** Port and MMIO accesses no device claimed (reads 0 for MMIO, all ones for ports). */
@@ -94,11 +104,23 @@ export class GuestPlatform {
   /** Device state back to power-on (vm.reset). */
   reset(): void {
     this.lapic.reset();
+    const net = this.net;
+    if (net) net.reset();
+  }
+
+  /** The virtio-net NIC at 00:03.0 over modern virtio-pci with MSI-X (virtio 1.2 4.1), MAC `mac`. */
+  addNic(name: string, ram: BoundedMemory, mac: u64): void {
+    const net = new VirtioNet(name, ram, mac, new NoBarrier()); // one CPU: the guest never runs beside the device
+    const fn = new VirtioPci(net, NET_PCI_CLASS, this.irq, <i32>pciIntxGsi(NIC_SLOT, 1));
+    this.pci.attach(NIC_SLOT, 0, fn);
+    this.net = net;
+    this.nic = fn;
   }
 
   /** Writes the ACPI tables into guest RAM; false when they do not fit. */
   buildTables(ram: BoundedMemory): bool {
     const cfg = new AcpiConfig();
+    if (this.nic) cfg.pciIntxSlots = [NIC_SLOT];
     if (!ram.contains(ACPI_BASE, acpiMaxSize(cfg))) return false;
     this.acpi = buildAcpi(ram, ACPI_BASE, cfg);
     return this.acpi != null;

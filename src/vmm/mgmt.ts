@@ -21,6 +21,7 @@ export class VmmBackend extends VmBackend {
     i.reason = vm.reason;
     i.vcpus = 1;
     i.memoryMib = vm.memoryMib();
+    for (let k = 0; k < vm.ports.length; k++) i.ports.push(vm.ports[k]);
     i.exitsTotal = vm.exitsTotal;
     for (let k = 0; k < ExitKind.Count; k++) {
       if (vm.exits[k] == 0) continue;

@@ -71,6 +71,8 @@ export class Vm {
   /** A Linux VM: its kernel and initramfs modules, command line and virtual platform (null: a test guest). */
   linux: LinuxImage | null = null;
   platform: GuestPlatform | null = null;
+  /** Its switch ports' names (vm.list `ports`). */
+  ports: Array<string> = new Array<string>();
   /** The MAC of the VM's NIC and switch port (GUESTS.md: mac= or 02:74:76 + id). */
   mac: u64 = 0;
   /** Why the last load failed (Linux images), for the log. */
@@ -144,6 +146,7 @@ export class Vm {
     let p = this.platform;
     if (!p) {
       p = new GuestPlatform(this.name, print);
+      p.addNic(this.name, this.ram, this.mac);
       this.platform = p;
     } else p.reset();
     if (!p.buildTables(this.ram)) {
