@@ -12,8 +12,8 @@ import { Cr4, Msr, Xcr0 } from "../hw/msr";
 import { guestXcr0Mask, liveXcr0, setGuestXcr0, useXsave } from "./lazy-state";
 import { CpuState } from "./cpu-state";
 import { cpuMode, fetchInsn } from "./guest-walk";
-import { decodeExit, decodeMmio, ExitDecode, ExitInsn, hexBytes, loadResult, MAX_INSN_LENGTH, MmioAccess, storeValue } from "./x86/decode";
-import { GuestPlatform, LAPIC_BUS_HZ } from "./guest-platform";
+import { decodeExit, decodeMmio, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH, MmioAccess } from "./x86/decode";
+import { LAPIC_BUS_HZ, VmPlatform } from "./guest-platform";
 import { tscHz } from "../platform/tsc";
 import { print } from "../drivers/console";
 
@@ -295,30 +295,23 @@ const mmioAccess = new MmioAccess();
 
 /**
  * An access outside RAM by a Linux VM: the instruction is decoded (EPT violations and NPFs carry no data,
- * SDM 28.3.3.2 / APM 15.25.6) and the device that owns the address does it. Unclaimed reads return all
- * ones, unclaimed writes are dropped, both counted. An instruction the decoder does not know stops the VM.
+ * SDM 28.3.3.2 / APM 15.25.6) and the device that owns the address does it. An address no device claims,
+ * or an instruction the decoder does not know, stops the VM with the reason and the bytes.
  */
 function emulateMmio(vm: Vm): bool {
   const v = vm.vcpu;
-  const p = <GuestPlatform>vm.platform;
+  const p = <VmPlatform>vm.platform;
   const e = v.exit;
   v.getState(insnState);
   const n = fetchInsn(vm.ram, insnState, insnBytes);
-  const a = mmioAccess;
-  if (!decodeMmio(insnBytes, n, cpuMode(insnState), a) || a.reg == Reg.Rsp) {
-    stopVm(vm, "cannot emulate the MMIO access at " + hex0x(e.gpa) + ", rip " + hex0x(insnState.rip) + " (" +
-      (n > 0 ? hexBytes(insnBytes, n) : "not fetchable") + (a.error.length > 0 ? ": " + a.error : "") + ")");
+  // RSP is not in the register block (it lives in the VMCS/VMCB): an MMIO mov through RSP is refused.
+  const mode = cpuMode(insnState);
+  const len = decodeMmio(insnBytes, n, mode, mmioAccess) && mmioAccess.reg == Reg.Rsp ? -2 : p.mmio(e.gpa, insnBytes, n, mode, v.regs);
+  if (len < 0) {
+    stopVm(vm, (len == -2 ? "MMIO access through RSP at " + hex0x(e.gpa) : p.stopReason) + ", rip " + hex0x(insnState.rip));
     return false;
   }
-  const r = v.regs;
-  if (a.write) {
-    const value = storeValue(a, a.reg < 0 ? 0 : r[a.reg]);
-    p.mmio(e.gpa, a.size, true, value);
-  } else {
-    const value = p.mmio(e.gpa, a.size, false, 0) ? p.value : u64.MAX_VALUE;
-    r[a.reg] = loadResult(a, r[a.reg], value);
-  }
-  v.exit.insnLen = <u32>a.length;
+  v.exit.insnLen = <u32>len;
   v.advanceRip();
   return true;
 }

@@ -1,31 +1,26 @@
-// The virtual platform of a Linux VM (docs/GUESTS.md): local APIC, IOAPIC,
-// 16550 COM1 on GSI 4, a PCI host, ACPI tables; it routes the VM's port, MMIO
-// and MSR exits to those devices and says which interrupt to deliver next.
+// A Linux VM's platform as the VMM holds it: the device set of
+// src/devices/platform.ts (LAPIC, IOAPIC, COM1 on GSI 4, PCI host), its
+// virtio-net NIC and switch port, the console log, and the dispatch of the
+// VM's port, MMIO and MSR exits to them (docs/GUESTS.md, docs/DEVICES.md).
 
 import { Clock } from "../devices/device";
-import { Lapic, XAPIC_PAGE_SIZE } from "../devices/lapic";
-import { Ioapic, IOAPIC_BASE, IOAPIC_SIZE } from "../devices/ioapic";
-import { PlatformInterrupts } from "../devices/interrupts";
-import { LineSink, Uart16550 } from "../devices/uart16550";
-import { PciHost } from "../devices/pci/host";
-import { AcpiConfig, AcpiLayout, acpiMaxSize, buildAcpi } from "../devices/acpi";
-import { BoundedMemory } from "../lib/bounded-memory";
+import { Lapic } from "../devices/lapic";
+import { LineSink } from "../devices/uart16550";
+import { GuestPlatform } from "../devices/platform";
+import { AcpiConfig } from "../devices/acpi";
+import { pciIntxGsi } from "../devices/pci/host";
+import { PciFunction } from "../devices/pci/function";
 import { NET_PCI_CLASS, NetPort, VirtioNet, VirtioPci } from "../devices/virtio-net/index";
 import { NoBarrier } from "../virtio/barrier";
-import { pciIntxGsi } from "../devices/pci/host";
+import { BoundedMemory } from "../lib/bounded-memory";
+import { CpuMode } from "./x86/decode";
 import { rdtsc } from "./hw";
 import { tscHz } from "../platform/tsc";
 
-/** COM1 (GUESTS.md: ttyS0 at 0x3F8 on GSI 4). */
-export const COM1_BASE: u32 = 0x3f8;
-export const COM1_GSI: u32 = 4;
-/** Where the ACPI tables go in guest RAM: the BIOS area the kernel also scans (ACPI 6.4 5.2.5.1). */
-export const ACPI_BASE: u64 = 0xe0000;
-/** The NIC's PCI slot: 00:03.0 (INTx on pciIntxGsi(3, 1) as a fallback to MSI-X). */
-export const NIC_SLOT: u32 = 3;
-
 /** The bus frequency the LAPIC timer counts at before its divider (the guest also has TSC-deadline mode). */
 export const LAPIC_BUS_HZ: u64 = 1_000_000_000;
+/** The NIC's PCI slot: 00:03.0 (INTx on pciIntxGsi(3, 1) when the guest does not use MSI-X). */
+export const NIC_SLOT: u32 = 3;
 
 /** Guest time: the host TSC (monotonic across slices, so no offset is needed), at the calibrated rate. */
 export class TscClock extends Clock {
@@ -36,6 +31,9 @@ export class TscClock extends Clock {
     return tscHz;
   }
 }
+
+/** Every VM's guest time. */
+export const guestClock = new TscClock();
 
 /** Console lines of one VM: printed with its name and kept for vm.console (GUESTS.md: at least 1000). */
 export class ConsoleLog extends LineSink {
@@ -68,99 +66,73 @@ export class ConsoleLog extends LineSink {
   }
 }
 
-/** Every VM's guest time: the host TSC. */
-export const guestClock = new TscClock();
-
-export class GuestPlatform {
-  readonly lapic: Lapic;
-  readonly ioapic: Ioapic;
-  readonly irq: PlatformInterrupts;
-  readonly uart: Uart16550;
-  readonly pci: PciHost = new PciHost();
+export class VmPlatform {
+  readonly dev: GuestPlatform;
   readonly console: ConsoleLog;
-  acpi: AcpiLayout | null = null;
   /** The VM's virtio-net NIC (GUESTS.md: one per Linux VM) and, once the composition root bound it, its port. */
   net: VirtioNet | null = null;
   nic: VirtioPci | null = null;
   port: NetPort | null = null;
-  /** Result of the last claimed read (io/mmio). */
+  /** Result of the last claimed read (io, readMsr). */
   value: u64 = 0;
-  /** Port and MMIO accesses no device claimed (reads 0 for MMIO, all ones for ports). */
+  /** Port accesses no device claimed (they read all ones). */
   unclaimedIo: u64 = 0;
-  unclaimedMmio: u64 = 0;
 
   constructor(name: string, print: (s: string) => void) {
-    const lapic = new Lapic(0, guestClock, LAPIC_BUS_HZ);
-    const ioapic = new Ioapic(lapic);
-    const irq = new PlatformInterrupts(ioapic, lapic);
     const con = new ConsoleLog(name, print);
-    this.lapic = lapic;
-    this.ioapic = ioapic;
-    this.irq = irq;
     this.console = con;
-    this.uart = new Uart16550(irq, COM1_GSI, con);
+    const dev = new GuestPlatform(guestClock, LAPIC_BUS_HZ, con);
+    // A host bridge at 00:00.0: Linux accepts configuration mechanism 1 only after finding a host bridge (or
+    // VGA) on bus 0 when the firmware gives no DMI date (arch/x86/pci/direct.c pci_sanity_check). The ID is
+    // the generic PCIe host bridge of Red Hat's range (1b36:0008), which no Linux driver claims.
+    dev.pci.attach(0, 0, new PciFunction(0x1b36, 0x0008, 0x060000, 0, dev.irq));
+    this.dev = dev;
+  }
+
+  get lapic(): Lapic {
+    return this.dev.lapic;
   }
 
   /** Device state back to power-on (vm.reset). */
   reset(): void {
-    this.lapic.reset();
+    this.dev.lapic.reset();
     const net = this.net;
     if (net) net.reset();
   }
 
   /** The virtio-net NIC at 00:03.0 over modern virtio-pci with MSI-X (virtio 1.2 4.1), MAC `mac`. */
   addNic(name: string, ram: BoundedMemory, mac: u64): void {
-    const net = new VirtioNet(name, ram, mac, new NoBarrier()); // one CPU: the guest never runs beside the device
-    const fn = new VirtioPci(net, NET_PCI_CLASS, this.irq, <i32>pciIntxGsi(NIC_SLOT, 1));
-    this.pci.attach(NIC_SLOT, 0, fn);
+    const net = new VirtioNet(name, ram, mac, new NoBarrier()); // one vCPU: the guest never runs beside the device
+    const fn = new VirtioPci(net, NET_PCI_CLASS, this.dev.irq, <i32>pciIntxGsi(NIC_SLOT, 1));
+    this.dev.pci.attach(NIC_SLOT, 0, fn);
     this.net = net;
     this.nic = fn;
   }
 
-  /** Writes the ACPI tables into guest RAM; false when they do not fit. */
-  buildTables(ram: BoundedMemory): bool {
+  /** What the ACPI tables describe: the recommended platform, the NIC's INTx routed by _PRT. */
+  acpiConfig(): AcpiConfig {
     const cfg = new AcpiConfig();
     if (this.nic) cfg.pciIntxSlots = [NIC_SLOT];
-    if (!ram.contains(ACPI_BASE, acpiMaxSize(cfg))) return false;
-    this.acpi = buildAcpi(ram, ACPI_BASE, cfg);
-    return this.acpi != null;
+    return cfg;
   }
 
   /** A port access; reads leave their result in `value`. Unclaimed ports read all ones and are counted. */
   io(port: u32, size: u32, write: bool, value: u32): void {
-    if (port >= COM1_BASE && port + size <= COM1_BASE + 8) {
-      if (write) this.uart.write(<u64>(port - COM1_BASE), size, <u64>value);
-      else this.value = this.uart.read(<u64>(port - COM1_BASE), size);
-      return;
-    }
-    if (this.pci.io(port, size, write, value)) {
-      this.value = this.pci.value;
+    if (this.dev.io(port, size, write, value)) {
+      this.value = this.dev.value;
       return;
     }
     this.unclaimedIo++;
     this.value = 0xffffffff;
   }
 
-  /** A guest-physical access outside RAM: true when a device claimed it (reads: result in `value`). */
-  mmio(gpa: u64, size: u32, write: bool, value: u64): bool {
-    const l = this.lapic;
-    const lbase = l.mmioBase();
-    if (l.xapic() && gpa >= lbase && gpa + <u64>size <= lbase + XAPIC_PAGE_SIZE) {
-      if (write) l.mmioWrite(gpa - lbase, size, value);
-      else this.value = l.mmioRead(gpa - lbase, size);
-      return true;
-    }
-    if (gpa >= IOAPIC_BASE && gpa + <u64>size <= IOAPIC_BASE + IOAPIC_SIZE) {
-      if (write) this.ioapic.write(gpa - IOAPIC_BASE, size, value);
-      else this.value = this.ioapic.read(gpa - IOAPIC_BASE, size);
-      return true;
-    }
-    if (this.pci.mmio(gpa, size, write, value)) {
-      this.value = this.pci.value;
-      return true;
-    }
-    this.unclaimedMmio++;
-    return false;
+  /** An access outside RAM by the instruction in `insn`: its length (RIP advances by it), or -1 (`stopReason`). */
+  mmio(gpa: u64, insn: StaticArray<u8>, avail: i32, mode: CpuMode, regs: StaticArray<u64>): i32 {
+    return this.dev.emulateMmio(gpa, insn, avail, mode, regs);
+  }
+
+  get stopReason(): string {
+    return this.dev.stopReason;
   }
 
   /** The MSRs the platform owns (APIC base, TSC deadline, x2APIC). */
@@ -169,21 +141,16 @@ export class GuestPlatform {
   }
   /** RDMSR of an owned MSR: false means #GP; the result is in `value`. */
   readMsr(msr: u32): bool {
-    if (!this.lapic.readMsr(msr)) return false;
-    this.value = this.lapic.value;
+    if (!this.dev.lapic.readMsr(msr)) return false;
+    this.value = this.dev.lapic.value;
     return true;
   }
   writeMsr(msr: u32, v: u64): bool {
-    return this.lapic.writeMsr(msr, v);
+    return this.dev.lapic.writeMsr(msr, v);
   }
 
   /** The vector to deliver next (the LAPIC's highest deliverable), or -1. */
   pendingVector(): i32 {
-    return this.lapic.pendingVector();
-  }
-
-  /** Guest TSC at which a halted vCPU must wake for its timer (u64 max: none). */
-  nextDeadline(): u64 {
-    return this.lapic.nextDeadline();
+    return this.dev.lapic.pendingVector();
   }
 }

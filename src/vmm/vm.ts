@@ -9,9 +9,8 @@ import { guest_copy } from "../hw/vmx";
 import { PAT_POWER_ON } from "../hw/msr";
 import { resetLazyState } from "./lazy-state";
 import { GuestRam } from "./guest-ram";
-import { ACPI_BASE, GuestPlatform } from "./guest-platform";
-import { AcpiLayout } from "../devices/acpi";
-import { LinuxBootConfig, setupLinux } from "./linux/boot";
+import { VmPlatform } from "./guest-platform";
+import { prepareLinux } from "./linux/guest";
 import { CpuState } from "./cpu-state";
 import { print } from "../drivers/console";
 
@@ -70,7 +69,7 @@ export class Vm {
   modLen: u64 = 0;
   /** A Linux VM: its kernel and initramfs modules, command line and virtual platform (null: a test guest). */
   linux: LinuxImage | null = null;
-  platform: GuestPlatform | null = null;
+  platform: VmPlatform | null = null;
   /** Its switch ports' names (vm.list `ports`). */
   ports: Array<string> = new Array<string>();
   /** The MAC of the VM's NIC and switch port (GUESTS.md: mac= or 02:74:76 + id). */
@@ -145,23 +144,13 @@ export class Vm {
   private loadLinux(img: LinuxImage): bool {
     let p = this.platform;
     if (!p) {
-      p = new GuestPlatform(this.name, print);
+      p = new VmPlatform(this.name, print);
       p.addNic(this.name, this.ram, this.mac);
       this.platform = p;
     } else p.reset();
-    if (!p.buildTables(this.ram)) {
-      this.loadError = "no room for the ACPI tables";
-      return false;
-    }
-    const acpi = <AcpiLayout>p.acpi;
-    const cfg = new LinuxBootConfig();
-    cfg.cmdline = img.cmdline;
-    cfg.acpiBase = ACPI_BASE;
-    cfg.acpiSize = acpi.size;
-    cfg.rsdp = acpi.rsdp;
     const kernel = new GuestRam(img.kernelPa, img.kernelLen);
     const initrd = img.initrdLen > 0 ? new GuestRam(img.initrdPa, img.initrdLen) : null;
-    const entry = setupLinux(kernel, initrd, this.ram, cfg);
+    const entry = prepareLinux(kernel, initrd, this.ram, img.cmdline, p.acpiConfig());
     if (!entry.ok()) {
       this.loadError = entry.error;
       return false;
