@@ -6,7 +6,7 @@
 // well-formed, and a failed call changes nothing (config, ports, counters,
 // mirrors, FDB; the audit log gains at most its one failure record).
 //
-//   npx tsx test/mgmt/fuzz.ts [--long] [--seed N] [--count N]
+//   npx tsx test/mgmt-api/fuzz.ts [--long] [--seed N] [--count N]
 //   npm run fuzz            (the long run: 1,000,000 requests)
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -528,7 +528,7 @@ if (process.argv[1] && /fuzz\.ts$/.test(process.argv[1])) {
   const long = process.argv.includes("--long");
   const seed = Number(arg("--seed") ?? (long ? Date.now() % 2 ** 31 : 1));
   const count = Number(arg("--count") ?? (long ? 1_000_000 : 50_000));
-  console.log(`fuzz: seed ${seed}, ${count} requests (reproduce: npx tsx test/mgmt/fuzz.ts --seed ${seed} --count ${count})`);
+  console.log(`fuzz: seed ${seed}, ${count} requests (reproduce: npx tsx test/mgmt-api/fuzz.ts --seed ${seed} --count ${count})`);
   runFuzz({
     seed,
     count,
