@@ -27,6 +27,8 @@ const ALWAYS_AUDITED: Array<string> = [
   "mirror.add",
   "mirror.remove",
   "fdb.flush",
+  "fdb.add",
+  "fdb.del",
   "stats.reset",
   "vm.start",
   "vm.stop",
