@@ -30,6 +30,7 @@ export function setupProgram(program: Command, io: CliIo): Command {
     })
     .showSuggestionAfterError(true)
     .allowExcessArguments(false)
+    .configureHelp({ helpWidth: 100 })
     .addHelpText("after", "\n" + EXIT_HELP);
   return program;
 }
