@@ -1,4 +1,4 @@
-// The switch's methods of MGMT-API.md (port.*, fdb.*, mirror.*, stats.reset,
+// The switch's methods of docs/PROTOCOL.md (port.*, fdb.*, mirror.*, stats.reset,
 // config.*): JSON params to the switch's config model and back.
 // Every method parses and validates everything before it changes anything.
 

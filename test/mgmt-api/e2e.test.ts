@@ -1,6 +1,6 @@
 // End to end: tvctl (as a process) configures VLANs, a mirror and a policer
 // on the hosted runner; frames sent into its UDP ports come out where
-// MGMT-API.md says, and the counters agree.
+// docs/PROTOCOL.md says, and the counters agree.
 
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";

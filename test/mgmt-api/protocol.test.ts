@@ -1,6 +1,6 @@
 // Protocol tests over a real TCP socket against the hosted runner: every
 // method, every error code, the framing rules, config.apply atomicity and
-// audit continuity (MGMT-API.md).
+// audit continuity (docs/PROTOCOL.md).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frame, LineConn, Runner, startRunner } from "./helpers";
