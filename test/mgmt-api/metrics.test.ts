@@ -114,3 +114,23 @@ describe("tvctl metrics", () => {
     }
   }, 60_000);
 });
+
+describe("hosted --metrics", () => {
+  it("serves the same exposition from the runner itself", async () => {
+    const h = await startRunner(["q1"], ["--metrics", "127.0.0.1:0"]);
+    try {
+      const line = h.stdout.find((l) => l.includes("metrics on"));
+      expect(line).toMatch(/^hosted: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      await h.inject("q1", frame({ dst: "ff:ff:ff:ff:ff:ff", src: "02:00:00:00:00:d4", len: 80 }));
+      const c = await connect(h.mgmt);
+      for (let i = 0; i < 100 && (await c.portGet("q1")).stats.rx_packets < 1; i++) await sleep(20);
+      c.close();
+      const v = parseExposition(await (await fetch(line!.split(" ").pop()!)).text());
+      expect(v.get("typevisor_up")).toBe(1);
+      expect(v.get('typevisor_port_rx_packets_total{port="q1"}')).toBe(1);
+      expect(v.get('typevisor_port_rx_bytes_total{port="q1"}')).toBe(80);
+    } finally {
+      expect(await h.stop()).toBe(0);
+    }
+  });
+});
