@@ -78,9 +78,15 @@ const program = setupProgram(new Command("run-bochs"), io)
   .option("-m, --memory <MIB>", "memory (default 256)", intParser("--memory", 16, 4096))
   .option("--timeout <SECONDS>", "stop after this many seconds (exit status 0); default: run until the monitor exits", intParser("--timeout", 1, 86400))
   .option("--com2 <PATH>", "unix socket for COM2, the management channel", "build/com2.sock")
-  .action(async (kernelOpts: string[], o: { svm?: boolean; cpu?: string; iso?: string; memory?: number; timeout?: number; com2: string }, cmd: Command) => {
+  .option("--dry-run", "print the CPU, ISO and command line and stop (nothing built or booted)")
+  .action(async (kernelOpts: string[], o: { svm?: boolean; cpu?: string; iso?: string; memory?: number; timeout?: number; com2: string; dryRun?: boolean }, cmd: Command) => {
     if (o.svm && o.cpu) throw usageIn(cmd, "--svm and --cpu exclude each other");
     if (o.iso && kernelOpts.length) throw usageIn(cmd, "--iso PATH boots that ISO's own command line: give no KERNEL_OPTIONS");
+    if (o.dryRun) {
+      const line = o.iso ? `iso ${o.iso} (its own command line)` : `command line: ${(kernelOpts.length ? kernelOpts : [DEFAULT_CMDLINE]).join(" ")}`;
+      console.log(`bochs cpu ${o.svm ? "ryzen" : o.cpu ?? "corei7_skylake_x"}, ${o.memory ?? 256} MiB, ${line}, timeout ${o.timeout ?? "none"}, COM2 ${o.com2}`);
+      return;
+    }
     try {
       requireTool(BOCHS_BIN, "bochs bochsbios vgabios");
     } catch (e) {

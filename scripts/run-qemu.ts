@@ -12,6 +12,7 @@ import { isoForCmdline } from "./lib/image.ts";
 
 export const DEFAULT_CMDLINE = "demo";
 const io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+const timeoutPrefix = (secs?: number) => (secs ? `timeout -k 3 ${secs} ` : "");
 
 const program = setupProgram(new Command("run-qemu"), io)
   .description(
@@ -27,8 +28,15 @@ const program = setupProgram(new Command("run-qemu"), io)
   .option("-m, --memory <MIB>", "memory (default 256)", intParser("--memory", 16, 65536))
   .option("--timeout <SECONDS>", "stop after this many seconds (exit status 0); default: run until the monitor exits", intParser("--timeout", 1, 86400))
   .option("--com2 <PATH>", "unix socket for COM2, the management channel", "build/com2.sock")
-  .action(async (kernelOpts: string[], o: { kvm?: boolean; tcg?: boolean; iso?: boolean; cpu?: string; memory?: number; timeout?: number; com2: string }, cmd: Command) => {
+  .option("--dry-run", "print the QEMU command line and stop (nothing built or booted)")
+  .action(async (kernelOpts: string[], o: { kvm?: boolean; tcg?: boolean; iso?: boolean; cpu?: string; memory?: number; timeout?: number; com2: string; dryRun?: boolean }, cmd: Command) => {
     if (o.kvm && o.tcg) throw usageIn(cmd, "--kvm and --tcg exclude each other");
+    const cmdline = (kernelOpts.length ? kernelOpts : [DEFAULT_CMDLINE]).join(" ");
+    if (o.dryRun) {
+      const qa = qemuArgs({ accel: o.kvm ? "kvm" : "tcg", cpu: o.cpu, memoryMiB: o.memory ?? 256, iso: o.iso ? "build/run/typevisor-CMDLINE.iso" : undefined, kernel: "build/typevisor.elf", cmdline, com2Socket: o.com2 });
+      console.log(`${timeoutPrefix(o.timeout)}${QEMU_BIN} ${qa.join(" ")}${o.iso ? `\n# GRUB command line: ${cmdline}` : ""}`);
+      return;
+    }
     try {
       requireTool(QEMU_BIN, "qemu-system-x86");
     } catch (e) {
@@ -47,7 +55,6 @@ const program = setupProgram(new Command("run-qemu"), io)
       process.exitCode = EXIT.UNAVAILABLE;
       return;
     }
-    const cmdline = (kernelOpts.length ? kernelOpts : [DEFAULT_CMDLINE]).join(" ");
     const iso = o.iso ? await isoForCmdline(elf, cmdline) : undefined;
     const sock = join(root, o.com2);
     mkdirSync(join(sock, ".."), { recursive: true });
