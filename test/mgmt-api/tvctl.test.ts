@@ -109,6 +109,15 @@ describe("messages and exit statuses (the cases of issue 16)", () => {
     }
   });
 
+  it("an unknown option is named before a missing required one", async () => {
+    const e = await tv("mirror", "add", "m9", "--bogus");
+    expect(e.code).toBe(2);
+    expect(e.err).toContain("unknown option '--bogus'");
+    const d = await tv("mirror", "add", "m9");
+    expect(d.code).toBe(2);
+    expect(d.err).toContain("--dst PORT is required");
+  });
+
   it("help per subcommand, with examples that name real options", async () => {
     const h = await tv("port", "set", "--help");
     expect(h.code).toBe(0);

@@ -105,7 +105,12 @@ ${cases.join("\n")}
   esac
   compadd -- $next
 }
-compdef _${name} ${name}
+# autoloaded from $fpath: complete now; sourced: register
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+  _${name} "$@"
+else
+  compdef _${name} ${name}
+fi
 `;
 }
 

@@ -416,10 +416,12 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
     .description("copies frames selected by port or VLAN to a destination port, which then carries nothing else")
     .option("--src <PORT[:rx|tx|both]>", "a source port and direction (default both; repeatable)", collect)
     .option("--src-vlan <SET>", "source VLANs (repeatable)", collect)
-    .requiredOption("--dst <PORT>", "the destination port")
+    .option("--dst <PORT>", "the destination port (required)")
     .action(
       act(async (ctx, cmd, name: string) => {
-        const o = cmd.opts<{ src?: string[]; srcVlan?: string[]; dst: string }>();
+        const o = cmd.opts<{ src?: string[]; srcVlan?: string[]; dst?: string }>();
+        // checked here rather than as a commander required option, whose check would come before an unknown option is named
+        if (!o.dst) throw usageIn(cmd, "--dst PORT is required");
         const src_ports: MirrorSrc[] = (o.src ?? []).flatMap((s) =>
           s.split(",").map((x) => {
             const [p, dir = "both", extra] = x.split(":");
@@ -434,7 +436,7 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
             throw usageIn(cmd, (e as Error).message);
           }
         });
-        const m = await (await ctx.client()).mirrorAdd({ name, src_ports, src_vlans, dst_port: o.dst });
+        const m = await (await ctx.client()).mirrorAdd({ name, src_ports, src_vlans, dst_port: o.dst! });
         done(ctx, m, () => `mirror ${m.name} added`);
       }),
     );
@@ -523,7 +525,7 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
     .argument("[PORT]", "one port (default: all)")
     .description("port counters and drops by reason; --watch for live packet and bit rates")
     .option("--reset", "zero the counters (all ports, or PORT)")
-    .option("-w, --watch", "print rates every interval until interrupted")
+    .option("-w, --watch", "print rates every interval until interrupted (with --json: one object per sample)")
     .option("-i, --interval <SECONDS>", "seconds between samples with --watch (default 1)", intParser("--interval", 1, 3600))
     .option("-n, --count <N>", "with --watch: stop after N samples", intParser("--count", 1, 1_000_000))
     .action(act(cmdStats));
@@ -656,10 +658,11 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
     program
       .command("metrics")
       .description("serves Prometheus metrics (port counters, drops, FDB size, VM states and exits) over HTTP")
-      .requiredOption("--listen <HOST:PORT>", "address to listen on, e.g. 127.0.0.1:9400 (port 0: any free port)")
+      .option("--listen <HOST:PORT>", "address to listen on, e.g. 127.0.0.1:9400 (port 0: any free port; required)")
       .action(
         act(async (ctx, cmd) => {
-          const l = cmd.opts().listen as string;
+          const l = cmd.opts().listen as string | undefined;
+          if (!l) throw usageIn(cmd, "--listen HOST:PORT is required");
           const i = l.lastIndexOf(":");
           const portNo = Number(l.slice(i + 1));
           if (i < 1 || !/^\d+$/.test(l.slice(i + 1)) || portNo > 65535) throw usageIn(cmd, `--listen: want HOST:PORT, got "${l}"`);
