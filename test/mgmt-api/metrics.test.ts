@@ -115,6 +115,26 @@ describe("tvctl metrics", () => {
   }, 60_000);
 });
 
+describe("tvctl metrics: errors", () => {
+  it("a port already taken: exit 1 naming the address; a bad address: exit 2", async () => {
+    const net = await import("node:net");
+    const taken = net.createServer();
+    await new Promise<void>((res) => taken.listen(0, "127.0.0.1", () => res()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { spawnSync } = await import("node:child_process");
+      const r = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", `127.0.0.1:${port}`], { encoding: "utf8" });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`tvctl: metrics: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
+      const b = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", "nowhere"], { encoding: "utf8" });
+      expect(b.status).toBe(2);
+      expect(b.stderr).toContain('--listen: want HOST:PORT, got "nowhere"');
+    } finally {
+      taken.close();
+    }
+  });
+});
+
 describe("hosted --metrics", () => {
   it("serves the same exposition from the runner itself", async () => {
     const h = await startRunner(["q1"], ["--metrics", "127.0.0.1:0"]);

@@ -28,6 +28,9 @@ import { serveMetrics } from "./metrics";
 export { readConfigFile } from "./config-file";
 
 export const DEFAULT_MGMT = "tcp:127.0.0.1:7000";
+
+/** The command could not do its work for a reason outside the protocol (e.g. a port to listen on is taken): exit 1. */
+class Failed extends Error {}
 export const VERSION: string = pkg.version;
 
 // ---------------------------------------------------------------- values
@@ -666,7 +669,10 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
           const i = l.lastIndexOf(":");
           const portNo = Number(l.slice(i + 1));
           if (i < 1 || !/^\d+$/.test(l.slice(i + 1)) || portNo > 65535) throw usageIn(cmd, `--listen: want HOST:PORT, got "${l}"`);
-          const srv = await serveMetrics(await ctx.client(), l.slice(0, i).replace(/^\[|\]$/g, ""), portNo);
+          const client = await ctx.client();
+          const srv = await serveMetrics(client, l.slice(0, i).replace(/^\[|\]$/g, ""), portNo).catch((e: Error) => {
+            throw new Failed(`metrics: cannot listen on ${l}: ${e.message}`);
+          });
           ctx.err(`tvctl: metrics on http://${srv.address}/metrics`);
           await ctx.interrupted;
           await srv.close();
@@ -944,7 +950,7 @@ export async function main(
   if (first >= 0 && argv[first] === "help" && argv.length > first + 1) argv = [...argv.slice(0, first), ...argv.slice(first + 1), "--help"];
   try {
     return await runProgram(program, argv, io, (e) => {
-      if (e instanceof RpcError) {
+      if (e instanceof RpcError || e instanceof Failed) {
         err(`tvctl: ${e.message}`);
         return EXIT.FAILED;
       }
