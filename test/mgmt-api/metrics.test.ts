@@ -123,9 +123,9 @@ describe("tvctl metrics: errors", () => {
     const port = (taken.address() as { port: number }).port;
     try {
       const { spawnSync } = await import("node:child_process");
-      const r = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", `127.0.0.1:${port}`], { encoding: "utf8" });
-      expect(r.status).toBe(1);
-      expect(r.stderr).toContain(`tvctl: metrics: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
+      const t = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", `127.0.0.1:${port}`], { encoding: "utf8" });
+      expect(t.status).toBe(1);
+      expect(t.stderr).toContain(`tvctl: metrics: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
       const b = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", "nowhere"], { encoding: "utf8" });
       expect(b.status).toBe(2);
       expect(b.stderr).toContain('--listen: want HOST:PORT, got "nowhere"');
