@@ -54,6 +54,13 @@ describe("usage errors start nothing (exit 2)", () => {
     for (const script of ["scripts/run-bochs.ts", "scripts/hosted.ts", "bench/run.ts"]) expect(run(script, ["--help"]).status).toBe(0);
   });
 
+  it("npm start checks the launcher options before it builds anything", () => {
+    const r = spawnSync("node", [join(ROOT, "scripts/start.mjs"), "--bogus"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+    expect(r.status).toBe(EXIT.USAGE);
+    expect(r.stderr).toContain("run-qemu: unknown option '--bogus'");
+    expect(r.stdout + r.stderr).not.toMatch(/\[build\]|\[qemu\]/);
+  });
+
   it("exit statuses of signals name the signal", () => {
     expect(describeEnd(null, "SIGKILL")).toBe("killed by signal SIGKILL (9)");
     expect(describeEnd(3, null)).toBe("exit status 3");
