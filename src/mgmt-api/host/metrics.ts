@@ -2,7 +2,7 @@
 // switch and VM counters, read from the management API at each scrape.
 
 import http from "node:http";
-import { Counter, Gauge, Registry } from "prom-client";
+import type { Counter, Gauge, Registry } from "prom-client";
 import type { Client } from "./client";
 
 const VM_STATES = ["created", "running", "paused", "halted", "stopped"];
@@ -14,10 +14,12 @@ export interface MetricsServer {
 
 /** The metrics of one scrape, in a fresh registry (a port or VM that went away leaves no stale series). */
 export async function collect(c: Client): Promise<Registry> {
+  // loaded here, not at the top: every other tvctl command starts without it
+  const prom = await import("prom-client");
   const [info, ports, fdb, fdbCfg, vms] = await Promise.all([c.systemInfo(), c.portList(), c.fdbList(), c.fdbConfig(), c.vmList()]);
-  const reg = new Registry();
-  const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: [reg] });
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [reg] });
+  const reg = new prom.Registry();
+  const counter = (name: string, help: string, labelNames: string[] = []): Counter => new prom.Counter({ name, help, labelNames, registers: [reg] });
+  const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => new prom.Gauge({ name, help, labelNames, registers: [reg] });
 
   gauge("typevisor_up", "1 when the management API answered this scrape").set(1);
   gauge("typevisor_uptime_seconds", "monitor uptime").set(info.uptime_ms / 1000);
