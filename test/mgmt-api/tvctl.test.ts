@@ -356,3 +356,50 @@ describe("generated from the definitions", () => {
     }
   });
 });
+
+describe("VM states of the protocol, halted included", () => {
+  it("vm list, vm show and metrics show a halted VM as halted", async () => {
+    // a stand-in monitor that answers vm.list with one halted guest (the hosted runner has no VMs)
+    const vm = { name: "print-2", state: "halted", vcpus: 1, memory_mib: 1, ports: [], exits: { total: 12, hlt: 2, io: 10 } };
+    const answers: Record<string, unknown> = {
+      "vm.list": [vm],
+      "system.info": { name: "typevisor", version: "0.1.0", api: 1, virt: "svm", cpus: 1, memory_mib: 255, uptime_ms: 5000 },
+      "port.list": [],
+      "fdb.list": [],
+      "fdb.config": { aging_s: 300, max_entries: 8192 },
+    };
+    const srv = net.createServer((c) => {
+      let buf = "";
+      c.on("data", (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const req = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          c.write(JSON.stringify({ jsonrpc: "2.0", id: req.id, result: answers[req.method] }) + "\n");
+        }
+      });
+    });
+    await new Promise<void>((res) => srv.listen(0, "127.0.0.1", () => res()));
+    const mgmt = `tcp:127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+    try {
+      const out: string[] = [];
+      expect(await main(["--mgmt", mgmt, "vm", "list"], (s) => out.push(s), () => {})).toBe(0);
+      expect(out.join("\n")).toMatch(/^print-2\s+halted\s+1\s+1\s+-\s+12/m);
+      out.length = 0;
+      expect(await main(["--mgmt", mgmt, "vm", "show", "print-2"], (s) => out.push(s), () => {})).toBe(0);
+      expect(out.join("\n")).toContain("state:      halted");
+      expect(out.join("\n")).toContain("exits:      12 (hlt 2, io 10)");
+      const { connect } = await import("../../src/mgmt-api/host/client");
+      const { collect } = await import("../../src/mgmt-api/host/metrics");
+      const c = await connect(mgmt);
+      const text = await (await collect(c)).metrics();
+      c.close();
+      expect(text).toContain('typevisor_vm_state{vm="print-2",state="halted"} 1');
+      expect(text).toContain('typevisor_vm_state{vm="print-2",state="running"} 0');
+      expect(text).toContain('typevisor_vm_exits_total{vm="print-2",reason="io"} 10');
+    } finally {
+      srv.close();
+    }
+  });
+});
