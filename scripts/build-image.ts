@@ -16,7 +16,7 @@
 // uses build/{typevisor.wasm,monitor.o,boot,guests}, any other --elf uses
 // build/obj/<elf path>/ (intermediateDir), so two images never share them.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -191,10 +191,26 @@ export async function buildImage(opts: BuildOptions = {}): Promise<{ elf: string
   return { elf, iso };
 }
 
-/** The stamp of a build: every input (sources' names, sizes, mtimes) and the options. */
+/** Names, sizes and mtimes of the files under `p` (a file or a directory). */
+function treeStamp(p: string): string {
+  if (!existsSync(p)) return `${p} missing\n`;
+  const st = statSync(p);
+  if (!st.isDirectory()) return `${p} ${st.size} ${st.mtimeMs}\n`;
+  return readdirSync(p).sort().map((n) => treeStamp(join(p, n))).join("");
+}
+
+/**
+ * The stamp of a build: every input (the sources' names, sizes and mtimes,
+ * a --src tree and a --monitor-obj file included) and the options.
+ */
 async function buildStamp(args: string[]): Promise<string> {
   const { sourceStamp } = await import("./lib/image.ts");
-  return sourceStamp(JSON.stringify(args.filter((a) => a !== "--force")));
+  let extra = JSON.stringify(args.filter((a) => a !== "--force"));
+  for (const opt of ["--src", "--monitor-obj"]) {
+    const v = argValue(args, opt);
+    if (v) extra += treeStamp(resolve(root, v));
+  }
+  return sourceStamp(extra);
 }
 
 function argValue(args: string[], name: string): string | undefined {

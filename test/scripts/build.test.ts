@@ -2,7 +2,7 @@
 // unchanged tree (same sources, same options) rebuilds nothing.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ensureImage } from "../../scripts/lib/image";
@@ -28,6 +28,13 @@ describe("npm run build", () => {
     expect(again.status).toBe(0);
     expect(again.stdout.trim()).toBe(`[build] up to date: nothing changed since the last build of ${elf} (--force builds anyway)`);
     expect(statSync(join(ROOT, elf)).mtimeMs).toBe(mtime);
+    // a newer monitor object: built again
+    const obj = join(ROOT, "build/monitor.o");
+    const st = statSync(obj);
+    utimesSync(obj, st.atime, new Date(Date.now()));
+    const newer = build(...args);
+    expect(newer.status).toBe(0);
+    expect(newer.stdout).toMatch(/^\[build\] link /m);
     // other options: built again
     const third = build(...args, "--cmdline", "demo");
     expect(third.status).toBe(0);
