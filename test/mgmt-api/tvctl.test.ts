@@ -311,8 +311,12 @@ describe("rates", () => {
       expect(s.interval_ms).toBeGreaterThanOrEqual(900);
       const p = s.ports[0];
       expect(p.port).toBe("vm2");
-      expect(p.rx_pps).toBeGreaterThan(200 * 0.75);
-      expect(p.rx_pps).toBeLessThan(200 * 1.25);
+      // near the rate sent (a loaded machine delays some frames into the next sample)
+      expect(p.rx_pps).toBeGreaterThan(200 * 0.6);
+      expect(p.rx_pps).toBeLessThan(200 * 1.4);
+      // from the counters: pps times the measured interval is a whole number of frames
+      const frames = (p.rx_pps * s.interval_ms) / 1000;
+      expect(Math.abs(frames - Math.round(frames))).toBeLessThan(0.02);
       // every frame the same size: bits follow packets exactly
       expect(p.rx_bps).toBeCloseTo(p.rx_pps * len * 8, 6);
     }

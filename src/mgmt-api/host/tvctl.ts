@@ -893,7 +893,7 @@ async function watchRates(ctx: Ctx, port: string | undefined, intervalS: number,
     const rs = rates(prev, cur, dt);
     [prev, t0] = [cur, t1];
     if (ctx.json) {
-      ctx.out(JSON.stringify({ interval_ms: Math.round(dt), ports: rs }));
+      ctx.out(JSON.stringify({ interval_ms: Number(dt.toFixed(3)), ports: rs }));
       continue;
     }
     ctx.out(
