@@ -109,6 +109,16 @@ describe("messages and exit statuses (the cases of issue 16)", () => {
     }
   });
 
+  it("a missing subcommand shows the group's help as a usage error; help itself is exit 0", async () => {
+    const g = await tv("port");
+    expect(g.code).toBe(2);
+    expect(g.err).toMatch(/^Usage: tvctl port/);
+    expect((await tv()).code).toBe(2);
+    expect((await tv("help")).code).toBe(0);
+    expect((await tv("--help")).code).toBe(0);
+    expect((await tv("port", "--help")).code).toBe(0);
+  });
+
   it("an unknown option is named before a missing required one", async () => {
     const e = await tv("mirror", "add", "m9", "--bogus");
     expect(e.code).toBe(2);

@@ -64,7 +64,8 @@ export async function runProgram(program: Command, argv: string[], io: CliIo, on
     await program.parseAsync(argv, { from: "user" });
     return EXIT.OK;
   } catch (e) {
-    if (e instanceof CommanderError) return CLEAN_EXIT.has(e.code) ? EXIT.OK : EXIT.USAGE;
+    // help shown because a subcommand is missing ("tvctl port") comes with exit code 1: a usage error
+    if (e instanceof CommanderError) return CLEAN_EXIT.has(e.code) && e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     if (e instanceof UsageError) {
       const where = (e as UsageError & { command?: string }).command ?? program.name();
       io.err(`${where}: ${e.message}\n(${where} --help for usage)`);
