@@ -20,12 +20,12 @@ import {
   Vm,
 } from "./client";
 import { Command, CliIo, Option, commandPath, finishProgram, intParser, parser, parseIntIn, runProgram, setupProgram, UsageError, usageIn } from "./cli";
-import { readConfigFile } from "./config-file";
+import { readConfigFile, toYaml } from "./config-file";
 import { EXIT } from "./exit-codes";
 import { bashCompletion, manPage, zshCompletion } from "./gen-docs";
 import { serveMetrics } from "./metrics";
 
-export { readConfigFile } from "./config-file";
+export { readConfigFile, toYaml } from "./config-file";
 
 export const DEFAULT_MGMT = "tcp:127.0.0.1:7000";
 
@@ -157,10 +157,6 @@ export function table(head: string[], rows: Array<Array<string | number>>, width
     })
     .join("\n");
 }
-
-/** YAML with VLAN sets and other lists of numbers on one line: allowed: [ 10, 20, [ 100, 199 ] ]. */
-export { toYaml } from "./config-file";
-import { toYaml } from "./config-file";
 
 // ---------------------------------------------------------------- context
 
