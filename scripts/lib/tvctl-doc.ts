@@ -2,7 +2,7 @@
 // commands run against a fresh hosted runner, their output pasted in as it
 // came. test/mgmt-api/tvctl-doc.test.ts runs every `$ ` line of the page
 // again and compares. Regenerate: npx tsx scripts/lib/tvctl-doc.ts
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -190,13 +190,18 @@ export interface Step {
 }
 
 /** Runs one `$ ` line in `cwd` with tvctl on the PATH and TVCTL_MGMT set; stdout and stderr as one text. */
-export function runLine(cmd: string, cwd: string, mgmt: string): Step {
-  const r = spawnSync("sh", ["-c", `${cmd} 2>&1`], {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, PATH: `${join(ROOT, "bin")}:${process.env.PATH}`, TVCTL_MGMT: mgmt, COLUMNS: "100" },
+export function runLine(cmd: string, cwd: string, mgmt: string): Promise<Step> {
+  // asynchronous: a test runs dozens of these, and a blocked event loop starves vitest's worker RPC
+  return new Promise((resolve) => {
+    const p = spawn("sh", ["-c", `${cmd} 2>&1`], {
+      cwd,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, PATH: `${join(ROOT, "bin")}:${process.env.PATH}`, TVCTL_MGMT: mgmt, COLUMNS: "100" },
+    });
+    let out = "";
+    p.stdout!.on("data", (d) => (out += d));
+    p.on("close", (status) => resolve({ cmd, output: out.replace(/\n$/, ""), status: status ?? -1 }));
   });
-  return { cmd, output: r.stdout.replace(/\n$/, ""), status: r.status ?? -1 };
 }
 
 /** The page's output stripped of what changes from run to run: uptimes, host size, ages, rates' timing. */
@@ -304,7 +309,11 @@ export async function generate(): Promise<string> {
     for (const p of PAGE) {
       if (typeof p === "string") parts.push(p);
       else if ("show" in p) parts.push(p.show);
-      else parts.push(block(p.run.map((c) => runLine(c, dir, h.mgmt))));
+      else {
+        const steps: Step[] = [];
+        for (const c of p.run) steps.push(await runLine(c, dir, h.mgmt));
+        parts.push(block(steps));
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

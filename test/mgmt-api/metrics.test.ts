@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../../src/mgmt-api/host/client";
-import { frame, ROOT, Runner, sleep, startRunner } from "./helpers";
+import { frame, ROOT, Runner, sleep, spawnAsync, startRunner } from "./helpers";
 
 let r: Runner;
 
@@ -122,11 +122,10 @@ describe("tvctl metrics: errors", () => {
     await new Promise<void>((res) => taken.listen(0, "127.0.0.1", () => res()));
     const port = (taken.address() as { port: number }).port;
     try {
-      const { spawnSync } = await import("node:child_process");
-      const t = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", `127.0.0.1:${port}`], { encoding: "utf8" });
+      const t = await spawnAsync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", `127.0.0.1:${port}`]);
       expect(t.status).toBe(1);
       expect(t.stderr).toContain(`tvctl: metrics: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
-      const b = spawnSync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", "nowhere"], { encoding: "utf8" });
+      const b = await spawnAsync(join(ROOT, "bin", "tvctl"), ["--mgmt", r.mgmt, "metrics", "--listen", "nowhere"]);
       expect(b.status).toBe(2);
       expect(b.stderr).toContain('--listen: want HOST:PORT, got "nowhere"');
     } finally {

@@ -30,10 +30,10 @@ describe("docs/TVCTL.md", () => {
     ]);
   });
 
-  it("every command prints what the page shows, with its exit status", () => {
+  it("every command prints what the page shows, with its exit status", async () => {
     let checked = 0;
     for (const s of steps.filter((x) => runnable(x.cmd))) {
-      const got = runLine(s.cmd, dir, h.mgmt);
+      const got = await runLine(s.cmd, dir, h.mgmt);
       expect(`${s.cmd} -> ${got.status}`).toBe(`${s.cmd} -> ${s.status}`);
       expect(normalize(got.output).trimEnd(), s.cmd).toBe(normalize(s.output).trimEnd());
       checked++;

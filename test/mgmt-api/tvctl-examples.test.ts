@@ -40,7 +40,7 @@ describe("tvctl help examples", () => {
     for (const [group, list] of Object.entries(EXAMPLES)) {
       for (const e of list) {
         if (group === "tvctl metrics") continue; // serves until stopped: below
-        const r = runLine(e, dir, h.mgmt);
+        const r = await runLine(e, dir, h.mgmt);
         if (group === "tvctl vm" && e !== "tvctl vm list") {
           expect(r.status, `${e}: ${r.output}`).toBe(1);
           expect(r.output).toMatch(/error 1 not found/);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Port } from "../../src/mgmt-api/host/client";
 import { main, rates, VERSION } from "../../src/mgmt-api/host/tvctl";
-import { frame, ROOT, Runner, sleep, startRunner } from "./helpers";
+import { frame, ROOT, Runner, sleep, spawnAsync, startRunner } from "./helpers";
 
 let r: Runner;
 const dir = mkdtempSync(join(tmpdir(), "tvctl-test-"));
@@ -259,12 +259,12 @@ describe("config files", () => {
 
   it("stdin tries both and reports both errors", async () => {
     const tvctl = join(ROOT, "bin", "tvctl");
-    const p = spawnSync(tvctl, ["--mgmt", r.mgmt, "config", "apply", "-"], { input: "ports: [\n", encoding: "utf8" });
+    const p = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "config", "apply", "-"], { input: "ports: [\n" });
     expect(p.status).toBe(2);
     expect(p.stderr).toContain("stdin is neither JSON nor YAML");
     expect(p.stderr).toContain("as invalid JSON");
     expect(p.stderr).toContain("as invalid YAML");
-    const good = spawnSync(tvctl, ["--mgmt", r.mgmt, "config", "apply", "-", "--dry-run"], { input: '{"ports":[{"name":"vm2","vlan":{"mode":"access","vlan":21}}]}', encoding: "utf8" });
+    const good = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "config", "apply", "-", "--dry-run"], { input: '{"ports":[{"name":"vm2","vlan":{"mode":"access","vlan":21}}]}' });
     expect(good.status).toBe(0);
     expect(good.stdout).toContain("port vm2: vlan access 1 -> access 21");
   });

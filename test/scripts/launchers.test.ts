@@ -3,7 +3,8 @@
 // ending with 0 in QEMU and Bochs alike, the same command line (demo) through
 // GRUB with --iso and in Bochs, COM2 reachable there, a signal named.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { spawnAsync } from "../mgmt-api/helpers";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,27 +16,27 @@ import { ensureImage } from "../../scripts/lib/image";
 const ROOT = join(__dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
 
-function run(script: string, args: string[], timeoutMs = 120_000, env: Record<string, string> = {}) {
-  return spawnSync(TSX, [join(ROOT, script), ...args], { cwd: ROOT, encoding: "utf8", timeout: timeoutMs, env: { ...process.env, ...env } });
+function run(script: string, args: string[], timeoutMs = 120_000) {
+  return spawnAsync(TSX, [join(ROOT, script), ...args], { cwd: ROOT, timeoutMs });
 }
 
 describe("usage errors start nothing (exit 2)", () => {
-  it("run-qemu: --help is help, an unknown flag is an error, never a kernel command line", () => {
-    const h = run("scripts/run-qemu.ts", ["--help"]);
+  it("run-qemu: --help is help, an unknown flag is an error, never a kernel command line", async () => {
+    const h = await run("scripts/run-qemu.ts", ["--help"]);
     expect(h.status).toBe(0);
     expect(h.stdout).toMatch(/^Usage: run-qemu \[options\] \[KERNEL_OPTIONS\.\.\.\]/);
     expect(h.stdout).toContain("Exit status:");
     expect(h.stderr).not.toContain("[qemu]");
     for (const args of [["--bogus"], ["--timeout", "x"], ["--kvm", "--tcg"], ["-m"]]) {
-      const r = run("scripts/run-qemu.ts", args);
+      const r = await run("scripts/run-qemu.ts", args);
       expect(r.status, args.join(" ")).toBe(EXIT.USAGE);
       expect(r.stderr).not.toContain("[qemu]");
     }
-    expect(run("scripts/run-qemu.ts", ["--bogus"]).stderr).toContain("unknown option '--bogus'");
-    expect(run("scripts/run-qemu.ts", ["--iso", "--timout", "5"]).stderr).toContain("Did you mean --timeout?");
+    expect((await run("scripts/run-qemu.ts", ["--bogus"])).stderr).toContain("unknown option '--bogus'");
+    expect((await run("scripts/run-qemu.ts", ["--iso", "--timout", "5"])).stderr).toContain("Did you mean --timeout?");
   });
 
-  it("run-bochs, hosted, bench: the same", () => {
+  it("run-bochs, hosted, bench: the same", async () => {
     for (const [script, args, text] of [
       ["scripts/run-bochs.ts", ["--bogus"], "unknown option '--bogus'"],
       ["scripts/run-bochs.ts", ["--svm", "--cpu", "ryzen"], "exclude each other"],
@@ -46,16 +47,16 @@ describe("usage errors start nothing (exit 2)", () => {
       ["bench/run.ts", ["nope"], 'unknown area "nope"'],
       ["bench/run.ts", ["mgmt", "--quick"], "--quick is for vswitch"],
     ] as Array<[string, string[], string]>) {
-      const r = run(script, args);
+      const r = await run(script, args);
       expect(r.status, `${script} ${args.join(" ")}: ${r.stderr}`).toBe(EXIT.USAGE);
       expect(r.stderr).toContain(text);
       expect(r.stderr).not.toMatch(/\[(bochs|qemu)\]|=== bench/);
     }
-    for (const script of ["scripts/run-bochs.ts", "scripts/hosted.ts", "bench/run.ts"]) expect(run(script, ["--help"]).status).toBe(0);
+    for (const script of ["scripts/run-bochs.ts", "scripts/hosted.ts", "bench/run.ts"]) expect((await run(script, ["--help"])).status).toBe(0);
   });
 
-  it("npm start checks the launcher options before it builds anything", () => {
-    const r = spawnSync("node", [join(ROOT, "scripts/start.mjs"), "--bogus"], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+  it("npm start checks the launcher options before it builds anything", async () => {
+    const r = await spawnAsync("node", [join(ROOT, "scripts/start.mjs"), "--bogus"], { cwd: ROOT, timeoutMs: 300_000 });
     expect(r.status).toBe(EXIT.USAGE);
     expect(r.stderr).toContain("run-qemu: unknown option '--bogus'");
     expect(r.stdout + r.stderr).not.toMatch(/\[build\]|\[qemu\]/);

@@ -3,7 +3,7 @@
 // --dry-run: what would be booted, nothing booted), every tvctl command in it
 // names a real command.
 
-import { spawnSync } from "node:child_process";
+import { spawnAsync } from "../mgmt-api/helpers";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -32,7 +32,7 @@ describe("README commands", () => {
     for (const c of runs) expect(Object.keys(pkg.scripts), c).toContain(c.split(/\s+/)[2]);
   });
 
-  it("every launcher command line parses (--dry-run: nothing booted)", () => {
+  it("every launcher command line parses (--dry-run: nothing booted)", async () => {
     const lines = [...commands(/^npm (start|run (qemu|bochs))\b/)].filter(concrete);
     expect(lines.length).toBeGreaterThanOrEqual(6);
     for (const c of lines) {
@@ -44,7 +44,7 @@ describe("README commands", () => {
       // --dry-run before a kernel-options "--", so it stays a launcher option
       const j = args.indexOf("--");
       const withDry = j >= 0 ? [...args.slice(0, j), "--dry-run", ...args.slice(j)] : [...args, "--dry-run"];
-      const r = spawnSync(TSX, [join(ROOT, script), ...withDry], { cwd: ROOT, encoding: "utf8" });
+      const r = await spawnAsync(TSX, [join(ROOT, script), ...withDry], { cwd: ROOT });
       expect(r.status, `${c}: ${r.stderr}`).toBe(0);
       if (!args.includes("--help")) expect(r.stdout, c).toMatch(/qemu-system-x86_64 |^bochs cpu /);
       if (c.includes("-- shutdown")) expect(r.stdout).toContain("-append shutdown");
