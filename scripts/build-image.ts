@@ -5,14 +5,18 @@
 //   --ld -T boot/linker.ld--> build/typevisor.elf --grub-mkrescue--> build/typevisor.iso
 // Options: --cmdline "..." (default GRUB command line), --iso PATH, --elf PATH,
 // --no-iso, --monitor-obj PATH (link a ready object instead of asc + AOT),
-// --src DIR (AssemblyScript sources other than src/, e.g. a test tree).
+// --src DIR (AssemblyScript sources other than src/, e.g. a test tree),
+// --force (build even when nothing changed).
+// Each step prints one line with its time ([build] asc ... 12.3 s); a build
+// whose inputs (sources, options) are unchanged since the last one does
+// nothing (a stamp in the intermediate directory).
 // Concurrency: every build takes one lock, build/.image.lock (the command line
 // re-runs itself under flock(1); buildImageLocked() does the same for library
 // callers), and the temporaries belong to one output image: the default ELF
 // uses build/{typevisor.wasm,monitor.o,boot,guests}, any other --elf uses
 // build/obj/<elf path>/ (intermediateDir), so two images never share them.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -45,12 +49,30 @@ export interface BuildOptions {
 }
 
 function run(cmd: string, args: string[], quiet = false): void {
-  if (!quiet) console.log(`[build] ${cmd} ${args.join(" ")}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: ["ignore", quiet ? "pipe" : "inherit", "pipe"], encoding: "utf8" });
   if (r.error) throw new Error(`${cmd}: ${r.error.message} (is it installed?)`);
   if (r.status !== 0) throw new Error(`${cmd} failed (status ${r.status}):\n${r.stderr}`);
   if (r.stderr && !quiet) process.stderr.write(r.stderr);
 }
+
+/**
+ * Runs one build step and prints "[build] NAME WHAT (N.N s)": on a terminal
+ * the line appears when the step starts and gets its time at the end; in a
+ * log, whole once the step is done.
+ */
+async function step<T>(quiet: boolean, name: string, what: string, f: () => T | Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const head = `[build] ${name.padEnd(5)} ${what}`;
+  const tty = !quiet && process.stdout.isTTY;
+  if (tty) process.stdout.write(head + " ...");
+  const v = await f();
+  const secs = `(${((performance.now() - t0) / 1000).toFixed(1)} s)`;
+  if (tty) process.stdout.write(` ${secs}\n`);
+  else if (!quiet) console.log(`${head} ${secs}`);
+  return v;
+}
+
+const rel = (p: string) => relative(root, p) || p;
 
 /** asc flags for the baremetal monitor whose sources are under `srcDir` (relative to the root). */
 export function ascFlags(srcDir = "src"): string[] {
@@ -145,23 +167,50 @@ export async function buildImage(opts: BuildOptions = {}): Promise<{ elf: string
   const elf = resolve(opts.elf ?? ELF);
   const objDir = intermediateDir(elf);
   mkdirSync(dirname(elf), { recursive: true });
+  const started = performance.now();
   let monitorObj = opts.monitorObj;
   if (!monitorObj) {
     const wasm = join(objDir, "typevisor.wasm");
-    compileWasm(wasm, quiet, opts.srcDir ?? "src");
+    const srcDir = opts.srcDir ?? "src";
+    await step(quiet, "asc", `${srcDir}/main.ts -> ${rel(wasm)}`, () => compileWasm(wasm, quiet, srcDir));
     monitorObj = join(objDir, "monitor.o");
-    await aotCompile(wasm, monitorObj);
+    const obj = monitorObj;
+    await step(quiet, "aot", `${rel(wasm)} -> ${rel(obj)}`, () => aotCompile(wasm, obj));
   }
-  await buildGuestsIfAny(quiet, join(objDir, "guests"));
-  const objs = assembleBoot(quiet, objDir);
-  link(objs, monitorObj, elf, quiet);
-  if (!quiet) console.log(`[build] ${elf}`);
+  await step(quiet, "guest", `boot/guests -> ${rel(join(objDir, "guests"))}`, () => buildGuestsIfAny(true, join(objDir, "guests")));
+  const objs = await step(quiet, "as", `boot/*.S -> ${rel(join(objDir, "boot"))}/`, () => assembleBoot(quiet, objDir));
+  const mobj = monitorObj;
+  await step(quiet, "link", `-> ${rel(elf)}`, () => link(objs, mobj, elf, quiet));
   let iso: string | undefined;
   if (opts.iso !== false) {
-    iso = opts.iso ?? ISO;
-    makeIso(elf, iso, opts.cmdline ?? "", quiet);
+    const isoPath = opts.iso ?? ISO;
+    iso = isoPath;
+    await step(quiet, "iso", `grub-mkrescue -> ${rel(isoPath)}`, () => makeIso(elf, isoPath, opts.cmdline ?? "", true));
   }
+  if (!quiet) console.log(`[build] done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return { elf, iso };
+}
+
+/** Names, sizes and mtimes of the files under `p` (a file or a directory). */
+function treeStamp(p: string): string {
+  if (!existsSync(p)) return `${p} missing\n`;
+  const st = statSync(p);
+  if (!st.isDirectory()) return `${p} ${st.size} ${st.mtimeMs}\n`;
+  return readdirSync(p).sort().map((n) => treeStamp(join(p, n))).join("");
+}
+
+/**
+ * The stamp of a build: every input (the sources' names, sizes and mtimes,
+ * a --src tree and a --monitor-obj file included) and the options.
+ */
+async function buildStamp(args: string[]): Promise<string> {
+  const { sourceStamp } = await import("./lib/image.ts");
+  let extra = JSON.stringify(args.filter((a) => a !== "--force"));
+  for (const opt of ["--src", "--monitor-obj"]) {
+    const v = argValue(args, opt);
+    if (v) extra += treeStamp(resolve(root, v));
+  }
+  return sourceStamp(extra);
 }
 
 function argValue(args: string[], name: string): string | undefined {
@@ -200,13 +249,27 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     if (r.error) console.error(`[build] FAILED: flock: ${r.error.message}`);
     process.exit(r.status ?? 1);
   }
-  buildImage({
+  const opts: BuildOptions = {
     monitorObj: argValue(args, "--monitor-obj"),
     srcDir: argValue(args, "--src"),
     cmdline: argValue(args, "--cmdline"),
     elf: argValue(args, "--elf"),
     iso: args.includes("--no-iso") ? false : argValue(args, "--iso"),
-  }).then(
+  };
+  const elf = resolve(opts.elf ?? ELF);
+  const stampFile = join(intermediateDir(elf), ".build.stamp");
+  const outputs = [elf, ...(opts.iso === false ? [] : [resolve(opts.iso ?? ISO)])];
+  (async () => {
+    const want = await buildStamp(args);
+    if (!args.includes("--force") && outputs.every((f) => existsSync(f)) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === want) {
+      console.log(`[build] up to date: nothing changed since the last build of ${rel(elf)} (--force builds anyway)`);
+      return;
+    }
+    rmSync(stampFile, { force: true });
+    await buildImage(opts);
+    mkdirSync(dirname(stampFile), { recursive: true });
+    writeFileSync(stampFile, want);
+  })().then(
     () => process.exit(0),
     (e) => {
       console.error(`[build] FAILED: ${e instanceof Error ? e.message : e}`);

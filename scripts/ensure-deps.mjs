@@ -33,11 +33,11 @@ export function ensureNpm() {
   const lock = join(root, "package-lock.json");
   const marker = join(root, "node_modules", ".package-lock.json");
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
-  // Not `npm ci`: npm 11 writes a lock without the other platforms' optional
-  // packages (rollup's, esbuild's) and `npm ci` then refuses it as out of
-  // sync. `npm install` installs the locked versions all the same.
-  console.log("[deps] installing npm packages (npm install)");
-  execSync("npm install --no-audit --no-fund", { cwd: root, stdio: "inherit" });
+  // `npm ci`: installs exactly the lock and never writes it, so a fresh
+  // clone stays clean. The lock lists every platform's optional packages
+  // (rollup's, esbuild's), which is what `npm install` itself writes here.
+  console.log("[deps] installing npm packages (npm ci)");
+  execSync("npm ci --no-audit --no-fund", { cwd: root, stdio: "inherit" });
 }
 
 export function ensureDebian() {

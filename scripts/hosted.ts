@@ -14,12 +14,10 @@ import { existsSync, unlinkSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { loadHosted, Hosted, WasmTrap } from "../src/mgmt-api/host/wasm";
 import { serveConnection } from "../src/mgmt-api/host/conn";
-
-const USAGE = `usage: npm run hosted -- --port NAME=udp:LOCAL:REMOTE ... --mgmt tcp:127.0.0.1:PORT|unix:PATH
-       [--audit-records N] [--virt none|vmx|svm]
-
-LOCAL and REMOTE are PORT (127.0.0.1) or HOST:PORT. Prints a line with
-"ready" once every socket is bound; stops on SIGINT/SIGTERM.`;
+import { Command, InvalidArgumentError, Option, intParser, parser, runProgram, setupProgram, UsageError, usageIn } from "../src/mgmt-api/host/cli";
+import { EXIT } from "../src/mgmt-api/host/exit-codes";
+import { connect } from "../src/mgmt-api/host/client";
+import { serveMetrics } from "../src/mgmt-api/host/metrics";
 
 interface Endpoint {
   host: string;
@@ -32,65 +30,70 @@ interface PortSpec {
   spec: string;
 }
 
-function fail(msg: string, code = 2): never {
+function fail(msg: string, code: number = EXIT.FAILED): never {
   process.stderr.write(`hosted: ${msg}\n`);
   process.exit(code);
 }
 
-function parseEndpoints(s: string, what: string): [Endpoint, Endpoint] {
-  const parts = s.split(":");
+/** "NAME=udp:LOCAL:REMOTE" with LOCAL/REMOTE = PORT or HOST:PORT */
+function parsePortSpec(spec: string): PortSpec {
+  const m = /^([^=]+)=udp:(.+)$/.exec(spec);
+  if (!m) throw new UsageError(`want NAME=udp:LOCAL:REMOTE`);
+  const parts = m[2].split(":");
   const num = (x: string): number => {
     const n = Number(x);
-    if (!/^\d+$/.test(x) || n < 1 || n > 65535) fail(`${what}: bad UDP port "${x}"`);
+    if (!/^\d+$/.test(x) || n < 1 || n > 65535) throw new UsageError(`bad UDP port "${x}"`);
     return n;
   };
-  if (parts.length === 2) return [{ host: "127.0.0.1", port: num(parts[0]) }, { host: "127.0.0.1", port: num(parts[1]) }];
-  if (parts.length === 4) return [{ host: parts[0], port: num(parts[1]) }, { host: parts[2], port: num(parts[3]) }];
-  return fail(`${what}: want udp:LOCAL:REMOTE with LOCAL/REMOTE = PORT or HOST:PORT`);
+  if (parts.length === 2) return { name: m[1], local: { host: "127.0.0.1", port: num(parts[0]) }, remote: { host: "127.0.0.1", port: num(parts[1]) }, spec };
+  if (parts.length === 4) return { name: m[1], local: { host: parts[0], port: num(parts[1]) }, remote: { host: parts[2], port: num(parts[3]) }, spec };
+  throw new UsageError(`want udp:LOCAL:REMOTE with LOCAL/REMOTE = PORT or HOST:PORT`);
 }
 
-function parseArgs(raw: string[]) {
-  // "--flag=value" is "--flag value"
-  const argv = raw.flatMap((a) => (a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]));
-  const ports: PortSpec[] = [];
-  let mgmt = "";
-  let auditRecords: number | undefined;
-  let virt = "none";
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): string => {
-      if (i + 1 >= argv.length) fail(`${a} needs a value\n${USAGE}`);
-      return argv[++i];
-    };
-    if (a === "--port") {
-      const spec = val();
-      const m = /^([^=]+)=udp:(.+)$/.exec(spec);
-      if (!m) fail(`--port ${spec}: want NAME=udp:LOCAL:REMOTE`);
-      const [local, remote] = parseEndpoints(m[2], `--port ${spec}`);
-      if (ports.some((p) => p.name === m[1])) fail(`--port ${spec}: port ${m[1]} given twice`);
-      ports.push({ name: m[1], local, remote, spec });
-    } else if (a === "--mgmt") mgmt = val();
-    else if (a === "--audit-records") {
-      const v = val();
-      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1024) fail("--audit-records: 1-1024");
-      auditRecords = Number(v);
-    } else if (a === "--virt") {
-      virt = val();
-      if (!["none", "vmx", "svm"].includes(virt)) fail("--virt: none, vmx or svm");
-    } else if (a === "--help" || a === "-h") {
-      process.stdout.write(USAGE + "\n");
-      process.exit(0);
-    } else fail(`unknown argument ${a}\n${USAGE}`);
-  }
-  if (!mgmt) fail(`--mgmt is required\n${USAGE}`);
-  return { ports, mgmt, auditRecords, virt };
+interface Opts {
+  ports: PortSpec[];
+  mgmt: string;
+  auditRecords?: number;
+  virt: string;
+  metrics?: string;
+}
+
+function parseArgs(argv: string[]): Promise<Opts> {
+  return new Promise((resolve) => {
+    const io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+    const program = setupProgram(new Command("hosted"), io)
+      .description(
+        "The switch and management server in Node, each switch port on a UDP socket (one Ethernet frame per datagram).\n" +
+          'Prints a line with "ready" once every socket is bound; stops on SIGINT/SIGTERM.',
+      )
+      .option("--port <NAME=udp:LOCAL:REMOTE>", "a switch port: frames in on LOCAL, out to REMOTE (PORT on 127.0.0.1, or HOST:PORT); repeatable",
+        (v: string, prev: PortSpec[] = []) => {
+          const p = parser(parsePortSpec)(v);
+          if (prev.some((x) => x.name === p.name)) throw new InvalidArgumentError(`port ${p.name} given twice`);
+          return [...prev, p];
+        })
+      .option("--mgmt <ADDR>", "management listener: tcp:HOST:PORT or unix:PATH (required)")
+      .option("--audit-records <N>", "audit ring size", intParser("--audit-records", 1, 1024))
+      .addOption(new Option("--virt <KIND>", "what system.info reports").choices(["none", "vmx", "svm"]).default("none"))
+      .option("--metrics <HOST:PORT>", "also serve Prometheus metrics there (as tvctl metrics --listen)")
+      .action((o: { port?: PortSpec[]; mgmt?: string; auditRecords?: number; virt: string; metrics?: string }, cmd: Command) => {
+        // checked here, not as a commander "required option": that check comes before unknown options are named
+        if (!o.mgmt) throw usageIn(cmd, "--mgmt ADDR is required");
+        resolve({ ports: o.port ?? [], mgmt: o.mgmt, auditRecords: o.auditRecords, virt: o.virt, metrics: o.metrics });
+      });
+    runProgram(program, argv, io).then((code) => {
+      // help, --version and usage errors end here; a parsed command line resolved above
+      if (code !== EXIT.OK || !program.opts().mgmt) process.exit(code);
+    });
+  });
 }
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = await parseArgs(process.argv.slice(2));
   let h: Hosted;
   try {
-    h = await loadHosted({ auditRecords: opts.auditRecords, quiet: true });
+    // the first start compiles the switch (seconds): say so, on stderr (stdout carries "ready")
+    h = await loadHosted({ auditRecords: opts.auditRecords, quiet: true, progress: (l) => process.stderr.write(`[hosted] ${l}\n`) });
   } catch (e) {
     fail(`cannot build the hosted switch: ${(e as Error).message}`, 1);
   }
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
     } catch (e) {
       if (e instanceof WasmTrap || e instanceof WebAssembly.RuntimeError) {
         process.stderr.write(`hosted: switch trapped: ${(e as Error).message}\n`);
-        shutdown(70);
+        shutdown(EXIT.INTERNAL);
         return undefined;
       }
       throw e;
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
     try {
       id = h.addTestPort(spec.name);
     } catch (e) {
-      fail(`--port ${spec.spec}: ${(e as Error).message}`);
+      fail(`--port ${spec.spec}: ${(e as Error).message}`, EXIT.USAGE);
     }
     const sock = dgram.createSocket("udp4");
     await new Promise<void>((resolve) => {
@@ -181,13 +184,13 @@ async function main(): Promise<void> {
       const rest = opts.mgmt.slice(4);
       const i = rest.lastIndexOf(":");
       const port = Number(rest.slice(i + 1));
-      if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) fail(`--mgmt ${opts.mgmt}: want tcp:HOST:PORT`);
+      if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) fail(`--mgmt ${opts.mgmt}: want tcp:HOST:PORT`, EXIT.USAGE);
       server.listen(port, rest.slice(0, i), () => resolve());
     } else if (opts.mgmt.startsWith("unix:")) {
       unixPath = opts.mgmt.slice(5);
       if (existsSync(unixPath)) unlinkSync(unixPath);
       server.listen(unixPath, () => resolve());
-    } else fail(`--mgmt ${opts.mgmt}: want tcp:HOST:PORT or unix:PATH`);
+    } else fail(`--mgmt ${opts.mgmt}: want tcp:HOST:PORT or unix:PATH`, EXIT.USAGE);
   });
   const addr = server.address();
   const where = typeof addr === "string" ? `unix:${addr}` : `tcp:${addr!.address}:${addr!.port}`;
@@ -210,8 +213,18 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => shutdown(0));
   process.on("SIGTERM", () => shutdown(0));
 
+  // Prometheus metrics: a client of our own management socket, as tvctl metrics would be
+  if (opts.metrics) {
+    const i = opts.metrics.lastIndexOf(":");
+    const mp = Number(opts.metrics.slice(i + 1));
+    if (i < 1 || !/^\d+$/.test(opts.metrics.slice(i + 1)) || mp > 65535) fail(`--metrics ${opts.metrics}: want HOST:PORT`, EXIT.USAGE);
+    const c = await connect(where);
+    const ms = await serveMetrics(c, opts.metrics.slice(0, i), mp).catch((e) => fail(`cannot listen on ${opts.metrics}: ${e.message}`, EXIT.FAILED));
+    process.stdout.write(`hosted: metrics on http://${ms.address}/metrics\n`);
+  }
+
   const portList = opts.ports.map((p) => `${p.name}=udp:${p.local.host}:${p.local.port}->${p.remote.host}:${p.remote.port}`).join(" ");
   process.stdout.write(`hosted: ready mgmt ${where} ports ${portList || "(none)"}\n`);
 }
 
-main().catch((e) => fail(`${(e as Error).stack ?? e}`, 1));
+main().catch((e) => fail(`${(e as Error).stack ?? e}`, EXIT.INTERNAL));

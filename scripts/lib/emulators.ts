@@ -42,6 +42,8 @@ export interface RunResult {
   serial: string;
   /** Process exit status (null if killed by a signal). */
   status: number | null;
+  /** The signal that ended the process, or null. */
+  signal: NodeJS.Signals | null;
   /** The isa-debug-exit value decoded from QEMU's status, or null. */
   debugExit: number | null;
   /** True when `until` matched before the end. */
@@ -182,12 +184,12 @@ function watch(w: Watch): Promise<Omit<RunResult, "debugExit">> {
       if (poll) clearInterval(poll);
       reject(new Error(`cannot start ${w.cmd}: ${e.message}`));
     });
-    child.on("close", (status) => {
+    child.on("close", (status, signal) => {
       if (poll) clearInterval(poll);
       readFile();
       const elapsedMs = Date.now() - started;
       resolvePromise({
-        serial, status, matched: matchMs !== null, timedOut: matchMs === null && status === 124,
+        serial, status, signal, matched: matchMs !== null, timedOut: matchMs === null && status === 124,
         elapsedMs, matchMs, readyMs, log,
       });
     });

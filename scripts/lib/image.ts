@@ -89,3 +89,25 @@ export async function ensureIso(name: string, cmdline: string, menuEntry = 0): P
   }
   return iso;
 }
+
+/**
+ * A GRUB ISO of the ELF `elf` whose menu boots with `cmdline` at once (menu
+ * timeout 0): how `npm run qemu -- --iso` and `npm run bochs` pass the same
+ * kernel command line as `-kernel`. Rebuilt only when the ELF or the command
+ * line changed (build/run/, one ISO per command line).
+ */
+export async function isoForCmdline(elf: string, cmdline: string, menuEntry = 0): Promise<string> {
+  if (!existsSync(elf)) throw new Error(`${elf} is missing: run npm run build`);
+  const slug = createHash("sha256").update(cmdline + "#" + menuEntry).digest("hex").slice(0, 12);
+  const iso = join(root, "build/run", `typevisor-${slug}.iso`);
+  const stampFile = iso + ".stamp";
+  const want = `${statSync(elf).mtimeMs} ${statSync(elf).size} ${menuEntry} ${cmdline}`;
+  const have = existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
+  if (have !== want || !existsSync(iso)) {
+    mkdirSync(join(root, "build/run"), { recursive: true });
+    const { makeIso } = await import("../build-image.ts");
+    makeIso(elf, iso, cmdline, true, 0, menuEntry);
+    writeFileSync(stampFile, want);
+  }
+  return iso;
+}

@@ -21,12 +21,14 @@ export abstract class MethodSet {
   abstract handle(call: Call): bool;
 }
 
-/** Methods that are audited whenever they are called (see MGMT-API.md "Audit"). */
+/** Methods that are audited whenever they are called (see docs/PROTOCOL.md, audit log). */
 const ALWAYS_AUDITED: Array<string> = [
   "port.set",
   "mirror.add",
   "mirror.remove",
   "fdb.flush",
+  "fdb.add",
+  "fdb.del",
   "stats.reset",
   "vm.start",
   "vm.stop",
@@ -360,7 +362,7 @@ export class MgmtServer {
     w.endObj();
   }
 
-  /** system.memory (added to MGMT-API v1): the size of linear memory (the heap) and the collections run. */
+  /** system.memory (an addition to protocol version 1): the size of linear memory (the heap) and the collections run. */
   private systemMemory(call: Call): void {
     if (!this.noParams(call)) return;
     const w = call.w;

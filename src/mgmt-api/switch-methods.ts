@@ -1,4 +1,4 @@
-// The switch's methods of MGMT-API.md (port.*, fdb.*, mirror.*, stats.reset,
+// The switch's methods of docs/PROTOCOL.md (port.*, fdb.*, mirror.*, stats.reset,
 // config.*): JSON params to the switch's config model and back.
 // Every method parses and validates everything before it changes anything.
 
@@ -30,6 +30,10 @@ import {
   TX_PACKETS,
   TX_BYTES,
   TX_DROPPED,
+  DROP_BASE,
+  DROP_REASONS,
+  MAX_MTU,
+  dropReasonName,
 } from "../vswitch/index";
 import { Call } from "./call";
 import { formatMac } from "../vswitch/mac";
@@ -61,6 +65,8 @@ export class SwitchMethods extends MethodSet {
     else if (m == "fdb.list") this.fdbList(call);
     else if (m == "fdb.flush") this.fdbFlush(call);
     else if (m == "fdb.config") this.fdbConfig(call);
+    else if (m == "fdb.add") this.fdbAdd(call);
+    else if (m == "fdb.del") this.fdbDel(call);
     else if (m == "mirror.list") this.mirrorList(call);
     else if (m == "mirror.add") this.mirrorAdd(call);
     else if (m == "mirror.remove") this.mirrorRemove(call);
@@ -114,15 +120,23 @@ export class SwitchMethods extends MethodSet {
 
   private portSet(call: Call): void {
     const p = call.paramsObj();
-    if (p === null || !call.onlyMembers(p, ["port", "vlan", "qos", "security"], "")) return;
+    if (p === null || !call.onlyMembers(p, ["port", "vlan", "qos", "security", "mtu"], "")) return;
     if (call.need(p, "port", "") === null) return;
     const id = this.portArg(call, p, "port", "");
     if (id < 0) return;
     const name = (p.get("port") as JValue).str;
+    // mtu (an addition): checked here with the rest, set only once the whole call is valid
+    let mtu: i32 = -1;
+    const mv = p.get("mtu");
+    if (mv !== null) {
+      mtu = <i32>call.int(mv, "mtu", 46, MAX_MTU);
+      if (call.failed) return;
+    }
     const cfg = this.sw.getPortConfig(name) as PortConfig;
     if (!readPortSettings(call, p, cfg, "")) return;
     const e = this.sw.setPort(cfg);
     if (e !== null) return this.switchError(call, e);
+    if (mtu >= 0) this.sw.setMtu(id, mtu);
     this.writePort(call.w, id);
   }
 
@@ -147,6 +161,7 @@ export class SwitchMethods extends MethodSet {
     w.key("security");
     writeSecurity(w, port.cfg.security);
     w.key("mirror_dst").bool(port.mirrorDst);
+    w.key("mtu").int(port.mtu);
     const s = port.stats;
     w.key("stats").beginObj();
     w.key("rx_packets").int(s[RX_PACKETS]);
@@ -155,6 +170,11 @@ export class SwitchMethods extends MethodSet {
     w.key("tx_packets").int(s[TX_PACKETS]);
     w.key("tx_bytes").int(s[TX_BYTES]);
     w.key("tx_dropped").int(s[TX_DROPPED]);
+    // drops by reason (an addition): rx reasons add up to rx_dropped, shaper
+    // and no_buffer on egress to tx_dropped
+    w.key("drops").beginObj();
+    for (let r = 0; r < DROP_REASONS; r++) w.key(dropReasonName(r)).int(s[DROP_BASE + r]);
+    w.endObj();
     w.endObj();
     w.endObj();
   }
@@ -231,6 +251,58 @@ export class SwitchMethods extends MethodSet {
     call.w.key("aging_s").int(this.sw.fdbAgingS());
     call.w.key("max_entries").int(this.sw.fdbMaxEntries());
     call.w.endObj();
+  }
+
+  /** fdb.add {mac, vlan, port} (an addition): adds or re-points one static entry. */
+  private fdbAdd(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["mac", "vlan", "port"], "")) return;
+    const mv = call.need(p, "mac", "");
+    if (mv === null) return;
+    const mac = call.mac(mv, "mac");
+    if (mac < 0) return;
+    const vv = call.need(p, "vlan", "");
+    if (vv === null) return;
+    const vlan = <i32>call.int(vv, "vlan", 1, 4094);
+    if (call.failed) return;
+    if (call.need(p, "port", "") === null) return;
+    if (this.portArg(call, p, "port", "") < 0) return;
+    const e = this.sw.addStatic(<u64>mac, vlan, (p.get("port") as JValue).str);
+    // the switch checks the whole static list and names "static[i].mac": name this call's member
+    if (e !== null) return this.switchError(call, new ConfigError(e.code, e.field.slice(e.field.lastIndexOf(".") + 1), e.reason));
+    this.writeStatic(call.w, <u64>mac, vlan);
+  }
+
+  /** fdb.del {mac, vlan} (an addition): removes one static entry; error 1 when there is none. */
+  private fdbDel(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["mac", "vlan"], "")) return;
+    const mv = call.need(p, "mac", "");
+    if (mv === null) return;
+    const mac = call.mac(mv, "mac");
+    if (mac < 0) return;
+    const vv = call.need(p, "vlan", "");
+    if (vv === null) return;
+    const vlan = <i32>call.int(vv, "vlan", 1, 4094);
+    if (call.failed) return;
+    const e = this.sw.removeStatic(<u64>mac, vlan);
+    if (e !== null) return this.switchError(call, e);
+    call.w.beginObj().endObj();
+  }
+
+  private writeStatic(w: JsonWriter, mac: u64, vlan: i32): void {
+    const es = this.sw.staticEntries();
+    for (let i = 0; i < es.length; i++) {
+      if (es[i].mac != mac || es[i].vlan != vlan) continue;
+      w.beginObj();
+      w.key("mac").str(formatMac(<i64>mac));
+      w.key("vlan").int(vlan);
+      w.key("port").str(es[i].port);
+      w.key("static").bool(true);
+      w.endObj();
+      return;
+    }
+    w.nul();
   }
 
   // ---------------------------------------------------------- mirrors
@@ -390,7 +462,7 @@ export class SwitchMethods extends MethodSet {
     }
     const fdb = cv.get("fdb");
     if (fdb !== null) {
-      const f = readFdb(call, fdb, "config.fdb.");
+      const f = readFdb(call, fdb, "config.fdb.", this.sw);
       if (f === null) return;
       cfg.fdb = f;
     }
@@ -691,7 +763,8 @@ function readMirror(call: Call, v: JValue, pre: string): MirrorConfig | null {
   return m;
 }
 
-function readFdb(call: Call, v: JValue, pre: string): FdbConfig | null {
+/** The fdb section of config.apply: members present replace, absent ones keep the switch's current settings. */
+function readFdb(call: Call, v: JValue, pre: string, sw: Switch): FdbConfig | null {
   const field = pre.slice(0, pre.length - 1);
   if (!v.isObj()) {
     call.bad(field, "must be an object");
@@ -699,6 +772,8 @@ function readFdb(call: Call, v: JValue, pre: string): FdbConfig | null {
   }
   if (!call.onlyMembers(v, ["aging_s", "max_entries", "static"], pre)) return null;
   const f = new FdbConfig();
+  f.agingS = sw.fdbAgingS();
+  f.maxEntries = sw.fdbMaxEntries();
   const a = v.get("aging_s");
   if (a !== null) {
     f.agingS = call.int(a, pre + "aging_s", 0, 1000000);
@@ -714,7 +789,8 @@ function readFdb(call: Call, v: JValue, pre: string): FdbConfig | null {
     if (call.failed) return null;
   }
   const s = v.get("static");
-  if (s !== null) {
+  if (s === null) f.statics = sw.staticEntries();
+  else {
     if (!s.isArr()) {
       call.bad(pre + "static", "must be an array of {mac, vlan, port}");
       return null;

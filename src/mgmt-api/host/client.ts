@@ -1,4 +1,4 @@
-// Typed client for the Typevisor management protocol (MGMT-API.md, version 1)
+// Typed client for the Typevisor management protocol (docs/PROTOCOL.md, version 1)
 // over TCP, a unix socket, or a serial character device.
 
 import { openSync, statSync, createReadStream, createWriteStream } from "node:fs";
@@ -16,9 +16,16 @@ export interface Rate {
   rate_kbps: number;
   burst_bytes: number;
 }
+/** Storm control: most frames per second of each kind from the port; 0 = no limit. */
+export interface Storm {
+  broadcast_pps: number;
+  multicast_pps: number;
+  unknown_unicast_pps: number;
+}
 export interface Qos {
   ingress?: Rate | null;
   egress?: Rate | null;
+  storm?: Storm;
 }
 export interface Security {
   max_macs: number;
@@ -31,15 +38,18 @@ export interface PortStats {
   tx_packets: number;
   tx_bytes: number;
   tx_dropped: number;
+  /** drops by reason (vlan, policer, shaper, security, storm, no_buffer, malformed, mirror_dst, filtered) */
+  drops?: Record<string, number>;
 }
 export interface Port {
   name: string;
   kind: "vm" | "uplink" | "internal" | "test";
   mac: string | null;
   vlan: VlanConfig;
-  qos: { ingress: Rate | null; egress: Rate | null };
+  qos: { ingress: Rate | null; egress: Rate | null; storm?: Storm };
   security: Security;
   mirror_dst: boolean;
+  mtu?: number;
   stats: PortStats;
 }
 export interface FdbEntry {
@@ -75,7 +85,8 @@ export interface AuditRecord {
 }
 export interface Vm {
   name: string;
-  state: "created" | "running" | "paused" | "stopped";
+  /** halted: the guest stopped itself (HLT with interrupts off, nothing to wake it) */
+  state: "created" | "running" | "paused" | "halted" | "stopped";
   reason?: string;
   vcpus: number;
   memory_mib: number;
@@ -145,7 +156,8 @@ async function openStream(addr: string, timeoutMs: number): Promise<Duplex> {
     target = { kind: "tcp", host: rest.slice(0, i).replace(/^\[|\]$/g, ""), port };
   } else if (addr.startsWith("unix:")) {
     target = { kind: "unix", path: addr.slice(5) };
-  } else if (addr.startsWith("/") || addr.startsWith(".")) {
+  } else if (!/^[a-z][a-z0-9+.-]*:/i.test(addr) || /^[A-Za-z]:[\\/]/.test(addr)) {
+    // anything without a scheme is a path, relative ones too (build/com2.sock)
     let st;
     try {
       st = statSync(addr);
@@ -156,7 +168,7 @@ async function openStream(addr: string, timeoutMs: number): Promise<Duplex> {
     else if (st.isCharacterDevice() || st.isFIFO()) target = { kind: "dev", path: addr };
     else throw new TransportError(`${addr} is neither a socket nor a character device`);
   } else {
-    throw new TransportError(`bad address ${addr}: want tcp:HOST:PORT, unix:PATH or a device path`);
+    throw new TransportError(`bad address ${addr}: want tcp:HOST:PORT, unix:PATH or the path of a socket or device`);
   }
   if (target.kind === "dev") {
     const path = target.path;
@@ -311,7 +323,7 @@ export class Client {
   portGet(port: string): Promise<Port> {
     return this.call("port.get", { port });
   }
-  portSet(port: string, change: { vlan?: VlanConfig; qos?: Qos; security?: Security }): Promise<Port> {
+  portSet(port: string, change: { vlan?: VlanConfig; qos?: Qos; security?: Security; mtu?: number }): Promise<Port> {
     return this.call("port.set", { port, ...change });
   }
   fdbList(filter: { vlan?: number; port?: string } = {}): Promise<FdbEntry[]> {
@@ -322,6 +334,12 @@ export class Client {
   }
   fdbConfig(change: { aging_s?: number; max_entries?: number } = {}): Promise<{ aging_s: number; max_entries: number }> {
     return this.call("fdb.config", change);
+  }
+  fdbAdd(mac: string, vlan: number, port: string): Promise<{ mac: string; vlan: number; port: string; static: true }> {
+    return this.call("fdb.add", { mac, vlan, port });
+  }
+  fdbDel(mac: string, vlan: number): Promise<Record<string, never>> {
+    return this.call("fdb.del", { mac, vlan });
   }
   mirrorList(): Promise<Mirror[]> {
     return this.call("mirror.list");

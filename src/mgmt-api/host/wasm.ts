@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const ENTRY = "src/mgmt-api/hosted-entry.ts";
-const OUT_DIR = join(ROOT, "build", "mgmt");
+// TV_HOSTED_BUILD_DIR: another cache (a test of the first, uncached start)
+const OUT_DIR = process.env.TV_HOSTED_BUILD_DIR || join(ROOT, "build", "mgmt");
 
 function listSources(dir: string, out: string[]): void {
   if (!existsSync(dir)) return;
@@ -38,11 +39,13 @@ function sourceHash(): string {
 }
 
 /** Compiles the hosted wasm unless a build of the same sources exists; returns its path. */
-export async function buildHosted(opts: { quiet?: boolean } = {}): Promise<string> {
+export async function buildHosted(opts: { quiet?: boolean; progress?: (line: string) => void } = {}): Promise<string> {
   const hash = sourceHash();
   const out = join(OUT_DIR, `hosted-${hash}.wasm`);
   if (existsSync(out) && statSync(out).size > 0) return out;
   mkdirSync(OUT_DIR, { recursive: true });
+  const started = performance.now();
+  opts.progress?.(`asc ${ENTRY} --target node -O3 (not built for these sources yet; about 10-20 s)`);
   const tmp = `${out}.${process.pid}.tmp`;
   const asc = (await import("assemblyscript/asc")).default;
   let errText = "";
@@ -63,6 +66,7 @@ export async function buildHosted(opts: { quiet?: boolean } = {}): Promise<strin
   }
   renameSync(tmp, out);
   for (const ext of [".js", ".d.ts"]) rmSync(tmp + ext, { force: true }); // the node target's bindings: unused
+  opts.progress?.(`built ${relative(process.cwd(), out)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return out;
 }
 
@@ -214,8 +218,8 @@ export class Hosted {
 }
 
 /** Instantiates the hosted wasm (building it first if needed). */
-export async function loadHosted(opts: { auditRecords?: number; auditBytes?: number; quiet?: boolean } = {}): Promise<Hosted> {
-  const path = await buildHosted({ quiet: opts.quiet ?? true });
+export async function loadHosted(opts: { auditRecords?: number; auditBytes?: number; quiet?: boolean; progress?: (line: string) => void } = {}): Promise<Hosted> {
+  const path = await buildHosted({ quiet: opts.quiet ?? true, progress: opts.progress });
   const bytes = readFileSync(path);
   let memory: WebAssembly.Memory | undefined;
   const readStr = (ptr: number): string => {

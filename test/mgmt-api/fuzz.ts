@@ -6,7 +6,7 @@
 // well-formed, and a failed call changes nothing (config, ports, counters,
 // mirrors, FDB; the audit log gains at most its one failure record).
 //
-//   npx tsx test/mgmt/fuzz.ts [--long] [--seed N] [--count N]
+//   npx tsx test/mgmt-api/fuzz.ts [--long] [--seed N] [--count N]
 //   npm run fuzz            (the long run: 1,000,000 requests)
 
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -63,6 +63,8 @@ const METHODS = [
   "fdb.list",
   "fdb.flush",
   "fdb.config",
+  "fdb.add",
+  "fdb.del",
   "mirror.list",
   "mirror.add",
   "mirror.remove",
@@ -133,6 +135,10 @@ class Gen {
     const q: { [k: string]: J } = {};
     if (this.r.chance(0.6)) q.ingress = this.rate();
     if (this.r.chance(0.6)) q.egress = this.rate();
+    if (this.r.chance(0.2)) {
+      const pps = () => (this.r.chance(0.9) ? this.r.pick([0, 10, 1000, 100000]) : this.r.pick([-1, 1e12]));
+      q.storm = { broadcast_pps: pps(), multicast_pps: pps(), unknown_unicast_pps: pps() };
+    }
     return q;
   }
   security(): J {
@@ -156,6 +162,10 @@ class Gen {
     if (this.r.chance(0.3)) o.security = this.security();
     return o;
   }
+  /** port.set only (config documents carry no mtu) */
+  mtu(): J {
+    return this.r.chance(0.9) ? this.r.pick([46, 1400, 1500, 1990]) : this.r.pick([45, 1991, 0, -1]);
+  }
   config(): J {
     const r = this.r;
     const c: { [k: string]: J } = {};
@@ -175,8 +185,15 @@ class Gen {
     switch (method) {
       case "port.get":
         return { port: this.port() };
-      case "port.set":
-        return { port: this.port(), ...this.portSettings() };
+      case "port.set": {
+        const p: { [k: string]: J } = { port: this.port(), ...this.portSettings() };
+        if (r.chance(0.2)) p.mtu = this.mtu();
+        return p;
+      }
+      case "fdb.add":
+        return { mac: this.mac(), vlan: this.vid(), port: this.port() };
+      case "fdb.del":
+        return { mac: this.mac(), vlan: this.vid() };
       case "fdb.list":
       case "fdb.flush": {
         const p: { [k: string]: J } = {};
@@ -528,7 +545,7 @@ if (process.argv[1] && /fuzz\.ts$/.test(process.argv[1])) {
   const long = process.argv.includes("--long");
   const seed = Number(arg("--seed") ?? (long ? Date.now() % 2 ** 31 : 1));
   const count = Number(arg("--count") ?? (long ? 1_000_000 : 50_000));
-  console.log(`fuzz: seed ${seed}, ${count} requests (reproduce: npx tsx test/mgmt/fuzz.ts --seed ${seed} --count ${count})`);
+  console.log(`fuzz: seed ${seed}, ${count} requests (reproduce: npx tsx test/mgmt-api/fuzz.ts --seed ${seed} --count ${count})`);
   runFuzz({
     seed,
     count,

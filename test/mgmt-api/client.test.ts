@@ -163,7 +163,9 @@ describe("client library", () => {
     const refused = await connect(`tcp:127.0.0.1:${port}`).catch((x) => x);
     expect(refused).toBeInstanceOf(TransportError);
     expect(refused.message).toContain(`127.0.0.1:${port}`);
-    expect(await connect("bogus").catch((x) => x.message)).toContain("bad address");
+    expect(await connect("ftp:x").catch((x) => x.message)).toContain("bad address");
+    // no scheme: a path, relative ones too
+    expect(await connect("build/no-such.sock").catch((x) => x.message)).toMatch(/^cannot open build\/no-such.sock: .*ENOENT/);
   });
 });
 

@@ -1,6 +1,6 @@
 // Protocol tests over a real TCP socket against the hosted runner: every
 // method, every error code, the framing rules, config.apply atomicity and
-// audit continuity (MGMT-API.md).
+// audit continuity (docs/PROTOCOL.md).
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frame, LineConn, Runner, startRunner } from "./helpers";
@@ -59,7 +59,11 @@ describe("methods", () => {
       qos: { ingress: null, egress: null },
       security: { max_macs: 0, allowed_macs: [] },
       mirror_dst: false,
-      stats: { rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_packets: 0, tx_bytes: 0, tx_dropped: 0 },
+      mtu: 1500,
+      stats: {
+        rx_packets: 0, rx_bytes: 0, rx_dropped: 0, tx_packets: 0, tx_bytes: 0, tx_dropped: 0,
+        drops: { vlan: 0, policer: 0, shaper: 0, security: 0, storm: 0, no_buffer: 0, malformed: 0, mirror_dst: 0, filtered: 0 },
+      },
     });
     expectError(await c.req("port.get", { port: "nope" }), 1, "port");
     expectError(await c.req("port.get", {}), -32602, "port");
@@ -140,6 +144,53 @@ describe("methods", () => {
     expect((await c.req("fdb.config", { aging_s: 300, max_entries: 8192 })).result).toEqual({ aging_s: 300, max_entries: 8192 });
   });
 
+  it("stats.drops counts by reason (an addition): a frame on a VLAN the port does not carry is a vlan drop", async () => {
+    expect((await c.req("stats.reset")).result).toEqual({});
+    // b is access VLAN 1: a tagged frame is not allowed there
+    await r.inject("b", frame({ dst: "ff:ff:ff:ff:ff:ff", src: "02:00:00:00:0b:07", vid: 42 }));
+    let st: any;
+    for (let i = 0; i < 100; i++) {
+      st = (await c.req("port.get", { port: "b" })).result.stats;
+      if (st.rx_dropped > 0) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(st.rx_dropped).toBe(1);
+    expect(st.drops.vlan).toBe(1);
+    expect(Object.entries(st.drops).filter(([k]) => k !== "vlan").every(([, v]) => v === 0)).toBe(true);
+    expect((await c.req("stats.reset")).result).toEqual({});
+  });
+
+  it("port.set mtu (an addition): 46-1990, checked with the rest of the call", async () => {
+    expect((await c.req("port.set", { port: "d", mtu: 9000 / 5 })).result.mtu).toBe(1800);
+    expectError(await c.req("port.set", { port: "d", mtu: 45 }), -32602, "mtu");
+    expectError(await c.req("port.set", { port: "d", mtu: 1991 }), -32602, "mtu");
+    // a bad vlan in the same call: the mtu is not set either
+    expectError(await c.req("port.set", { port: "d", mtu: 1000, vlan: { mode: "access", vlan: 0 } }), -32602, "vlan.vlan");
+    expect((await c.req("port.get", { port: "d" })).result.mtu).toBe(1800);
+    expect((await c.req("port.set", { port: "d", mtu: 1500 })).result.mtu).toBe(1500);
+  });
+
+  it("fdb.add and fdb.del (additions): one static entry at a time, audited", async () => {
+    const last = (await c.req("audit.info")).result.last_seq;
+    expect((await c.req("fdb.add", { mac: "02:00:00:00:0F:01", vlan: 1, port: "c" })).result).toEqual({ mac: "02:00:00:00:0f:01", vlan: 1, port: "c", static: true });
+    // again with another port re-points it
+    expect((await c.req("fdb.add", { mac: "02:00:00:00:0f:01", vlan: 1, port: "d" })).result.port).toBe("d");
+    const l = (await c.req("fdb.list", { port: "d" })).result;
+    expect(l).toEqual([{ mac: "02:00:00:00:0f:01", vlan: 1, port: "d", static: true, age_s: 0 }]);
+    expectError(await c.req("fdb.add", { mac: "02:00:00:00:0f:01", vlan: 1, port: "zz" }), 1, "port");
+    expectError(await c.req("fdb.add", { mac: "01:00:5e:00:00:01", vlan: 1, port: "c" }), -32602, "mac");
+    expectError(await c.req("fdb.add", { mac: "02:00:00:00:0f:02", vlan: 4095, port: "c" }), -32602, "vlan");
+    expectError(await c.req("fdb.add", { mac: "02:00:00:00:0f:02", port: "c" }), -32602, "vlan");
+    expectError(await c.req("fdb.del", { mac: "02:00:00:00:0f:01", vlan: 2 }), 1, "mac");
+    expect((await c.req("fdb.del", { mac: "02:00:00:00:0f:01", vlan: 1 })).result).toEqual({});
+    expect((await c.req("fdb.list")).result).toEqual([]);
+    const recs = (await c.req("audit.list", { since: last })).result;
+    expect(recs.map((x: any) => [x.method, x.ok])).toEqual([
+      ["fdb.add", true], ["fdb.add", true], ["fdb.add", false], ["fdb.add", false], ["fdb.add", false], ["fdb.add", false],
+      ["fdb.del", false], ["fdb.del", true],
+    ]);
+  });
+
   it("mirror.add, mirror.list, mirror.remove", async () => {
     const m = (await c.req("mirror.add", { name: "m1", src_ports: [{ port: "a", dir: "rx" }], src_vlans: [7, 8], dst_port: "c" })).result;
     expect(m).toEqual({ name: "m1", src_ports: [{ port: "a", dir: "rx" }], src_vlans: [[7, 8]], dst_port: "c", stats: { packets: 0, bytes: 0 } });
@@ -165,19 +216,28 @@ describe("methods", () => {
   });
 
   it("stats.reset", async () => {
+    // Start from zero: the fdb test already sent a frame into a, so "rx > 0"
+    // alone would be true before this test's own frame is counted (the frame
+    // then lands between the reads below: rx 1, then 2).
+    expect((await c.req("stats.reset")).result).toEqual({});
     await r.inject("a", frame({ dst: "ff:ff:ff:ff:ff:ff", src: "02:00:00:00:0a:02" }));
     let rx = 0;
     for (let i = 0; i < 100 && rx === 0; i++) {
       rx = (await c.req("port.get", { port: "a" })).result.stats.rx_packets;
       if (rx === 0) await new Promise((res) => setTimeout(res, 20));
     }
-    expect(rx).toBeGreaterThan(0);
+    // one frame in, counted once
+    expect(rx).toBe(1);
     expect((await c.req("stats.reset", { port: "b" })).result).toEqual({});
     expect((await c.req("port.get", { port: "a" })).result.stats.rx_packets).toBe(rx);
     expectError(await c.req("stats.reset", { port: "zz" }), 1, "port");
     expect((await c.req("stats.reset")).result).toEqual({});
     const all = (await c.req("port.list")).result;
-    for (const p of all) expect(Object.values(p.stats).every((v) => v === 0)).toBe(true);
+    for (const p of all) {
+      const { drops, ...counters } = p.stats;
+      expect(Object.values(counters).every((v) => v === 0)).toBe(true);
+      expect(Object.values(drops).every((v) => v === 0)).toBe(true);
+    }
   });
 
   it("vm.list is empty; vm.* answer not found", async () => {
@@ -222,6 +282,16 @@ describe("config.get / config.apply", () => {
     expect((await c.req("fdb.list", { vlan: 20 })).result).toEqual([{ mac: "02:00:00:00:00:99", vlan: 20, port: "a", static: true, age_s: 0 }]);
     // applying config.get's output changes nothing
     expect((await c.req("config.apply", { config: after, dry_run: true })).result.changes).toEqual([]);
+  });
+
+  it("an fdb section keeps the settings it does not list (a clarification: absent aging_s, max_entries, static keep)", async () => {
+    const before = (await c.req("config.get")).result.fdb;
+    expect(before.aging_s).toBe(100); // from the test above: not the default
+    expect((await c.req("config.apply", { config: { fdb: { max_entries: 2000 } }, dry_run: true })).result.changes).toEqual(["fdb: max_entries 1000 -> 2000"]);
+    expect((await c.req("config.apply", { config: { fdb: {} } })).result.changes).toEqual([]);
+    expect((await c.req("config.get")).result.fdb).toEqual(before);
+    // an empty static list is listed, so it clears them
+    expect((await c.req("config.apply", { config: { fdb: { static: [] } }, dry_run: true })).result.changes.length).toBe(1);
   });
 
   it("one bad field anywhere changes nothing (atomicity)", async () => {

@@ -244,3 +244,28 @@ export function vidOf(f: Buffer): number | null {
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * A child process to its end, without blocking: vitest's worker must keep
+ * answering its RPC (spawnSync in a loop blocks it for the sum of the runs).
+ */
+export function spawnAsync(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const t = opts.timeoutMs ? setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs) : undefined;
+    p.stdout!.on("data", (d) => (stdout += d));
+    p.stderr!.on("data", (d) => (stderr += d));
+    p.stdin!.on("error", () => {});
+    p.stdin!.end(opts.input ?? "");
+    p.on("close", (status) => {
+      if (t) clearTimeout(t);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
