@@ -336,6 +336,8 @@ export class MgmtServer {
     if (m == "vm.pause") return this.vmChange(call, VmOp.Pause);
     if (m == "vm.resume") return this.vmChange(call, VmOp.Resume);
     if (m == "vm.reset") return this.vmChange(call, VmOp.Reset);
+    if (m == "vm.console") return this.vmConsole(call);
+    if (m == "vm.console_write") return this.vmConsoleWrite(call);
     const ms = this.methods;
     if (ms !== null && ms.handle(call)) return;
     call.fail(E_METHOD, "method not found: " + m, "method", "unknown method");
@@ -395,6 +397,62 @@ export class MgmtServer {
     call.w.beginArr();
     for (let i = 0; i < vms.length; i++) writeVm(call.w, vms[i]);
     call.w.endArr();
+  }
+
+  /** vm.console {name, since?} -> {seq, lines} (docs/GUESTS.md "Consoles"). */
+  private vmConsole(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["name", "since"], "")) return;
+    const nv = call.need(p, "name", "");
+    if (nv === null) return;
+    const name = call.name(nv, "name");
+    if (name === null) return;
+    let since: i64 = 0;
+    const s = p.get("since");
+    if (s !== null) {
+      since = call.int(s, "since", 0, 999999999999999999);
+      if (call.failed) return;
+    }
+    const lines = new Array<string>();
+    const seq = this.vms.console(name, <u64>since, lines);
+    if (seq < 0) {
+      call.fail(1, "VM not found: " + name, "name", "no such VM");
+      return;
+    }
+    const w = call.w;
+    w.beginObj();
+    w.key("seq").int(seq);
+    w.key("lines").beginArr();
+    for (let i = 0; i < lines.length; i++) w.str(lines[i]);
+    w.endArr();
+    w.endObj();
+  }
+
+  /** vm.console_write {name, data}: at most 4096 bytes per call (GUESTS.md) -> {written}. */
+  private vmConsoleWrite(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["name", "data"], "")) return;
+    const nv = call.need(p, "name", "");
+    if (nv === null) return;
+    const name = call.name(nv, "name");
+    if (name === null) return;
+    const dv = call.need(p, "data", "");
+    if (dv === null) return;
+    const data = call.str(dv, "data");
+    if (data === null) return;
+    if (String.UTF8.byteLength(data) > 4096) {
+      call.bad("data", "at most 4096 bytes per call");
+      return;
+    }
+    const r = this.vms.consoleWrite(name, data);
+    if (r.code != 0) {
+      call.fail(r.code, r.message, "name", r.message);
+      return;
+    }
+    const w = call.w;
+    w.beginObj();
+    w.key("written").int(<i64>r.written);
+    w.endObj();
   }
 
   private vmChange(call: Call, op: VmOp): void {

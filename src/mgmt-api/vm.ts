@@ -22,6 +22,8 @@ export class VmInfo {
 export class VmResult {
   code: i32 = 0;
   message: string = "";
+  /** vm.console_write: bytes taken. */
+  written: i32 = 0;
   static ok(): VmResult {
     return new VmResult();
   }
@@ -53,6 +55,17 @@ export abstract class VmBackend {
   /** One VM, or null when there is none of that name. */
   abstract find(name: string): VmInfo | null;
   abstract change(name: string, op: VmOp): VmResult;
+  /**
+   * vm.console: the kept console lines numbered above `since` into `out`; returns the number of the last
+   * line (0: none yet), or -1 for an unknown VM.
+   */
+  console(name: string, since: u64, out: Array<string>): i64 {
+    return -1;
+  }
+  /** vm.console_write: bytes for the VM's serial console; the count taken, or an error result. */
+  consoleWrite(name: string, data: string): VmResult {
+    return VmResult.error(1, "VM not found: " + name);
+  }
 }
 
 /** Until the VMM exists: no VMs. */

@@ -126,19 +126,19 @@ function xsaveSize(mask: u64): u32 {
 
 /** Port 0xE9 debug console: bytes collected into lines prefixed with the VM name. */
 function consoleByte(vm: Vm, byte: u32): void {
-  if (byte == 10 || vm.line.length >= 160) {
-    print("[" + vm.name + "] " + vm.line + "\n");
-    vm.line = "";
+  if (byte == 10 || vm.lineLen >= vm.lineBuf.length) {
+    flushConsole(vm);
     if (byte == 10) return;
   }
   if (byte == 13) return;
-  vm.line += String.fromCharCode(byte >= 0x20 && byte < 0x7f ? <i32>byte : 0x3f);
+  vm.lineBuf[vm.lineLen++] = <u8>byte; // ConsoleLog.line makes it printable
 }
 
+/** A complete line goes to the VM's console log (the only allocation: one string per line). */
 export function flushConsole(vm: Vm): void {
-  if (vm.line.length > 0) {
-    print("[" + vm.name + "] " + vm.line + "\n");
-    vm.line = "";
+  if (vm.lineLen > 0) {
+    vm.console.line(vm.lineBuf, vm.lineLen);
+    vm.lineLen = 0;
   }
 }
 

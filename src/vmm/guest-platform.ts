@@ -78,8 +78,7 @@ export class VmPlatform {
   /** Port accesses no device claimed (they read all ones). */
   unclaimedIo: u64 = 0;
 
-  constructor(name: string, print: (s: string) => void) {
-    const con = new ConsoleLog(name, print);
+  constructor(con: ConsoleLog) {
     this.console = con;
     const dev = new GuestPlatform(guestClock, LAPIC_BUS_HZ, con);
     // A host bridge at 00:00.0: Linux accepts configuration mechanism 1 only after finding a host bridge (or

@@ -8,6 +8,7 @@ import { consolePoll } from "../drivers/console";
 import { ExitKind, EXIT_NAMES } from "./vcpu";
 import { Monitor, OpResult } from "./monitor";
 import { STATE_NAMES, Vm } from "./vm";
+import { ConsoleLog } from "./guest-platform";
 
 export class VmmBackend extends VmBackend {
   constructor(public monitor: Monitor) {
@@ -51,6 +52,32 @@ export class VmmBackend extends VmBackend {
   find(name: string): VmInfo | null {
     const vm = this.monitor.find(name);
     return vm ? this.info(vm) : null;
+  }
+
+  console(name: string, since: u64, out: Array<string>): i64 {
+    const vm = this.monitor.find(name);
+    if (!vm) return -1;
+    const c = vm.console;
+    let first = since + 1;
+    if (c.seq >= <u64>ConsoleLog.KEEP && first <= c.seq - <u64>ConsoleLog.KEEP) first = c.seq - <u64>ConsoleLog.KEEP + 1;
+    for (let n = first; n <= c.seq; n++) {
+      const l = c.get(n);
+      if (l !== null) out.push(l);
+    }
+    return <i64>c.seq;
+  }
+
+  consoleWrite(name: string, data: string): VmResult {
+    const vm = this.monitor.find(name);
+    if (!vm) return VmResult.error(1, "VM not found: " + name);
+    const p = vm.platform;
+    if (!p) return VmResult.error(2, "VM " + name + " has no serial console (a test guest)");
+    const bytes = Uint8Array.wrap(String.UTF8.encode(data));
+    let n = 0;
+    for (let i = 0; i < bytes.length; i++) if (p.dev.uart.inputByte(bytes[i])) n++;
+    const r = VmResult.ok();
+    r.written = n;
+    return r;
   }
 
   change(name: string, op: VmOp): VmResult {

@@ -9,7 +9,10 @@ import { guest_copy } from "../hw/vmx";
 import { PAT_POWER_ON } from "../hw/msr";
 import { resetLazyState } from "./lazy-state";
 import { GuestRam } from "./guest-ram";
-import { VmPlatform } from "./guest-platform";
+import { ConsoleLog, VmPlatform } from "./guest-platform";
+
+/** Longest debug-port line; longer ones are split. */
+const LINE_MAX: i32 = 160;
 import { prepareLinux } from "./linux/guest";
 import { CpuState } from "./cpu-state";
 import { print } from "../drivers/console";
@@ -57,7 +60,11 @@ export class Vm {
   msrDenied: u64 = 0;
   /** Guest IA32_PAT as the guest last wrote it (power-on value). */
   pat: u64 = PAT_POWER_ON;
-  line: string = "";
+  /** Console lines ("[NAME] line" on COM1, the last ConsoleLog.KEEP for vm.console). */
+  console: ConsoleLog;
+  /** The debug-port (0xE9) line being assembled: bytes, no allocation per byte. */
+  lineBuf: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
+  lineLen: i32 = 0;
   /** Host-physical address handed to the guest in RCX at start (hostile guest's target). */
   peerPa: u64 = 0;
   /** Guest parameter in RBX at start; `paramStep` is added at every reset. */
@@ -85,6 +92,7 @@ export class Vm {
     public ramBytes: u64,
     backend: VirtBackend,
   ) {
+    this.console = new ConsoleLog(name, print);
     const large = ramBytes >= 0x200000 && (ramBytes & 0x1fffff) == 0;
     let ram = large ? allocFrames2m(ramBytes >> 12) : allocFrames(ramBytes >> 12);
     if (ram == 0) ram = allocFrames(ramBytes >> 12);
@@ -133,7 +141,7 @@ export class Vm {
     this.pat = PAT_POWER_ON;
     this.halted = false;
     this.reason = "";
-    this.line = "";
+    this.lineLen = 0;
     this.loadError = "";
   }
 
@@ -144,7 +152,7 @@ export class Vm {
   private loadLinux(img: LinuxImage): bool {
     let p = this.platform;
     if (!p) {
-      p = new VmPlatform(this.name, print);
+      p = new VmPlatform(this.console);
       p.addNic(this.name, this.ram, this.mac);
       this.platform = p;
     } else p.reset();
