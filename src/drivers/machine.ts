@@ -49,7 +49,11 @@ export class MachineDevices {
         n.message = "";
       }
       const p = sw.port(n.portId);
-      if (p != null) p.linkUp = n.state == NetState.Running && n.linkUp;
+      const up = n.state == NetState.Running && n.linkUp;
+      if (p != null && p.linkUp != up) {
+        p.linkUp = up;
+        log("net", n.name + ": link " + (up ? "up" : "down"));
+      }
     }
     if (this.rxFrames - this.reported >= REPORT_EVERY) {
       this.reported = this.rxFrames;
@@ -142,9 +146,12 @@ function bindNet(f: PciFunction, sw: Switch): void {
   n.portId = id;
   machine.uplinks.push(n);
   f.driver = name;
+  const p = sw.port(id);
+  if (p != null) p.linkUp = ok && n.linkUp;
   if (!ok) {
-    warn("net", name + " (" + f.address() + " " + t.kind() + "): " + n.message + "; link down");
+    warn("net", name + " (" + f.address() + " " + t.kind() + "): " + n.message + "; link down, retried every 1000 polls");
     n.message = "";
+    n.retryLater();
     return;
   }
   log("net", name + ": " + f.address() + " virtio-net " + t.kind() + ", mac " + (n.hasMac ? formatMac(n.mac) : "none") +

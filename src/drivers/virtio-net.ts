@@ -190,6 +190,11 @@ export class VirtioNet {
     else this.linkUp = (this.transport.config16(CONFIG_STATUS) & LINK_UP) != 0;
   }
 
+  /** After a failed start at boot: try again every RESTART_BACKOFF polls, as after a fault. */
+  retryLater(): void {
+    if (this.state != NetState.Running) this.backoff = RESTART_BACKOFF;
+  }
+
   /**
    * Takes the device down after it broke a ring or asked for a reset: one
    * `message` for the owner's `[net]` line, link down, a restart at once and
@@ -219,7 +224,7 @@ export class VirtioNet {
       if (this.backoff > 0 && --this.backoff == 0) {
         this.transport.reset();
         if (!this.start()) this.backoff = RESTART_BACKOFF;
-        else this.message = "restarted after a fault, link " + (this.linkUp ? "up" : "down");
+        else this.message = "device restarted, link " + (this.linkUp ? "up" : "down");
       }
       return 0;
     }

@@ -394,3 +394,4 @@ export function devConBadLen(): void {
   q.push(conChain.head, 100000);
   q.publishUsed();
 }
+export function netRetryLater(): void { net.retryLater(); }
