@@ -320,7 +320,7 @@ let conMem = new LinearMemory(changetype<usize>(conBuf), <u64>CON_WINDOW);
 let ser = new FakeSerialDevice(conMem);
 let con = new VirtioConsole("console0", ser, conMem, 0, new NoBarrier());
 const conChain = new Chain(4);
-const ioBuf = new StaticArray<u8>(8192);
+const ioBuf = new StaticArray<u8>(32768); // more than the 16 TX buffers of 1 KiB one poll can fill
 
 export function conReset(multiport: bool): void {
   conBuf = new StaticArray<u8>(CON_WINDOW);
@@ -395,3 +395,14 @@ export function devConBadLen(): void {
   q.publishUsed();
 }
 export function netRetryLater(): void { net.retryLater(); }
+export function conOutDropped(): u64 { return con.outDropped; }
+/** Queues `len` bytes of 'z' for the host without polling (a reader that does not read). */
+export function conWriteMany(len: i32): i32 {
+  let total = 0;
+  for (let left = len; left > 0; left -= 4096) {
+    const n = left < 4096 ? left : 4096;
+    for (let i = 0; i < n; i++) ioBuf[i] = 0x7a;
+    total += con.write(ioAddr(), n);
+  }
+  return total;
+}
