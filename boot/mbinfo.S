@@ -7,11 +7,11 @@
         .intel_syntax noprefix
         .code32
 
-#define MBI_COPY_SIZE  32768
+#define MBI_COPY_SIZE  131072   /* multiboot 2: 32 module tags with 2048-byte strings fit (GUESTS.md) */
 #define MB1_CMDLINE_MAX 4096
 #define MB1_MMAP_MAX   8192
-#define MB1_MODS_MAX   16       /* module entries kept (multiboot 3.3 mods_*) */
-#define MB1_MODSTR_MAX 256      /* bytes kept of each module string */
+#define MB1_MODS_MAX   32       /* module entries kept (multiboot 3.3 mods_*; GUESTS.md: at least 32) */
+#define MB1_MODSTR_MAX 2048     /* bytes kept of each module string (Linux command-line limit, GUESTS.md) */
 #define MODULE_MAX     0x10000000 /* a module larger than 256 MiB is refused (src/vmm/multiboot.ts) */
 
         .section .text.boot32, "ax"

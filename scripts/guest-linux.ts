@@ -6,7 +6,8 @@
 // The kernel is the package `linux-image-cloud-amd64` depends on today (resolved with
 // apt-cache), fetched with `apt-get download` and unpacked with `dpkg-deb -x` under
 // build/linux/ (never installed, never into /boot). A second run with the same
-// inputs does nothing. Nothing here is committed.
+// inputs does nothing. Nothing here is committed. TV_LINUX_DIR and TV_APT_OPTIONS
+// exist for the tests.
 //
 // The initramfs /init: mounts proc, sys and dev; loads the virtio, virtio-net and
 // 802.1Q modules; brings eth0 up if present; prints TYPEVISOR-INIT-OK; runs the
@@ -22,7 +23,8 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const LINUX_DIR = join(root, "build/linux");
+/** TV_LINUX_DIR moves the output (the tests use it to exercise failures without touching the cache). */
+export const LINUX_DIR = process.env.TV_LINUX_DIR ? resolve(process.env.TV_LINUX_DIR) : join(root, "build/linux");
 export const BZIMAGE = join(LINUX_DIR, "bzImage");
 export const INITRAMFS = join(LINUX_DIR, "initramfs.cpio.gz");
 export const MANIFEST = join(LINUX_DIR, "manifest.json");
@@ -110,8 +112,10 @@ function download(pkg: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
   const have = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
   if (have) return join(dir, have);
+  // TV_APT_OPTIONS: extra apt-get options, e.g. "-o Acquire::http::Proxy=..." (the tests make the archive unreachable with it).
+  const extra = (process.env.TV_APT_OPTIONS ?? "").split(/\s+/).filter(Boolean);
   try {
-    sh("apt-get", ["download", pkg], dir);
+    sh("apt-get", [...extra, "download", pkg], dir);
   } catch (e) {
     throw new Error(`cannot download ${pkg} from the Debian archive (is it reachable?): ${(e as Error).message}`);
   }

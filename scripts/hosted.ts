@@ -13,6 +13,7 @@ import net from "node:net";
 import { existsSync, unlinkSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { loadHosted, Hosted, WasmTrap } from "../src/mgmt-api/host/wasm";
+import { serveConnection } from "../src/mgmt-api/host/conn";
 
 const USAGE = `usage: npm run hosted -- --port NAME=udp:LOCAL:REMOTE ... --mgmt tcp:127.0.0.1:PORT|unix:PATH
        [--audit-records N] [--virt none|vmx|svm]
@@ -164,13 +165,11 @@ async function main(): Promise<void> {
       conn.end('{"jsonrpc":"2.0","id":null,"error":{"code":3,"message":"busy: too many management connections"}}\n');
       return;
     }
-    conn.on("data", (chunk: Buffer) =>
-      guard(() => {
-        tick();
-        const out = h.feedSession(sid, chunk);
-        if (out.length > 0) conn.write(out);
-        flush(); // a config change may release queued frames
-      }),
+    // back-pressure: reading stops while the client does not take its replies
+    serveConnection(
+      conn,
+      (piece) => guard(() => (tick(), h.feedSession(sid, piece))) ?? new Uint8Array(0),
+      () => guard(flush), // a config change may release queued frames
     );
     conn.on("error", () => {});
     conn.on("close", () => h.x.close_session(sid));

@@ -6,10 +6,11 @@ import { Monitor } from "./vmm/monitor";
 import { VmmBackend, pumpCom2 } from "./vmm/mgmt";
 import { gcCollections, gcSafePoint } from "./vmm/gc";
 import { pause, rdtsc } from "./vmm/hw";
-import { vlog } from "./vmm/log";
+import { vlog, vwarn } from "./vmm/log";
+import { NetPort, VirtioNet } from "./devices/virtio-net/index";
 import { MgmtServer } from "./mgmt-api/server";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
-import { Switch } from "./vswitch/index";
+import { KIND_VM, Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
 import { MachineDevices, bindMachineDevices } from "./drivers/machine";
 import { tscHz, tscToMs } from "./platform/tsc";
@@ -30,6 +31,7 @@ export function systemStart(): void {
 
   const sw = new Switch();
   vswitch = sw;
+  bindVmNics(m, sw);
   const s = new MgmtServer();
   s.methods = new SwitchMethods(sw, s.host);
   s.vms = new VmmBackend(m);
@@ -43,6 +45,35 @@ export function systemStart(): void {
     (d.console !== null ? " and virtio-console" : "") + ", " + d.uplinks.length.toString() + " uplinks");
   mainLoop(m, s, sw, d);
 }
+
+/** Every Linux VM's NIC becomes a switch port named after the VM, kind vm, with its MAC (GUESTS.md). */
+function bindVmNics(m: Monitor, sw: Switch): void {
+  for (let i = 0; i < m.vms.length; i++) {
+    const vm = m.vms[i];
+    const p = vm.platform;
+    if (!p || !p.net) continue;
+    const id = sw.addPort(vm.name, KIND_VM, <i64>vm.mac);
+    if (id < 0) {
+      vwarn("VM " + vm.name + ": the switch refused its port");
+      continue;
+    }
+    p.port = new NetPort(<VirtioNet>p.net, sw, id);
+    vm.ports.push(vm.name);
+  }
+}
+
+/** Moves frames between the VMs' NICs and the switch: a bounded turn for each NIC with work. */
+function pollVmNics(m: Monitor, now: i64): void {
+  for (let i = 0; i < m.vms.length; i++) {
+    const p = m.vms[i].platform;
+    if (!p) continue;
+    const port = p.port;
+    if (port) port.service(now, VM_NIC_BATCHES);
+  }
+}
+
+/** Batches of 32 frames each way per NIC and turn: bounds the time one guest's traffic takes from the loop. */
+const VM_NIC_BATCHES: i32 = 4;
 
 /** Nanoseconds for a TSC difference, without overflowing u64 (whole seconds apart from the rest). */
 function ticksToNs(ticks: u64): u64 {
@@ -60,7 +91,9 @@ function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): voi
     const ran = m.runSlice();
     const ticks = rdtsc() - t0;
     s.host.nowMs = <i64>tscToMs(ticks);
-    d.pollNet(sw, <i64>ticksToNs(ticks)); // the switch's clock is in ns
+    const nowNs = <i64>ticksToNs(ticks); // the switch's clock is in ns
+    d.pollNet(sw, nowNs);
+    pollVmNics(m, nowNs);
     pumpCom2(s);
     d.pollConsole(s); // after COM2 has taken its replies: the server's output is empty here
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;

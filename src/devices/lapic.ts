@@ -334,8 +334,8 @@ export class Lapic {
     if (mode == TIMER_PERIODIC && this.initialCount != 0) {
       // Re-arm from the missed expiry; ticks missed while the vCPU was descheduled fold into one interrupt.
       const period = this.countsToTsc(<u64>this.initialCount);
-      let next = this.deadline + period;
-      if (next <= now) next = now - ((now - this.deadline) % period) + period;
+      let next = period > u64.MAX_VALUE - this.deadline ? u64.MAX_VALUE : this.deadline + period;
+      if (next <= now) next = period > u64.MAX_VALUE - now ? u64.MAX_VALUE : now - ((now - this.deadline) % period) + period;
       this.baseTsc = next - period;
       this.baseCount = this.initialCount;
       this.deadline = next;
@@ -463,7 +463,9 @@ export class Lapic {
     }
     this.baseTsc = this.clock.now();
     this.baseCount = count;
-    let d = this.baseTsc + this.countsToTsc(<u64>count);
+    const ticks = this.countsToTsc(<u64>count);
+    // Saturate rather than wrap: a deadline past the TSC's end is "never", not "now".
+    let d = ticks > u64.MAX_VALUE - this.baseTsc ? u64.MAX_VALUE : this.baseTsc + ticks;
     if (d == 0) d = 1; // 0 means "not armed"
     this.deadline = d;
   }
@@ -479,7 +481,9 @@ export class Lapic {
 
   /** Guest TSC ticks for `counts` timer counts at busHz / divisor; at least 1. */
   private countsToTsc(counts: u64): u64 {
-    const t = mulDiv(counts * <u64>this.divisor(), this.clock.hz(), this.busHz);
+    const hz = this.clock.hz();
+    if (hz == 0 || this.busHz == 0) return u64.MAX_VALUE; // a broken time base: never, rather than an interrupt storm
+    const t = mulDiv(counts * <u64>this.divisor(), hz, this.busHz);
     return t == 0 ? 1 : t;
   }
 

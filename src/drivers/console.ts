@@ -63,6 +63,7 @@ export function consoleDroppedMessages(): u64 {
  * marked by one line where it happened.
  */
 function report(u: Uart16550): bool {
+  if (u.midLine) return false; // console=ttyS1: never inside a management reply
   if (unreportedMessages == 0) return true;
   if (u.tx.room() < u.tx.capacity / 2) return false;
   const line = "[console] dropped " + dec(unreportedBytes) + " bytes (" + dec(unreportedMessages) +

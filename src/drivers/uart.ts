@@ -19,6 +19,8 @@ const enum Reg {
 
 const enum Lsr {
   DataReady = 0x01,
+  /** A received byte arrived with the receiver FIFO full and was lost; cleared by reading LSR. */
+  Overrun = 0x02,
   Thre = 0x20,
   Temt = 0x40,
 }
@@ -51,10 +53,19 @@ export class Uart16550 {
   txBurst: i32 = 1;
   /** Output waiting for the transmitter (bounded; poll() drains it). */
   readonly tx: ByteQueue;
+  /**
+   * Receiver overruns seen (LSR.OE): each time at least one received byte was
+   * lost because nobody read the 16-byte FIFO in time (real hardware without
+   * flow control; QEMU holds input back instead).
+   */
+  rxOverruns: u32 = 0;
   /** Times init() ran (COM2 must be set up once: a second FIFO reset would lose received bytes). */
   inits: i32 = 0;
-  /** Times the transmitter took bytes in poll() (for the tests' figures). */
-  polls: u64 = 0;
+  /**
+   * The management pump has queued part of a reply line: another writer
+   * (the console, with console=ttyS1) must not put bytes inside it.
+   */
+  midLine: bool = false;
 
   private rescue: StaticArray<u8> = new StaticArray<u8>(RESCUE_MAX);
   private rescueLen: i32 = 0;
@@ -108,15 +119,22 @@ export class Uart16550 {
     return true;
   }
 
+  /** LSR, counting a receiver overrun it reports (reading LSR clears OE). */
+  private lsr(): i32 {
+    const v = inb(<i32>this.base + Reg.Lsr);
+    if ((v & Lsr.Overrun) != 0) this.rxOverruns++;
+    return v;
+  }
+
   /** True when a received byte is waiting. */
   canRead(): bool {
-    return this.rescuePos < this.rescueLen || (inb(<i32>this.base + Reg.Lsr) & Lsr.DataReady) != 0;
+    return this.rescuePos < this.rescueLen || (this.lsr() & Lsr.DataReady) != 0;
   }
 
   /** The next received byte, or -1 when none is waiting (never blocks). */
   readByte(): i32 {
     if (this.rescuePos < this.rescueLen) return <i32>unchecked(this.rescue[this.rescuePos++]);
-    if ((inb(<i32>this.base + Reg.Lsr) & Lsr.DataReady) == 0) return -1;
+    if ((this.lsr() & Lsr.DataReady) == 0) return -1;
     return inb(<i32>this.base + Reg.Data) & 0xFF;
   }
 
@@ -147,7 +165,6 @@ export class Uart16550 {
     let sent = 0;
     while (sent < budget && !q.isEmpty()) {
       if ((inb(b + Reg.Lsr) & Lsr.Thre) == 0) break;
-      this.polls++;
       let k = this.txBurst;
       while (k > 0 && sent < budget && !q.isEmpty()) {
         outb(b + Reg.Data, q.pop());

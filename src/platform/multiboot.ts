@@ -74,11 +74,11 @@ function parseMb1(mb: MultibootInfo, info: u64): void {
   if (flags & (1 << 3)) {
     const count = <u32>phys_load32(<i64>info + 20);
     const addr = <u64>(<u32>phys_load32(<i64>info + 24));
-    for (let i: u32 = 0; i < count && i < 16; i++) {
+    for (let i: u32 = 0; i < count && i < MB1_MODS_MAX; i++) {
       const e = addr + <u64>i * 16;
       const str = <u64>(<u32>phys_load32(<i64>e + 8));
       mb.modules.push(new MbModule(<u64>(<u32>phys_load32(<i64>e)), <u64>(<u32>phys_load32(<i64>e + 4)),
-        str == 0 ? "" : readCString(str, 256)));
+        str == 0 ? "" : readCString(str, MODULE_STRING_MAX)));
     }
   }
   if (flags & (1 << 6)) {
@@ -100,6 +100,10 @@ function parseMb1(mb: MultibootInfo, info: u64): void {
     mb.regions.push(new MemRegion(0x100000, upper, MemType.Available));
   }
 }
+
+/** boot/mbinfo.S keeps 32 multiboot 1 modules and 2048 bytes of each string (GUESTS.md). */
+const MB1_MODS_MAX: u32 = 32;
+export const MODULE_STRING_MAX: i32 = 2048;
 
 // Multiboot 2 information: a list of 8-byte aligned tags (spec 3.6)
 function parseMb2(mb: MultibootInfo, info: u64): void {

@@ -8,6 +8,9 @@ import {
   STATUS_DRIVER_OK, STATUS_FEATURES_OK, STATUS_DEVICE_NEEDS_RESET, STATUS_FAILED,
 } from "./ring";
 
+/** Lines logged per device: a guest resetting and breaking its ring in a loop cannot flood the console. */
+export const LOG_LIMIT: u64 = 16;
+
 /** What a transport does for the device: raise a queue's interrupt or a configuration-change interrupt. */
 export abstract class VirtioNotify {
   abstract queue(q: u32): void;
@@ -38,6 +41,8 @@ export abstract class VirtioDevice {
   /** The first ring fault since reset (FAULT_*), and on which queue. */
   fault: i32 = FAULT_NONE;
   faultQueue: u32 = 0;
+  /** Faults since the device was made (resets do not clear it): a guest breaking its ring in a loop is logged LOG_LIMIT times. */
+  faultCount: u64 = 0;
   notify: VirtioNotify | null = null;
   log: VirtioLog | null = null;
   /** The VM's name and the device's tag for the log line (`[net] NAME: ...`). */
@@ -103,9 +108,10 @@ export abstract class VirtioDevice {
     return (this.driverFeatures & featureBit(bit)) != 0;
   }
 
-  /** DRIVER_OK set, no fault, not FAILED: buffers may be used and interrupts sent (virtio 1.2 3.1.1). */
+  /** FEATURES_OK and DRIVER_OK set, no fault, not FAILED: buffers may be used and interrupts sent (virtio 1.2 3.1.1). */
   @inline live(): bool {
-    return (this.status & (STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED)) == STATUS_DRIVER_OK;
+    const mask = STATUS_FEATURES_OK | STATUS_DRIVER_OK | STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED;
+    return (this.status & mask) == (STATUS_FEATURES_OK | STATUS_DRIVER_OK);
   }
 
   /** queue_enable: checks the ring the driver described; a bad one puts the device in NEEDS_RESET. */
@@ -114,6 +120,7 @@ export abstract class VirtioDevice {
     const dq = unchecked(this.queues[q]);
     const f = dq.setup(size, desc, avail, used, this.negotiated(VIRTIO_F_EVENT_IDX), this.negotiated(VIRTIO_F_INDIRECT_DESC));
     if (f != FAULT_NONE) this.failQueue(q, f);
+    else this.onQueueEnabled(q);
     return f;
   }
 
@@ -131,9 +138,11 @@ export abstract class VirtioDevice {
     this.fault = f;
     this.faultQueue = q;
     this.status |= STATUS_DEVICE_NEEDS_RESET;
+    this.faultCount++;
     const log = this.log;
-    if (log != null) {
-      log.line("[" + this.tag + "] " + this.vmName + ": " + this.queueName(q) + " queue: " + faultName(f) + "; device needs reset");
+    if (log != null && this.faultCount <= LOG_LIMIT) {
+      log.line("[" + this.tag + "] " + this.vmName + ": " + this.queueName(q) + " queue: " + faultName(f) + "; device needs reset" +
+        (this.faultCount == LOG_LIMIT ? " (further faults counted, not logged)" : ""));
     }
     const n = this.notify;
     if (n != null && (this.status & STATUS_DRIVER_OK) != 0) n.config();
@@ -162,4 +171,6 @@ export abstract class VirtioDevice {
   abstract queueName(q: u32): string;
   /** Device-type state to drop on reset. */
   onReset(): void {}
+  /** A queue was set up (its ring checked). */
+  onQueueEnabled(q: u32): void {}
 }

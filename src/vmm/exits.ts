@@ -9,16 +9,18 @@ import { cpuidRaw, rdtsc } from "./hw";
 import { vlog, vwarn } from "./log";
 import { hex0x } from "../lib/fmt";
 import { Cr4, Msr, Xcr0 } from "../hw/msr";
-import { guestXcr0Mask, setGuestXcr0, useXsave } from "./lazy-state";
+import { guestXcr0Mask, liveXcr0, setGuestXcr0, useXsave } from "./lazy-state";
 import { CpuState } from "./cpu-state";
 import { cpuMode, fetchInsn } from "./guest-walk";
-import { decodeExit, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH } from "./x86/decode";
+import { decodeExit, decodeMmio, ExitDecode, ExitInsn, hexBytes, loadResult, MAX_INSN_LENGTH, MmioAccess, storeValue } from "./x86/decode";
+import { GuestPlatform, LAPIC_BUS_HZ } from "./guest-platform";
+import { tscHz } from "../platform/tsc";
 import { print } from "../drivers/console";
 
 const cpuidOut = memory.data(16);
 
 /** Largest hypervisor leaf (0x40000000 EAX). */
-const HV_MAX_LEAF: u32 = 0x40000001;
+const HV_MAX_LEAF: u32 = 0x40000010;
 
 /** Filtered CPUID (issue 6): hypervisor bit, Typevisor leaves, no VMX/SVM. */
 export function emulateCpuid(vm: Vm): void {
@@ -35,6 +37,10 @@ export function emulateCpuid(vm: Vm): void {
     } else if (leaf == 0x40000001) {
       a = 1; // interface version
       b = <u32>vm.id;
+    } else if (leaf == 0x40000010) {
+      // TSC and LAPIC-timer bus frequencies in kHz (the convention other hypervisors use for this leaf)
+      a = <u32>(tscHz / 1000);
+      b = <u32>(LAPIC_BUS_HZ / 1000);
     }
   } else {
     cpuidRaw(leaf, sub, cpuidOut);
@@ -50,14 +56,22 @@ export function emulateCpuid(vm: Vm): void {
       else if ((vm.vcpu.cr4() & Cr4.OSXSAVE) != 0) c |= 1 << 27;
       if ((guestXcr0Mask & Xcr0.AVX) == 0) c &= ~((1 << 28) | (1 << 12) | (1 << 29)); // AVX, FMA, F16C
       b &= 0x00ffffff; // initial APIC id 0
+      if (vm.platform) {
+        c |= (1 << 21) | (1 << 24); // the emulated LAPIC: x2APIC, TSC-deadline timer
+        d |= 1 << 9; // APIC
+      }
     } else if (leaf == 7 && sub == 0) {
       // Features whose state XCR0 cannot enable here (SDM vol 1 13.1): AVX2 without AVX, AVX-512, MPX,
       // PKU, AMX; and RTM/HLE (TSX aborts leak nothing but are not worth the errata).
       if ((guestXcr0Mask & Xcr0.AVX) == 0) b &= ~(<u32>1 << 5);
       b &= ~((1 << 4) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) |
         (1 << 28) | (1 << 30) | (<u32>1 << 31));
-      c &= ~((1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14));
+      c &= ~((1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14) | (1 << 22)); // ... RDPID
       d &= ~((1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24));
+    } else if (leaf == 0xb || leaf == 0x1f) {
+      a = 0; b = 0; c = 0; d = 0; // no extended topology: one vCPU
+    } else if (leaf == 0x80000007) {
+      d &= 1 << 8; // invariant TSC only: the guest TSC is the host's, constant rate (no power-management bits)
     } else if (leaf == 0xa) {
       a = 0; b = 0; c = 0; d = 0; // architectural performance monitoring: none (RDPMC is #GP)
     } else if (leaf == 0xd) {
@@ -65,6 +79,7 @@ export function emulateCpuid(vm: Vm): void {
       return;
     } else if (leaf == 0x80000001) {
       c &= ~((1 << 2) | (1 << 12)); // SVM, SKINIT
+      d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
     }
@@ -87,7 +102,7 @@ function xsaveLeaf(vm: Vm, sub: u32): void {
   if (useXsave) {
     if (sub == 0) {
       a = <u32>guestXcr0Mask;
-      b = xsaveSize(vm.vcpu.xcr0);
+      b = xsaveSize(liveXcr0(vm.vcpu));
       c = xsaveSize(guestXcr0Mask);
     } else if (sub == 2 && (guestXcr0Mask & Xcr0.AVX) != 0) {
       cpuidRaw(0xd, 2, cpuidOut);
@@ -138,6 +153,11 @@ function portAccess(vm: Vm, port: u32, size: u32, isIn: bool, value: u32): u32 {
     return 0;
   }
   if (port == POST_PORT && !isIn) return 0; // POST codes and I/O delays
+  const p = vm.platform;
+  if (p) {
+    p.io(port, size, !isIn, value);
+    return <u32>p.value;
+  }
   vm.unknownIo++;
   return 0xffffffff;
 }
@@ -177,7 +197,15 @@ export function emulateMsr(vm: Vm, write: bool): void {
   const value = (r[Reg.Rdx] << 32) | (r[Reg.Rax] & 0xffffffff);
   let ok = false;
   let result: u64 = 0;
-  if (msr == Msr.IA32_EFER) {
+  const p = vm.platform;
+  if (p && p.ownsMsr(msr)) {
+    // APIC base, TSC deadline, x2APIC registers: the emulated LAPIC decides (#GP on false)
+    if (write) ok = p.writeMsr(msr, value);
+    else {
+      ok = p.readMsr(msr);
+      result = p.value;
+    }
+  } else if (msr == Msr.IA32_EFER) {
     if (write) ok = vm.vcpu.setEfer(value);
     else {
       result = vm.vcpu.efer();
@@ -232,13 +260,18 @@ function sysMsrIndex(msr: u32): i32 {
   if (msr == Msr.IA32_CSTAR) return SysMsr.Cstar;
   if (msr == Msr.IA32_FMASK) return SysMsr.Fmask;
   if (msr == Msr.IA32_KERNEL_GS_BASE) return SysMsr.KernelGsBase;
+  if (msr == Msr.IA32_FS_BASE) return SysMsr.FsBase;
+  if (msr == Msr.IA32_GS_BASE) return SysMsr.GsBase;
+  if (msr == Msr.IA32_SYSENTER_CS) return SysMsr.SysenterCs;
+  if (msr == Msr.IA32_SYSENTER_ESP) return SysMsr.SysenterEsp;
+  if (msr == Msr.IA32_SYSENTER_EIP) return SysMsr.SysenterEip;
   return -1;
 }
 
 /** What WRMSR itself would #GP on (SDM vol 4 table 2-2): non-canonical addresses, FMASK bits 63:32. On VT-x
  * the value is written to the real MSR, so this check is what keeps a guest from faulting the monitor. */
 function validSysMsr(m: SysMsr, v: u64): bool {
-  if (m == SysMsr.Star) return true;
+  if (m == SysMsr.Star || m == SysMsr.SysenterCs) return true;
   if (m == SysMsr.Fmask) return (v >> 32) == 0;
   return isCanonical(v);
 }
@@ -255,6 +288,38 @@ function validPat(v: u64): bool {
     const t = (v >> (<u64>i * 8)) & 0xff;
     if (t == 2 || t == 3 || t > 7) return false;
   }
+  return true;
+}
+
+const mmioAccess = new MmioAccess();
+
+/**
+ * An access outside RAM by a Linux VM: the instruction is decoded (EPT violations and NPFs carry no data,
+ * SDM 28.3.3.2 / APM 15.25.6) and the device that owns the address does it. Unclaimed reads return all
+ * ones, unclaimed writes are dropped, both counted. An instruction the decoder does not know stops the VM.
+ */
+function emulateMmio(vm: Vm): bool {
+  const v = vm.vcpu;
+  const p = <GuestPlatform>vm.platform;
+  const e = v.exit;
+  v.getState(insnState);
+  const n = fetchInsn(vm.ram, insnState, insnBytes);
+  const a = mmioAccess;
+  if (!decodeMmio(insnBytes, n, cpuMode(insnState), a) || a.reg == Reg.Rsp) {
+    stopVm(vm, "cannot emulate the MMIO access at " + hex0x(e.gpa) + ", rip " + hex0x(insnState.rip) + " (" +
+      (n > 0 ? hexBytes(insnBytes, n) : "not fetchable") + (a.error.length > 0 ? ": " + a.error : "") + ")");
+    return false;
+  }
+  const r = v.regs;
+  if (a.write) {
+    const value = storeValue(a, a.reg < 0 ? 0 : r[a.reg]);
+    p.mmio(e.gpa, a.size, true, value);
+  } else {
+    const value = p.mmio(e.gpa, a.size, false, 0) ? p.value : u64.MAX_VALUE;
+    r[a.reg] = loadResult(a, r[a.reg], value);
+  }
+  v.exit.insnLen = <u32>a.length;
+  v.advanceRip();
   return true;
 }
 
@@ -358,13 +423,17 @@ export function handleExit(vm: Vm): bool {
       vm.vcpu.injectException(Vector.UD, 0, false); // VMX/SVM/SMX/MONITOR are not in the guest's CPUID
       return true;
     case ExitKind.Hlt:
-      // No virtual interrupt sources yet: a halted vCPU waits until reset.
       vm.vcpu.advanceRip();
       vm.halted = true;
+      if (vm.platform) return false; // parked until its timer or an interrupt (Monitor.wake)
+      // A test guest has no interrupt sources: it waits until reset.
       flushConsole(vm);
       vlog("VM " + vm.name + " halted");
       return false;
+    case ExitKind.InterruptWindow:
+      return true; // Monitor.deliver injects before the next entry
     case ExitKind.MemFault:
+      if (vm.platform && !e.fetch) return emulateMmio(vm);
       stopVm(vm, "guest-physical access outside RAM at " + hex0x(e.gpa) +
         (e.fetch ? " (fetch)" : e.write ? " (write)" : " (read)") + ", rip " + hex0x(vm.vcpu.rip()));
       return false;

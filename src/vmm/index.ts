@@ -10,7 +10,7 @@ import { Vm } from "./vm";
 import { cpuidReg } from "./hw";
 import { vlog, vwarn } from "./log";
 import { initLazyState } from "./lazy-state";
-import { isValidName, parseMem, parseNumber } from "../lib/parse";
+import { setupModuleVms } from "./modules";
 import { bootModules, bootOptions } from "../platform/multiboot";
 import { GUEST_LOAD } from "./vm";
 
@@ -41,79 +41,6 @@ function digit(s: string): u64 {
   if (s.length == 0) return 0;
   const c = s.charCodeAt(0);
   return c >= 48 && c <= 57 ? <u64>(c - 48) : 0;
-}
-
-/** Module guest RAM bounds: room for the load address and a stack; 256 MiB at most. */
-const MOD_MEM_MIN: u64 = 64 << 10;
-const MOD_MEM_MAX: u64 = 256 << 20;
-const MAX_MODULE_VMS = 16;
-
-/** One VM per multiboot module (`name=`, `mem=`, `param=` in its string), started at once. */
-function setupModuleVms(m: Monitor): void {
-  const mods = bootModules;
-  let first: Vm | null = null;
-  for (let i = 0; i < mods.length; i++) {
-    const mod = mods[i];
-    const tag = "module " + i.toString() + ": ";
-    if (mod.refused.length > 0) {
-      vwarn(tag + "no VM (" + mod.refused + ")");
-      continue;
-    }
-    if (i >= MAX_MODULE_VMS) {
-      vwarn(tag + "skipped: at most " + MAX_MODULE_VMS.toString() + " module VMs");
-      continue;
-    }
-    let name = "mod-" + i.toString();
-    let mem: u64 = MIB;
-    let param: u64 = 0;
-    let bad = "";
-    const words = mod.text.split(" ");
-    for (let w = 0; w < words.length && bad.length == 0; w++) {
-      const word = words[w];
-      if (word.length == 0) continue;
-      const eq = word.indexOf("=");
-      if (eq < 0) continue; // the file's path (QEMU puts it first)
-      const key = word.substring(0, eq);
-      const val = word.substring(eq + 1);
-      if (key == "name") {
-        if (!isValidName(val)) bad = "bad name \"" + val + "\" (1-32 characters of A-Z a-z 0-9 . _ -)";
-        else name = val;
-      } else if (key == "mem") {
-        const b = parseMem(val);
-        if (b < 0 || <u64>b < MOD_MEM_MIN || <u64>b > MOD_MEM_MAX || (<u64>b & 0xfff) != 0) {
-          bad = "bad mem=" + val + " (64 KiB to 256 MiB, a multiple of 4 KiB; e.g. 512K, 2M)";
-        } else mem = <u64>b;
-      } else if (key == "param") {
-        const p = parseNumber(val);
-        if (p < 0) bad = "bad param=" + val + " (decimal or 0x hex)";
-        else param = <u64>p;
-      } else {
-        vwarn(tag + "unknown option " + key + "= ignored");
-      }
-    }
-    if (bad.length == 0 && m.find(name)) bad = "duplicate name " + name;
-    const len = mod.end - mod.start;
-    if (bad.length == 0 && len > mem - GUEST_LOAD) {
-      bad = "image of " + len.toString() + " bytes does not fit in " + (mem >> 10).toString() + " KiB of guest RAM above 0x1000";
-    }
-    if (bad.length > 0) {
-      vwarn(tag + "skipped: " + bad);
-      continue;
-    }
-    const vm = m.create(name, -1, mem);
-    if (!vm) {
-      vwarn(tag + "skipped: no memory for " + name);
-      continue;
-    }
-    vm.modPa = mod.start;
-    vm.modLen = len;
-    vm.param = param;
-    // like the embedded hostile guest: RCX = another VM's host-physical RAM
-    vm.peerPa = first ? (<Vm>first).ramPa : vm.ramPa;
-    if (!first) first = vm;
-    vlog(tag + "VM " + name + " (" + len.toString() + " bytes, param " + param.toString() + ")");
-    m.change(vm, 0);
-  }
 }
 
 /** The VMs of this boot: the embedded test guests (created), `demo` and `start=` ones started, one per module. */
@@ -159,7 +86,7 @@ export function setupVms(m: Monitor): void {
     if (p2) m.change(p2, 0);
     if (h) m.change(h, 0);
   }
-  setupModuleVms(m);
+  setupModuleVms(m, bootModules);
   // start=NAME,NAME...: more VMs started at boot (for runs without COM2).
   const more = bootOptions.value("start", "");
   if (more.length > 0) {

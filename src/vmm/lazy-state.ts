@@ -4,7 +4,7 @@
 
 import { Vcpu } from "./vcpu";
 import { allocFrame, cpuidReg, phys_fill, phys_store16, phys_store32, read_cr4, write_cr4 } from "./hw";
-import { dr_switch, ext_switch } from "../hw/intrinsics";
+import { dr_switch, ext_switch, xgetbv } from "../hw/intrinsics";
 import { Cr4, Xcr0 } from "../hw/msr";
 
 /** Offsets in a vCPU's state frame: the XSAVE/FXSAVE area (64-byte aligned, <= 1 KiB for x87|SSE|AVX), then the DRs. */
@@ -60,6 +60,8 @@ export function switchLazyState(v: Vcpu): void {
   const prev = owner;
   const full = useXsave ? guestXcr0Mask : 0;
   if (prev) {
+    // The live XCR0 is the guest's: an emulator that does not intercept XSETBV lets the guest set it itself.
+    if (useXsave) prev.xcr0 = <u64>xgetbv(0);
     ext_switch(<i64>prev.statePa, <i64>v.statePa, <i64>full, <i64>v.xcr0, useXsave ? 1 : 0);
     dr_switch(<i64>(prev.statePa + DR_AREA), <i64>(v.statePa + DR_AREA));
     prev.saveUnswitched();
@@ -69,6 +71,11 @@ export function switchLazyState(v: Vcpu): void {
   }
   v.loadUnswitched();
   owner = v;
+}
+
+/** The running vCPU's XCR0 as the CPU has it (CPUID 0xD reports sizes for it). */
+export function liveXcr0(v: Vcpu): u64 {
+  return owner === v && useXsave ? <u64>xgetbv(0) : v.xcr0;
 }
 
 /** XSETBV by the running guest (SDM vol 1 13.3): false when the value must #GP; else live at once. */

@@ -21,6 +21,7 @@ export class VmmBackend extends VmBackend {
     i.reason = vm.reason;
     i.vcpus = 1;
     i.memoryMib = vm.memoryMib();
+    for (let k = 0; k < vm.ports.length; k++) i.ports.push(vm.ports[k]);
     i.exitsTotal = vm.exitsTotal;
     for (let k = 0; k < ExitKind.Count; k++) {
       if (vm.exits[k] == 0) continue;
@@ -82,9 +83,12 @@ export function pumpCom2(server: MgmtServer): void {
   consolePoll();
   if (!com2.present) return;
   const out = server.out;
+  const moved0 = outMoved;
   outMoved += com2.tx.pushFrom(out.ptr + <usize>outMoved, out.len - outMoved);
   com2.poll(TX_BURST);
   outMoved += com2.tx.pushFrom(out.ptr + <usize>outMoved, out.len - outMoved);
+  // a console sharing COM2 (console=ttyS1) waits until the queued reply line is whole
+  if (outMoved > moved0) com2.midLine = load<u8>(out.ptr + <usize>(outMoved - 1)) != 0x0a;
   if (outMoved > 0 && (outMoved == out.len || outMoved >= COM2_TX_QUEUE)) {
     server.consumed(outMoved);
     outMoved = 0;

@@ -82,9 +82,45 @@ export class Monitor {
   runnable(): bool {
     for (let i = 0; i < this.vms.length; i++) {
       const vm = this.vms[i];
-      if (vm.state == VmState.Running && !vm.halted) return true;
+      if (vm.state == VmState.Running && this.awake(vm)) return true;
     }
     return false;
+  }
+
+  /**
+   * Not halted, or halted with something to wake it: an interrupt (or expired timer) its platform would
+   * deliver now. A halted VM costs no time slices (HLT parks it; a test guest has no wake-up source).
+   */
+  awake(vm: Vm): bool {
+    if (!vm.halted) return true;
+    const p = vm.platform;
+    if (!p) return false;
+    // pendingVector() fires expired timers; HLT with IF = 0 wakes only for NMI/INIT, which are not modelled.
+    if (p.pendingVector() < 0 || !vm.vcpu.interruptible()) return false;
+    vm.halted = false;
+    return true;
+  }
+
+  /**
+   * Before an entry: the platform's highest pending interrupt is injected when the guest can take it
+   * (IF set, no shadow, nothing else queued), else an interrupt window is requested (SDM 25.2, APM 15.21.4).
+   */
+  private deliver(vm: Vm): void {
+    const p = vm.platform;
+    if (!p) return;
+    const v = vm.vcpu;
+    const vector = p.pendingVector();
+    if (vector < 0) {
+      v.requestInterruptWindow(false);
+      return;
+    }
+    if (v.interruptible()) {
+      v.injectInterrupt(<u32>vector);
+      p.lapic.ack(<u32>vector);
+      v.requestInterruptWindow(false);
+    } else {
+      v.requestInterruptWindow(true);
+    }
   }
 
   /**
@@ -98,7 +134,7 @@ export class Monitor {
     for (let k = 0; k < n; k++) {
       const i = (this.next + k) % n;
       const vm = this.vms[i];
-      if (vm.state != VmState.Running || vm.halted) continue;
+      if (vm.state != VmState.Running || !this.awake(vm)) continue;
       this.next = (i + 1) % n;
       this.runVm(vm);
       return true;
@@ -120,6 +156,7 @@ export class Monitor {
     for (;;) {
       const used = rdtsc() - start;
       if (used >= SLICE_TSC) return;
+      this.deliver(vm);
       v.run(SLICE_TSC - used);
       if (this.minimalCpuid && v.exit.kind == ExitKind.Cpuid) {
         // the bench's shortest path: without NRIPS insnLen is 0 here, so the same CPUID runs again (the

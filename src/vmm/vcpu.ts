@@ -83,14 +83,23 @@ export const enum Vector {
  * CPU (CVE-2015-5307 #AC, CVE-2015-8104 #DB: the monitor sees every delivery as an exit). */
 export const REFLECTED_EXCEPTIONS: u32 = (1 << Vector.DB) | (1 << Vector.AC);
 
-/** The unswitched syscall MSRs a backend keeps per vCPU (SDM vol 3 27.3/27.5 do not switch them on VT-x). */
+/**
+ * System MSRs kept in the guest's state. The first five are not switched by VT-x (SDM vol 3 27.3/27.5:
+ * the backend switches them itself); FS/GS base and SYSENTER live in the VMCS/VMCB on both backends.
+ */
 export const enum SysMsr {
   Star = 0,
   Lstar = 1,
   Cstar = 2,
   Fmask = 3,
   KernelGsBase = 4,
-  Count = 5,
+  Unswitched = 5,
+  FsBase = 5,
+  GsBase = 6,
+  SysenterCs = 7,
+  SysenterEsp = 8,
+  SysenterEip = 9,
+  Count = 10,
 }
 
 export abstract class Vcpu {

@@ -9,6 +9,22 @@ import { guest_copy } from "../hw/vmx";
 import { PAT_POWER_ON } from "../hw/msr";
 import { resetLazyState } from "./lazy-state";
 import { GuestRam } from "./guest-ram";
+import { ACPI_BASE, GuestPlatform } from "./guest-platform";
+import { AcpiLayout } from "../devices/acpi";
+import { LinuxBootConfig, setupLinux } from "./linux/boot";
+import { CpuState } from "./cpu-state";
+import { print } from "../drivers/console";
+
+/** A Linux VM's boot material: module frames (reserved at boot, never mapped into any guest) and words. */
+export class LinuxImage {
+  kernelPa: u64 = 0;
+  kernelLen: u64 = 0;
+  initrdPa: u64 = 0;
+  initrdLen: u64 = 0;
+  cmdline: string = "console=ttyS0";
+}
+
+const linuxState = new CpuState();
 
 export const enum VmState {
   Created = 0,
@@ -52,6 +68,15 @@ export class Vm {
   /** Image from a multiboot module (`image` < 0): its physical [modPa, modPa + modLen). */
   modPa: u64 = 0;
   modLen: u64 = 0;
+  /** A Linux VM: its kernel and initramfs modules, command line and virtual platform (null: a test guest). */
+  linux: LinuxImage | null = null;
+  platform: GuestPlatform | null = null;
+  /** Its switch ports' names (vm.list `ports`). */
+  ports: Array<string> = new Array<string>();
+  /** The MAC of the VM's NIC and switch port (GUESTS.md: mac= or 02:74:76 + id). */
+  mac: u64 = 0;
+  /** Why the last load failed (Linux images), for the log. */
+  loadError: string = "";
 
   constructor(
     public id: i32,
@@ -80,6 +105,8 @@ export class Vm {
   /** Fresh RAM with the image loaded, vCPU at power-on state, counters zeroed. */
   load(): bool {
     phys_fill(this.ramPa, 0, this.ramBytes);
+    this.clearCounters();
+    if (this.linux) return this.loadLinux(<LinuxImage>this.linux);
     if (this.image < 0) {
       // a module: checked at creation to fit below ramBytes; copied from the
       // module's reserved frames, which the guest can never reach
@@ -96,6 +123,10 @@ export class Vm {
     resetLazyState(this.vcpu);
     this.vcpu.regs[Reg.Rbx] = this.param;
     this.vcpu.regs[Reg.Rcx] = this.peerPa;
+    return true;
+  }
+
+  private clearCounters(): void {
     for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
     this.exitsTotal = 0;
     this.unknownIo = 0;
@@ -104,6 +135,47 @@ export class Vm {
     this.halted = false;
     this.reason = "";
     this.line = "";
+    this.loadError = "";
+  }
+
+  /**
+   * The Linux 64-bit boot protocol (linux/boot.ts): ACPI tables, kernel, initramfs, zero page, page tables
+   * and GDT in guest RAM, then the vCPU at startup_64 with RSI = the zero page. False with loadError set.
+   */
+  private loadLinux(img: LinuxImage): bool {
+    let p = this.platform;
+    if (!p) {
+      p = new GuestPlatform(this.name, print);
+      p.addNic(this.name, this.ram, this.mac);
+      this.platform = p;
+    } else p.reset();
+    if (!p.buildTables(this.ram)) {
+      this.loadError = "no room for the ACPI tables";
+      return false;
+    }
+    const acpi = <AcpiLayout>p.acpi;
+    const cfg = new LinuxBootConfig();
+    cfg.cmdline = img.cmdline;
+    cfg.acpiBase = ACPI_BASE;
+    cfg.acpiSize = acpi.size;
+    cfg.rsdp = acpi.rsdp;
+    const kernel = new GuestRam(img.kernelPa, img.kernelLen);
+    const initrd = img.initrdLen > 0 ? new GuestRam(img.initrdPa, img.initrdLen) : null;
+    const entry = setupLinux(kernel, initrd, this.ram, cfg);
+    if (!entry.ok()) {
+      this.loadError = entry.error;
+      return false;
+    }
+    const st = linuxState.longMode(entry.rip, entry.cr3, entry.gdtBase, entry.gdtLimit, entry.cs, entry.ds);
+    st.cr0 = entry.cr0;
+    st.cr4 = entry.cr4;
+    st.efer = entry.efer;
+    st.rsp = entry.rsp;
+    st.rflags = entry.rflags;
+    this.vcpu.setState(st);
+    this.vcpu.clearRegs();
+    this.vcpu.regs[Reg.Rsi] = entry.rsi;
+    resetLazyState(this.vcpu);
     return true;
   }
 

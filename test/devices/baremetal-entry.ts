@@ -11,6 +11,8 @@ import { PciHost, PciFunction, BarKind } from "../../src/devices/pci/index";
 import { LinearMemory } from "../../src/lib/bounded-memory";
 import { CpuMode, MmioAccess, ExitDecode, decodeMmio, decodeExit, loadResult, storeValue, hexBytes } from "../../src/vmm/x86/decode";
 import { LinuxBootConfig, setupLinux } from "../../src/vmm/linux/boot";
+import { GuestPlatform } from "../../src/devices/platform";
+import { prepareLinux } from "../../src/vmm/linux/guest";
 
 class TscClock extends Clock {
   t: u64 = 0;
@@ -107,5 +109,13 @@ export function linux(ramBytes: u64): i32 {
   const cfg = new LinuxBootConfig();
   const r = new LinearMemory(changetype<usize>(ram), <u64>ram.length);
   const e = setupLinux(r, null, r, cfg);
-  return e.ok() ? 0 : e.error.length;
+  const p = prepareLinux(r, null, r, "console=ttyS0", new AcpiConfig());
+  return e.ok() && p.ok() ? 0 : e.error.length + p.error.length;
+}
+
+const vm = new GuestPlatform(clock, 25_000_000, new Drop());
+const regs = new StaticArray<u64>(16);
+export function platform(gpa: u64, n: i32, port: u32): i64 {
+  if (vm.io(port, 1, false, 0)) return <i64>vm.value;
+  return vm.emulateMmio(gpa, insn, n, CpuMode.Long64, regs);
 }

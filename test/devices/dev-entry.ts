@@ -140,6 +140,9 @@ export function apicNew(id: u32, busHz: u64, x2: bool): void {
 export function clockSet(t: u64): void {
   clock.t = t;
 }
+export function clockHz(hz: u64): void {
+  clock.freq = hz;
+}
 export function rdmsr(msr: u32): bool {
   return lapic.readMsr(msr);
 }

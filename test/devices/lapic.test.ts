@@ -191,6 +191,19 @@ describe("timer", () => {
     wr(0x832, 0x21); // back to one-shot disarms
     expect(x.nextDeadline()).toBe(MAX);
   });
+  it("a clock that reports 0 Hz or a TSC near its end saturates instead of firing at once", () => {
+    setup(0x20);
+    x.clockHz(0n);
+    wr(0x838, 100);
+    x.clockSet(1_000_000n);
+    expect(x.pending()).toBe(-1);
+    x.clockHz(1_000_000_000n);
+    setup(0x20 | (1 << 17));
+    x.clockSet(MAX - 500n);
+    wr(0x838, 100); // period 1000 ticks: the deadline would wrap
+    expect(x.nextDeadline()).toBe(MAX);
+    expect(x.pending()).toBe(-1);
+  });
   it("software-disabled APIC forces every LVT masked", () => {
     x.apicNew(0, 100_000_000n, true);
     wr(0x832, 0x20);

@@ -1,13 +1,10 @@
-// One VM's devices wired as the VMM will wire them (buses, PCI host, UART, IOAPIC, LAPIC, decoder), driven by "guest" instructions, for test/devices/platform.test.ts.
+// One VM's GuestPlatform (buses, PCI host, UART, IOAPIC, LAPIC, decoder) with a test PCI function, driven by "guest" instructions, for test/devices/platform.test.ts.
 
 import { Clock } from "../../src/devices/device";
-import { PortBus, MmioBus } from "../../src/devices/bus";
-import { Uart16550, LineSink } from "../../src/devices/uart16550";
-import { Lapic, LapicPage, XAPIC_PAGE_SIZE } from "../../src/devices/lapic";
-import { Ioapic, IOAPIC_BASE, IOAPIC_SIZE } from "../../src/devices/ioapic";
-import { PlatformInterrupts } from "../../src/devices/interrupts";
-import { PciHost, PciFunction, BarKind } from "../../src/devices/pci/index";
-import { CpuMode, MmioAccess, decodeMmio, loadResult, storeValue, hexBytes } from "../../src/vmm/x86/decode";
+import { LineSink } from "../../src/devices/uart16550";
+import { GuestPlatform } from "../../src/devices/platform";
+import { PciFunction, BarKind } from "../../src/devices/pci/index";
+import { CpuMode } from "../../src/vmm/x86/decode";
 
 class TestClock extends Clock {
   t: u64 = 0;
@@ -34,26 +31,17 @@ class Doorbell extends PciFunction {
 }
 
 const clock = new TestClock();
-const lapic = new Lapic(0, clock, 100_000_000);
-const ioapic = new Ioapic(lapic);
-const irq = new PlatformInterrupts(ioapic, lapic);
 const con = new Console();
-const uart = new Uart16550(irq, 4, con);
-const ports = new PortBus();
-const mmio = new MmioBus();
-const pci = new PciHost();
-const nic = new Doorbell(0x1af4, 0x1041, 0x020000, 1, irq);
-ports.register(0x3f8, 8, uart);
-mmio.register(IOAPIC_BASE, IOAPIC_SIZE, ioapic);
-mmio.register(lapic.mmioBase(), XAPIC_PAGE_SIZE, new LapicPage(lapic));
+const vm = new GuestPlatform(clock, 100_000_000, con);
+const lapic = vm.lapic;
+const nic = new Doorbell(0x1af4, 0x1041, 0x020000, 1, vm.irq);
 nic.setBar(0, BarKind.Mem32, 0x1000);
 nic.enableMsix(2, 0, 0x800, 0xc00);
-pci.attach(2, 0, nic);
+vm.pci.attach(2, 0, nic);
 
 /** The vCPU's 16 general registers. */
 const regs = new StaticArray<u64>(16);
 const insn = new StaticArray<u8>(16);
-const acc = new MmioAccess();
 let stopReason = "";
 
 export function setReg(i: i32, v: u64): void {
@@ -69,31 +57,15 @@ export function stopped(): string {
   return stopReason;
 }
 
-/** An EPT/NPT violation at `gpa` by the instruction in `insn` (`n` bytes fetched): decode, dispatch, update registers; returns the RIP advance or -1 (the VM stops). */
+/** An EPT/NPT violation at `gpa` by the instruction in `insn` (`n` bytes fetched): returns the RIP advance or -1 (the VM stops). */
 export function mmioExit(gpa: u64, n: i32): i32 {
-  if (!decodeMmio(insn, n, CpuMode.Long64, acc)) {
-    stopReason = "cannot decode MMIO instruction at 0x" + gpa.toString(16) + ": " + acc.error + ": " + hexBytes(insn, n);
-    return -1;
-  }
-  if (acc.write) {
-    const v = storeValue(acc, acc.reg >= 0 ? regs[acc.reg] : 0);
-    if (!pci.mmio(gpa, acc.size, true, v)) mmio.write(gpa, acc.size, v);
-  } else {
-    let v: u64 = 0;
-    if (pci.mmio(gpa, acc.size, false, 0)) v = pci.value;
-    else if (mmio.read(gpa, acc.size)) v = mmio.value;
-    regs[acc.reg] = loadResult(acc, regs[acc.reg], v);
-  }
-  return acc.length;
+  const r = vm.emulateMmio(gpa, insn, n, CpuMode.Long64, regs);
+  if (r < 0) stopReason = vm.stopReason;
+  return r;
 }
 /** A port exit; reads return the value (all ones when nobody claims, as the VMM does for unknown ports). */
 export function portExit(port: u32, size: u32, write: bool, v: u32): u32 {
-  if (pci.io(port, size, write, v)) return <u32>pci.value;
-  if (write) {
-    ports.write(port, size, v);
-    return 0;
-  }
-  if (ports.read(port, size)) return <u32>ports.value;
+  if (vm.io(port, size, write, v)) return write ? 0 : <u32>vm.value;
   return size == 4 ? 0xffffffff : (1 << (8 * size)) - 1;
 }
 export function wrmsr(msr: u32, v: u64): bool {
@@ -115,5 +87,5 @@ export function consoleLines(): string {
   return con.out.join("\n");
 }
 export function input(s: string): void {
-  for (let i = 0; i < s.length; i++) uart.inputByte(<u32>s.charCodeAt(i));
+  for (let i = 0; i < s.length; i++) vm.uart.inputByte(<u32>s.charCodeAt(i));
 }

@@ -1,4 +1,4 @@
-// The device set wired as the VMM will wire it: guest mov instructions through the decoder program the IOAPIC and xAPIC, the UART interrupts through GSI 4, a PCI function's MSI-X reaches the LAPIC, the timer wakes a halted vCPU.
+// GuestPlatform, the device set as the VMM uses it: guest mov instructions through the decoder program the IOAPIC and xAPIC, the UART interrupts through GSI 4, a PCI function's MSI-X reaches the LAPIC, the timer wakes a halted vCPU.
 import { beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { Exports, load, root } from "./harness";
@@ -85,6 +85,10 @@ describe("one VM's platform", () => {
 
   it("an instruction it cannot decode stops the VM with the bytes in the reason", () => {
     expect(guest("0f 0b 90", 0xfec00000n)).toBe(-1);
-    expect(x.stopped()).toBe("cannot decode MMIO instruction at 0xfec00000: unsupported opcode: 0f 0b 90");
+    expect(x.stopped()).toBe("cannot decode MMIO instruction at 0xfec00000 (unsupported opcode): 0f 0b 90");
+  });
+  it("an access no device claims stops the VM with the address", () => {
+    expect(guest("8b 03", 0xd0000000n)).toBe(-1);
+    expect(x.stopped()).toBe("guest-physical access outside RAM at 0xd0000000 (read)");
   });
 });

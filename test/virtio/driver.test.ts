@@ -186,3 +186,83 @@ describe("a misbehaving device", () => {
     expect(x.memFault()).toBe(false);
   });
 });
+
+describe("both sides together", () => {
+  test("the driver side posts, the device side pops and completes, 70,000 chains across the 16-bit wrap, EVENT_IDX on both", async () => {
+    const size = 64;
+    expect(x.drvLayout(0x1000n, size, 4n, 0n, true)).toBe(F.NONE);
+    expect(x.devSetup(size, x.drvDesc(), x.drvAvail(), x.drvUsed(), true, false)).toBe(F.NONE);
+    let s = 7;
+    const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const posted = new Map<number, { read: number; write: number; segs: [number, number, boolean][] }>();
+    let token = 0, completed = 0, kicks = 0, irqs = 0, popped = 0;
+    x.devEnableNotify();
+    x.drvEnableInterrupts();
+    for (let turn = 1; completed < 70_000; turn++) {
+      if (turn % 2000 === 0) await new Promise((r) => setImmediate(r)); // let vitest's worker answer its RPC
+      // Post a few chains.
+      for (let k = rnd(4); k > 0; k--) {
+        const n = 1 + rnd(3), nr = rnd(n + 1);
+        const segs: [number, number, boolean][] = [];
+        x.drvSegClear();
+        for (let i = 0; i < n; i++) {
+          const seg: [number, number, boolean] = [0x40000 + rnd(0x10000), 1 + rnd(1500), i >= nr];
+          segs.push(seg);
+          x.drvSeg(BigInt(seg[0]), seg[1], seg[2]);
+        }
+        const h = x.drvAdd(token);
+        if (h === -1) break;
+        expect(h).toBeGreaterThanOrEqual(0);
+        posted.set(token++, { read: nr, write: n - nr, segs });
+      }
+      if (x.drvPublish()) kicks++;
+      // The device takes some and completes them.
+      for (let k = rnd(6); k > 0; k--) {
+        if (!x.devPop()) break;
+        popped++;
+        const head = x.chainHead();
+        const wb = Number(x.chainWriteBytes());
+        x.devPush(head, rnd(wb + 1));
+      }
+      x.devPublish();
+      if (x.devNeedsInterrupt()) irqs++;
+      x.devEnableNotify();
+      // The driver reaps and checks each chain came back as posted.
+      while (x.drvReap()) {
+        const p = posted.get(x.drvToken())!;
+        expect(p).toBeDefined();
+        expect(x.drvLen()).toBeLessThanOrEqual(p.segs.filter((z) => z[2]).reduce((a, z) => a + z[1], 0));
+        posted.delete(x.drvToken());
+        completed++;
+      }
+      x.drvEnableInterrupts();
+      expect(x.drvFault()).toBe(0);
+      expect(x.devFault()).toBe(0);
+    }
+    expect(popped).toBeGreaterThan(65536); // both sides' indexes wrapped
+    expect(x.devLastAvail()).toBe(popped & 0xffff);
+    expect(x.drvInFlight()).toBe(posted.size); // every chain posted and not reaped is still in flight
+    expect(kicks).toBeGreaterThan(0);
+    expect(irqs).toBeGreaterThan(0);
+    expect(x.memFault()).toBe(false);
+  }, 120_000);
+});
+
+test("a full fence between publishing an index and reading the other side's event index or flags, on both sides", () => {
+  expect(x.drvLayout(0x1000n, 8, 4n, 0n, true)).toBe(F.NONE);
+  expect(x.devSetup(8, x.drvDesc(), x.drvAvail(), x.drvUsed(), true, false)).toBe(F.NONE);
+  const f0 = x.fenceCount();
+  post([[0x8000, 64, true]], 1);
+  x.drvPublish(); // avail idx store, fence, avail_event load
+  expect(x.fenceCount() - f0).toBe(1);
+  expect(x.drvPublish()).toBe(false); // nothing new: no store, no fence
+  expect(x.fenceCount() - f0).toBe(1);
+  expect(x.devPop()).toBe(true);
+  x.devPush(x.chainHead(), 10);
+  x.devPublish();
+  x.devNeedsInterrupt(); // used idx store, fence, used_event load
+  expect(x.fenceCount() - f0).toBe(2);
+  x.devEnableNotify(); // avail_event store, fence, avail idx load
+  x.drvEnableInterrupts(); // used_event store, fence, used idx load
+  expect(x.fenceCount() - f0).toBe(4);
+});

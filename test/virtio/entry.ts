@@ -1,7 +1,16 @@
 // Flat exports over one simulated guest memory with a device-side and a driver-side queue, for the virtio suites and the fuzzer.
 
 import { LinearMemory } from "../../src/lib/bounded-memory";
-import { Chain, DeviceQueue, DriverQueue, faultName as fname } from "../../src/virtio/index";
+import { Barrier, Chain, DeviceQueue, DriverQueue, faultName as fname } from "../../src/virtio/index";
+
+/** Counts the fences the queues ask for. */
+class CountingBarrier extends Barrier {
+  n: i32 = 0;
+  full(): void {
+    this.n++;
+  }
+}
+const fences = new CountingBarrier();
 
 let guest = new StaticArray<u8>(0);
 let mem = new LinearMemory(changetype<usize>(guest), 0);
@@ -15,14 +24,15 @@ const tokens = new StaticArray<u32>(32768);
 export function reset(bytes: i32, maxSize: u32, segs: i32): void {
   guest = new StaticArray<u8>(bytes);
   mem = new LinearMemory(changetype<usize>(guest), <u64>bytes);
-  dev = new DeviceQueue(mem, maxSize);
-  drv = new DriverQueue(mem, maxSize);
+  dev = new DeviceQueue(mem, maxSize, fences);
+  drv = new DriverQueue(mem, maxSize, fences);
   chain = new Chain(segs);
   sg = new Chain(segs);
 }
 export function memBase(): usize { return changetype<usize>(guest); }
 export function memFault(): bool { return mem.fault; }
 export function faultName(f: i32): string { return fname(f); }
+export function fenceCount(): i32 { return fences.n; }
 
 // ---- device side ----
 export function devSetup(size: u32, desc: u64, avail: u64, used: u64, eventIdx: bool, indirect: bool): i32 {

@@ -1,6 +1,8 @@
 // Fuzzes the device side of the split virtqueue against a reference walker written here: random and mutated ring states, wrapped indexes.
-// `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 cases; VIRTIO_FUZZ_SEED=n replays from seed n, VIRTIO_FUZZ_CASES=n sets the count.
-import { Exports, loadVirtio } from "./harness";
+// Then the virtio-net device model: mutated TX and RX rings through transmit/receive against a reference that copies the same bytes.
+// And the driver side against a lying device. `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 queue cases, 200,000 driver
+// and 200,000 device cases; VIRTIO_FUZZ_SEED=n replays from seed n, VIRTIO_FUZZ_CASES=n sets the queue count (the others: a fifth).
+import { Exports, load, loadVirtio } from "./harness";
 
 const MEM = 1 << 16; // the guest: small, so random addresses often fall outside it
 const MAX_SIZE = 256; // the device's queue_size maximum
@@ -52,7 +54,7 @@ function refSetup(r: Ring): number {
 class RefQueue {
   lastAvail = 0;
   availSeen = 0;
-  constructor(readonly r: Ring, readonly dv: () => DataView) {}
+  constructor(readonly r: Ring, readonly dv: () => DataView, readonly segCap = SEGS) {}
   pop(): Pop {
     const d = this.dv(), r = this.r, avail = Number(r.avail);
     if (this.lastAvail === this.availSeen) {
@@ -86,7 +88,7 @@ class RefQueue {
       if (!contains(addr, len)) return { fault: F.BUFFER_OUTSIDE };
       const w = (flags & WRITE) !== 0;
       if (!w && writable > 0) return { fault: F.WRITE_ORDER };
-      if (segs.length >= SEGS) return { fault: F.CHAIN_TOO_LONG };
+      if (segs.length >= this.segCap) return { fault: F.CHAIN_TOO_LONG };
       if ((w ? wb : rb) + len > 0xffffffff) return { fault: F.LENGTH_OVERFLOW };
       segs.push([addr, len, w]);
       if (w) { writable++; wb += len; } else rb += len;
@@ -132,6 +134,7 @@ export async function fuzz(cases: number, seed: number): Promise<FuzzStats> {
   const t0 = Date.now();
   for (let c = 0; c < cases; c++) {
     const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
     try {
       runCase(x, dv, new Rng(caseSeed), st);
     } catch (e) {
@@ -142,12 +145,15 @@ export async function fuzz(cases: number, seed: number): Promise<FuzzStats> {
   return st;
 }
 
+/** Lets vitest's worker answer its RPC now and then on a loaded machine (a long synchronous loop times it out). */
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
 }
 
-function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
-  const d = dv();
+/** A queue's parameters: mostly a valid layout, sometimes sizes and addresses anywhere. */
+function genRing(g: Rng): Ring {
   // The queue.
   let size = 1 << g.below(9);
   const sz = g.below(20);
@@ -166,20 +172,15 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
     avail = pick();
     used = pick();
   }
-  const r: Ring = { size, desc, avail, used, eventIdx: g.chance(0.5), indirect: g.chance(0.7) };
-  const expectSetup = refSetup(r);
-  const got = x.devSetup(size, desc, avail, used, r.eventIdx, r.indirect);
-  check(got === expectSetup, `setup: got ${got}, want ${expectSetup}`);
-  if (got !== F.NONE) {
-    st.setupFaults++;
-    st.byFault[NAMES[got]] = (st.byFault[NAMES[got]] ?? 0) + 1;
-    check(!x.memFault(), "memory fault at setup");
-    return;
-  }
-  const D = Number(desc), A = Number(avail), U = Number(used);
-  const lastAvail = g.chance(0.5) ? g.below(65536) : 0;
-  const usedStart = g.chance(0.5) ? g.below(65536) : 0;
-  x.devSetIndexes(lastAvail, usedStart);
+  return { size, desc, avail, used, eventIdx: g.chance(0.5), indirect: g.chance(0.7) };
+}
+
+/**
+ * Writes a ring state into guest memory: garbage, or valid direct and indirect chains (readable then
+ * writable segments) with up to three mutations; avail idx `lastAvail` + chains; used idx `usedStart`.
+ */
+function fillRing(d: DataView, g: Rng, r: Ring, lastAvail: number, usedStart: number): void {
+  const size = r.size, D = Number(r.desc), A = Number(r.avail), U = Number(r.used);
   const randomBytes = (at: number, n: number) => {
     for (let i = 0; i < n && at + i < MEM; i++) d.setUint8(at + i, g.below(256));
   };
@@ -254,6 +255,26 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
   d.setUint16(A, g.below(2), true); // avail flags (NO_INTERRUPT or not)
   d.setUint16(A + 4 + 2 * size, (usedStart + g.below(8)) & 0xffff, true); // used_event
   d.setUint16(U + 2, usedStart, true);
+}
+
+function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
+  const d = dv();
+  const r = genRing(g);
+  const { size, desc, avail, used } = r;
+  const expectSetup = refSetup(r);
+  const got = x.devSetup(size, desc, avail, used, r.eventIdx, r.indirect);
+  check(got === expectSetup, `setup: got ${got}, want ${expectSetup}`);
+  if (got !== F.NONE) {
+    st.setupFaults++;
+    st.byFault[NAMES[got]] = (st.byFault[NAMES[got]] ?? 0) + 1;
+    check(!x.memFault(), "memory fault at setup");
+    return;
+  }
+  const A = Number(avail), U = Number(used);
+  const lastAvail = g.chance(0.5) ? g.below(65536) : 0;
+  const usedStart = g.chance(0.5) ? g.below(65536) : 0;
+  x.devSetIndexes(lastAvail, usedStart);
+  fillRing(d, g, r, lastAvail, usedStart);
 
   // Drive the device and the reference side by side.
   const ref = new RefQueue(r, dv);
@@ -309,6 +330,321 @@ function runCase(x: Exports, dv: () => DataView, g: Rng, st: FuzzStats): void {
   check(!x.memFault(), "an access outside guest memory");
 }
 
+// ---- the virtio-net device model ----
+
+const NET_SEGS = 64; // NET_MAX_SEGS
+const HDR = 12, MIN_FRAME = 14, BUF_DATA = 2016, BATCH = 32;
+const S_OK = 1 | 2 | 8 | 4, NEEDS_RESET = 64;
+const C_RX_NO_BUFFER = 2, C_RX_TOO_SMALL = 3, C_TX_MALFORMED = 6;
+
+export interface NetFuzzStats {
+  cases: number;
+  seed: number;
+  txFrames: number;
+  txMalformed: number;
+  rxFrames: number;
+  rxDropped: number;
+  resets: number;
+  ms: number;
+}
+
+/** Negotiates features and enables queue q with ring r; returns the fault queue_enable reported. */
+function netInit(x: Exports, vm: number, q: number, r: Ring): number {
+  x.writeStatus(vm, 0);
+  x.writeStatus(vm, 1 | 2);
+  x.writeDriverFeatures(vm, 0, ((1 << 5) | (1 << 16) | (r.eventIdx ? 1 << 29 : 0) | (r.indirect ? 1 << 28 : 0)) >>> 0);
+  x.writeDriverFeatures(vm, 1, 1);
+  x.writeStatus(vm, 1 | 2 | 8);
+  return x.enableQueue(vm, q, r.size, r.desc, r.avail, r.used);
+}
+
+/** The reference's scatter: bytes over the writable segments in order (later bytes win where segments overlap). */
+function refScatter(d: DataView, segs: Seg[], bytes: Uint8Array): void {
+  let k = 0;
+  for (const [a, l, w] of segs) {
+    if (!w) continue;
+    for (let i = 0; i < l && k < bytes.length; i++) d.setUint8(Number(a) + i, bytes[k++]);
+    if (k >= bytes.length) break;
+  }
+}
+
+/** Runs `cases` device cases from `seed`; throws with the case's seed on the first disagreement. */
+export async function fuzzNet(cases: number, seed: number): Promise<NetFuzzStats> {
+  const { x } = await load("virtio-net", "test/devices/virtio-net/entry.ts", ["src/virtio", "src/lib", "src/devices/virtio-net", "src/vswitch"]);
+  x.reset(MEM, 256);
+  const st: NetFuzzStats = { cases, seed, txFrames: 0, txMalformed: 0, rxFrames: 0, rxDropped: 0, resets: 0, ms: 0 };
+  const t0 = Date.now();
+  for (let c = 0; c < cases; c++) {
+    const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
+    try {
+      netCase(x, new Rng(caseSeed), st);
+    } catch (e) {
+      throw new Error(`virtio-net fuzz: case ${c} failed; replay with VIRTIO_FUZZ_SEED=${caseSeed} VIRTIO_FUZZ_CASES=5: ${(e as Error).message}`);
+    }
+  }
+  st.ms = Date.now() - t0;
+  return st;
+}
+
+function netCase(x: Exports, g: Rng, st: NetFuzzStats): void {
+  const ram = (vm: number) => new Uint8Array(x.memory.buffer, x.memBase(vm), MEM);
+  const counter = (vm: number, k: number) => Number(x.counter(vm, k));
+  const logBefore: number = x.logCount();
+  x.clearFaultCount(0);
+  x.clearFaultCount(1);
+  let faults = 0;
+
+  // VM 0 transmits from a mutated TX ring.
+  {
+    const r = genRing(g);
+    if (r.size > 256) r.size = 256; // queue_size above the maximum is covered by the queue cases
+    const want = refSetup(r);
+    if (want === F.NONE) fillRing(new DataView(x.memory.buffer, x.memBase(0), MEM), g, r, 0, 0);
+    check(netInit(x, 0, 1, r) === want, "tx queue_enable fault");
+    x.writeStatus(0, S_OK);
+    const snap = ram(0).slice();
+    const d = new DataView(snap.buffer);
+    const frames: Uint8Array[] = [];
+    let fault = want, pops = 0, malformed = 0;
+    if (want === F.NONE) {
+      const ref = new RefQueue(r, () => d, NET_SEGS);
+      while (frames.length < BATCH) {
+        const p = ref.pop();
+        if ("fault" in p) { fault = p.fault; break; }
+        if ("none" in p) break;
+        const rd = p.segs.filter(([, , w]) => !w);
+        const total = rd.reduce((n, [, l]) => n + l, 0);
+        if (total < HDR + MIN_FRAME || total - HDR > BUF_DATA) malformed++;
+        else {
+          const f = new Uint8Array(total);
+          let k = 0;
+          for (const [a, l] of rd) { f.set(snap.subarray(Number(a), Number(a) + l), k); k += l; }
+          frames.push(f.slice(HDR));
+        }
+        d.setUint32(Number(r.used) + 4 + 8 * (pops % r.size), p.head, true);
+        d.setUint32(Number(r.used) + 8 + 8 * (pops % r.size), 0, true);
+        pops++;
+      }
+      if (fault === F.NONE && pops > 0) d.setUint16(Number(r.used) + 2, pops, true);
+    }
+    const irqWant = fault === F.NONE && pops > 0 &&
+      (r.eventIdx ? needEvent(d.getUint16(Number(r.avail) + 4 + 2 * r.size, true), pops, 0) : (d.getUint16(Number(r.avail), true) & 1) === 0);
+    const irqBefore = x.queueIrqs(0, 1), malBefore = counter(0, C_TX_MALFORMED);
+    const n = x.transmitCapture(0);
+    check(n === frames.length, `tx frames ${n}, reference ${frames.length} (fault ${x.fault(0)} vs ${fault})`);
+    for (let i = 0; i < n; i++) {
+      const got = new Uint8Array(x.memory.buffer, x.capPtr() + 2048 * i, x.capLen(i));
+      check(Buffer.from(got).equals(Buffer.from(frames[i])), `tx frame ${i} differs`);
+    }
+    check(x.fault(0) === fault, `tx fault ${x.fault(0)}, reference ${fault}`);
+    check(((x.status(0) & NEEDS_RESET) !== 0) === (fault !== F.NONE), "tx NEEDS_RESET iff a fault");
+    check(counter(0, C_TX_MALFORMED) - malBefore === malformed, "txMalformed");
+    check(x.queueIrqs(0, 1) - irqBefore === (irqWant ? 1 : 0), "tx interrupt");
+    check(Buffer.from(ram(0)).equals(Buffer.from(snap)), "tx: guest memory differs from the reference");
+    check(!x.memFault(0), "tx: an access outside guest memory");
+    st.txFrames += n;
+    st.txMalformed += malformed;
+    if (fault !== F.NONE) faults++;
+  }
+
+  // VM 1 receives a batch into a mutated RX ring.
+  {
+    const r = genRing(g);
+    if (r.size > 256) r.size = 256;
+    const want = refSetup(r);
+    if (want === F.NONE) fillRing(new DataView(x.memory.buffer, x.memBase(1), MEM), g, r, 0, 0);
+    check(netInit(x, 1, 0, r) === want, "rx queue_enable fault");
+    x.writeStatus(1, S_OK);
+    const count = 1 + g.below(BATCH), len = MIN_FRAME + g.below(BUF_DATA - MIN_FRAME + 1);
+    const frame = new Uint8Array(len);
+    for (let i = 0; i < len; i++) frame[i] = g.below(256);
+    new Uint8Array(x.memory.buffer, x.framePtr(), len).set(frame);
+    const snap = ram(1).slice();
+    const d = new DataView(snap.buffer);
+    const bytes = new Uint8Array(HDR + len);
+    bytes[10] = 1; // num_buffers
+    bytes.set(frame, HDR);
+    let fault = want, pushes = 0, delivered = 0, noBuffer = 0, tooSmall = 0;
+    const ref = new RefQueue(r, () => d, NET_SEGS);
+    for (let i = 0; i < count; i++) {
+      const p: Pop = fault !== F.NONE ? { none: true } : ref.pop();
+      if ("fault" in p) fault = p.fault;
+      if (!("head" in p)) { noBuffer++; continue; }
+      const wb = p.segs.filter(([, , w]) => w).reduce((n, [, l]) => n + l, 0);
+      let used = 0;
+      if (wb < HDR + len) tooSmall++;
+      else {
+        refScatter(d, p.segs, bytes);
+        used = HDR + len;
+        delivered++;
+      }
+      d.setUint32(Number(r.used) + 4 + 8 * (pushes % r.size), p.head, true);
+      d.setUint32(Number(r.used) + 8 + 8 * (pushes % r.size), used, true);
+      pushes++;
+    }
+    if (fault === F.NONE && pushes > 0) d.setUint16(Number(r.used) + 2, pushes, true);
+    const irqWant = fault === F.NONE && pushes > 0 &&
+      (r.eventIdx ? needEvent(d.getUint16(Number(r.avail) + 4 + 2 * r.size, true), pushes, 0) : (d.getUint16(Number(r.avail), true) & 1) === 0);
+    const irqBefore = x.queueIrqs(1, 0), nbBefore = counter(1, C_RX_NO_BUFFER), tsBefore = counter(1, C_RX_TOO_SMALL);
+    const got = x.deliver(1, count, len);
+    check(got === delivered, `rx delivered ${got}, reference ${delivered} (fault ${x.fault(1)} vs ${fault})`);
+    check(x.fault(1) === fault, `rx fault ${x.fault(1)}, reference ${fault}`);
+    check(((x.status(1) & NEEDS_RESET) !== 0) === (fault !== F.NONE), "rx NEEDS_RESET iff a fault");
+    check(counter(1, C_RX_NO_BUFFER) - nbBefore === noBuffer && counter(1, C_RX_TOO_SMALL) - tsBefore === tooSmall, "rx drop counters");
+    check(x.queueIrqs(1, 0) - irqBefore === (irqWant ? 1 : 0), "rx interrupt");
+    check(Buffer.from(ram(1)).equals(Buffer.from(snap)), "rx: guest memory differs from the reference");
+    check(!x.memFault(1), "rx: an access outside guest memory");
+    check(x.poolAvailable() === 256, "pool buffers leaked");
+    st.rxFrames += delivered;
+    st.rxDropped += noBuffer + tooSmall;
+    if (fault !== F.NONE) faults++;
+  }
+  // One [net] line per device that went to NEEDS_RESET.
+  const logAfter: number = x.logCount();
+  check(logAfter - logBefore === faults, `log lines ${logAfter - logBefore}, faults ${faults}`);
+  check(Number(x.faultCount(0)) + Number(x.faultCount(1)) === faults, "fault counts");
+  for (let i = logBefore; i < logAfter; i++) check(/^\[net\] [ab]: (rx|tx) queue: .+; device needs reset$/.test(x.logLine(i)), `log line ${x.logLine(i)}`);
+  st.resets += faults;
+}
+
+// ---- the driver side against a misbehaving device ----
+
+const FD = { USED_IDX: 19, USED_ID: 20, USED_LEN: 21 };
+const NAMES_D: Record<number, string> = { 19: "used_idx", 20: "used_id", 21: "used_len" };
+
+export interface DriverFuzzStats {
+  cases: number;
+  seed: number;
+  reaped: number;
+  faults: Record<string, number>;
+  ms: number;
+}
+
+/**
+ * Each case lays a ring out, then mixes posting, publishing, honest completions and lying ones (used idx
+ * jumps, ids never posted or already reaped, lengths past the buffer) with reaping, against a model of
+ * what is outstanding. After a fault the outstanding tokens must be exactly the model's, and a fresh
+ * layout must work again (the recovery a driver performs after resetting the device).
+ */
+export async function fuzzDriver(cases: number, seed: number): Promise<DriverFuzzStats> {
+  const x: Exports = (await loadVirtio()).x;
+  x.reset(MEM, MAX_SIZE, 8);
+  const st: DriverFuzzStats = { cases, seed, reaped: 0, faults: {}, ms: 0 };
+  const t0 = Date.now();
+  for (let c = 0; c < cases; c++) {
+    const caseSeed = (seed + c) >>> 0;
+    if (c % 500 === 499) await yieldToLoop();
+    try {
+      driverCase(x, new Rng(caseSeed), st);
+    } catch (e) {
+      throw new Error(`virtio driver fuzz: case ${c} failed; replay with VIRTIO_FUZZ_SEED=${caseSeed} VIRTIO_FUZZ_CASES=5: ${(e as Error).message}`);
+    }
+  }
+  st.ms = Date.now() - t0;
+  return st;
+}
+
+function driverCase(x: Exports, g: Rng, st: DriverFuzzStats): void {
+  const size = 1 << g.below(9);
+  const usedAlign = g.chance(0.5) ? 4 : 4096;
+  const busBase = BigInt(g.below(1 << 20)) << 12n;
+  check(x.drvLayout(0n, size, BigInt(usedAlign), busBase, g.chance(0.5)) === 0, "layout");
+  const d = new DataView(x.memory.buffer, x.memBase(), MEM);
+  const D = Number(x.drvDesc()), A = Number(x.drvAvail()), U = Number(x.drvUsed());
+  check(D === 0 && A === 16 * size && U % usedAlign === 0 && U >= A + 6 + 2 * size, "ring placement");
+  type Out = { token: number; writeLen: number; n: number; published: boolean };
+  const out = new Map<number, Out>();
+  let token = 1, free = size, devUsed = 0, devSeen = 0;
+  const published: number[] = []; // heads the device may use, in avail order
+  let fault = 0;
+  const lies = g.chance(0.5) ? 0 : 0.05; // half the cases have an honest device
+  for (let step = 0; step < 60 && fault === 0; step++) {
+    const op = g.below(10);
+    if (op < 3) {
+      const n = 1 + g.below(4), nRead = g.below(n + 1);
+      x.drvSegClear();
+      let wl = 0;
+      for (let i = 0; i < n; i++) {
+        const len = 1 + g.below(4096);
+        x.drvSeg(BigInt(MEM / 2 + g.below(MEM / 2 - 4096)), len, i >= nRead);
+        if (i >= nRead) wl += len;
+      }
+      const h = x.drvAdd(token);
+      if (n > free) { check(h === -1, `add with ${free} free gave ${h}`); continue; }
+      check(h >= 0 && h < size && !out.has(h), `add gave head ${h}`);
+      // The chain as the device will read it: bus addresses, NEXT links, WRITE on the writable tail.
+      let i = h;
+      for (let k = 0; k < n; k++) {
+        const flags = d.getUint16(D + 16 * i + 12, true);
+        check(d.getBigUint64(D + 16 * i, true) >= busBase, "bus address");
+        check((flags & WRITE) === (k >= nRead ? WRITE : 0) && (flags & NEXT) === (k < n - 1 ? NEXT : 0), "descriptor flags");
+        i = d.getUint16(D + 16 * i + 14, true);
+      }
+      out.set(h, { token: token++, writeLen: wl, n, published: false });
+      free -= n;
+    } else if (op < 5) {
+      x.drvPublish();
+      for (const [h, o] of out) if (!o.published) { o.published = true; published.push(h); }
+    } else if (op < 9) {
+      // The device: honest most of the time.
+      const honest = !g.chance(lies);
+      const ready = published.filter((h) => out.has(h));
+      if (honest && ready.length === 0) continue;
+      let id: number, len: number;
+      if (honest) {
+        id = ready[g.below(ready.length)];
+        len = g.below(out.get(id)!.writeLen + 1);
+        published.splice(published.indexOf(id), 1);
+      } else {
+        id = [g.below(size), g.u32(), ready.length > 0 ? ready[0] : 0][g.below(3)];
+        len = g.chance(0.5) ? g.u32() : 0;
+      }
+      d.setUint32(U + 4 + 8 * (devUsed % size), id >>> 0, true);
+      d.setUint32(U + 8 + 8 * (devUsed % size), len >>> 0, true);
+      devUsed = (devUsed + (honest || g.chance(0.5) ? 1 : g.below(65536))) & 0xffff;
+      d.setUint16(U + 2, devUsed, true);
+    } else {
+      // Reap everything; predict each answer from the model.
+      for (let k = 0; k < size + 2; k++) {
+        const ahead = (d.getUint16(U + 2, true) - devSeen) & 0xffff;
+        const inFlight = [...out.values()].filter((o) => o.published).length;
+        let want = 0;
+        let id = 0, len = 0;
+        if (ahead === 0) { check(!x.drvReap() && x.drvFault() === 0, "reap with nothing used"); break; }
+        if (ahead > inFlight) want = FD.USED_IDX;
+        else {
+          id = d.getUint32(U + 4 + 8 * (devSeen % size), true);
+          len = d.getUint32(U + 8 + 8 * (devSeen % size), true);
+          const o = out.get(id);
+          if (id >= size || !o || !o.published) want = FD.USED_ID;
+          else if (len > o.writeLen) want = FD.USED_LEN;
+        }
+        const ok = x.drvReap();
+        if (want !== 0) {
+          check(!ok && x.drvFault() === want, `reap fault ${x.drvFault()}, model ${want}`);
+          fault = want;
+          st.faults[want] = (st.faults[want] ?? 0) + 1;
+          break;
+        }
+        const o = out.get(id)!;
+        check(ok && x.drvId() === id && x.drvLen() === len && x.drvToken() === o.token, "reaped element");
+        out.delete(id);
+        free += o.n;
+        devSeen = (devSeen + 1) & 0xffff;
+        st.reaped++;
+      }
+    }
+    check(x.drvNumFree() === free, `free descriptors ${x.drvNumFree()}, model ${free}`);
+  }
+  // Recovery: the outstanding tokens are the model's, and a fresh layout works.
+  const n = x.drvOutstanding();
+  const tokens = Array.from({ length: n }, (_, i) => x.drvOutstandingToken(i)).sort((a, b) => a - b);
+  check(JSON.stringify(tokens) === JSON.stringify([...out.values()].map((o) => o.token).sort((a, b) => a - b)), "outstanding tokens");
+  if (fault !== 0) check(x.drvAdd(1) === -3 && !x.drvReap() && !x.drvPublish(), "a faulted queue does nothing");
+  check(!x.memFault(), "an access outside the window");
+}
+
 async function main(): Promise<void> {
   const long = process.argv.includes("--long");
   const seed = process.env.VIRTIO_FUZZ_SEED !== undefined ? Number(process.env.VIRTIO_FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -318,6 +654,12 @@ async function main(): Promise<void> {
   console.log(`virtio fuzz: ${s.cases} cases in ${(s.ms / 1000).toFixed(1)} s: ${s.completions} completed (${s.chains} chains, ${s.interrupts} interrupts), ` +
     `${s.ringFaults} ring faults, ${s.setupFaults} setup faults; no trap, no access outside guest memory`);
   console.log(`virtio fuzz: faults ${Object.entries(s.byFault).sort().map(([k, v]) => `${k} ${v}`).join(", ")}`);
+  const dr = await fuzzDriver(Math.ceil(cases / 5), seed);
+  console.log(`virtio driver fuzz: ${dr.cases} cases in ${(dr.ms / 1000).toFixed(1)} s: ${dr.reaped} used elements reaped, faults ` +
+    `${Object.entries(dr.faults).map(([k, v]) => `${NAMES_D[Number(k)]} ${v}`).join(", ")}`);
+  const n = await fuzzNet(Math.ceil(cases / 5), seed);
+  console.log(`virtio-net fuzz: ${n.cases} cases in ${(n.ms / 1000).toFixed(1)} s: ${n.txFrames} frames sent (${n.txMalformed} malformed), ` +
+    `${n.rxFrames} received (${n.rxDropped} dropped), ${n.resets} NEEDS_RESET; guest memory as the reference, no access outside it`);
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

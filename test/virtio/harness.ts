@@ -17,8 +17,9 @@ function tsFiles(dir: string): string[] {
 }
 
 /** Compiles `entry` (repo-relative) when it or the sources under `dirs` changed; returns the wasm path. Safe when workers race. */
-export async function buildEntry(name: string, entry: string, dirs: string[]): Promise<string> {
+export async function buildEntry(name: string, entry: string, dirs: string[], ascArgs: string[] = []): Promise<string> {
   const h = createHash("sha256");
+  h.update(ascArgs.join(" "));
   for (const f of [...dirs.flatMap((d) => tsFiles(join(root, d))), join(root, entry)]) h.update(relative(root, f)).update(readFileSync(f));
   const dir = join(root, "build", name, h.digest("hex").slice(0, 16));
   const wasm = join(dir, "m.wasm");
@@ -43,7 +44,7 @@ export async function buildEntry(name: string, entry: string, dirs: string[]): P
     const asc = (await import("assemblyscript/asc")).default;
     let errText = "";
     const { error } = await asc.main(
-      [entry, "--target", "node", "--bindings", "esm", "-o", join(tmp, "m.wasm")],
+      [entry, "--target", "node", "--bindings", "esm", ...ascArgs, "-o", join(tmp, "m.wasm")],
       { stderr: { write: (s: string | Uint8Array) => ((errText += String(s)), true) } as never },
     );
     if (error) throw new Error(`asc failed: ${error.message}\n${errText}`);
@@ -61,8 +62,8 @@ export async function buildEntry(name: string, entry: string, dirs: string[]): P
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Exports = any;
 
-export async function load(name: string, entry: string, dirs: string[]): Promise<{ x: Exports; wasm: string }> {
-  const wasm = await buildEntry(name, entry, dirs);
+export async function load(name: string, entry: string, dirs: string[], ascArgs: string[] = []): Promise<{ x: Exports; wasm: string }> {
+  const wasm = await buildEntry(name, entry, dirs, ascArgs);
   return { x: await import(pathToFileURL(join(dirname(wasm), "m.js")).href), wasm };
 }
 

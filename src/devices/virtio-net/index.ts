@@ -2,3 +2,4 @@
 
 export * from "./net";
 export * from "./pci";
+export * from "./port";

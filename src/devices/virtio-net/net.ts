@@ -93,6 +93,15 @@ export class VirtioNet extends VirtioDevice {
   /** The configuration space is read-only for a modern driver without VIRTIO_NET_F_CTRL_MAC_ADDR (virtio 1.2 5.1.4.2). */
   writeConfig(offset: u32, size: u32, v: u32): void {}
 
+  /**
+   * RX kicks are never needed: a frame that finds no guest buffer is dropped, not held, so the device
+   * does not wait for refills. Without EVENT_IDX the flag says so for good (virtio 1.2 2.7.10); with it
+   * avail_event stays 0, which a driver crosses once per 65,536 buffers.
+   */
+  onQueueEnabled(q: u32): void {
+    if (q == RXQ) unchecked(this.queues[RXQ]).disableNotify();
+  }
+
   /** Link state (VIRTIO_NET_F_STATUS): a configuration change the driver is told about (virtio 1.2 5.1.4.2). */
   setLink(up: bool): void {
     if (this.linkUp == up) return;

@@ -190,7 +190,7 @@ export class VirtioPci extends PciFunction {
   barWrite(bar: u32, offset: u64, size: u32, value: u64): void {
     if (bar != VIRTIO_BAR) return;
     const o = <u32>offset;
-    if (offset < <u64>COMMON_LEN) this.commonWrite(o, size, <u32>value);
+    if (offset < <u64>COMMON_LEN) this.commonWrite(o, size, value);
     else if (offset >= <u64>NOTIFY_OFF && offset < <u64>(NOTIFY_OFF + this.dev.numQueues() * NOTIFY_MULTIPLIER)) {
       // virtio 1.2 4.1.5.2: the queue is the one whose notify address was written (no NOTIFICATION_DATA).
       this.dev.kick((o - NOTIFY_OFF) / NOTIFY_MULTIPLIER);
@@ -255,8 +255,9 @@ export class VirtioPci extends PciFunction {
     return <u32>((field >> (8 * <u64>(o - base))) & 0xff);
   }
 
-  private commonWrite(o: u32, size: u32, v: u32): void {
+  private commonWrite(o: u32, size: u32, v64: u64): void {
     const q = this.selected();
+    const v = <u32>v64;
     switch (o) {
       case CC_DEVICE_FEATURE_SELECT:
         if (size == 4) this.featureSelect = v;
@@ -302,7 +303,7 @@ export class VirtioPci extends PciFunction {
       const hi = (o & 4) != 0;
       if ((o & 3) != 0 || (size != 4 && !(size == 8 && !hi))) return;
       let cur: u64 = base == CC_QUEUE_DESC ? unchecked(this.qDesc[q]) : base == CC_QUEUE_DRIVER ? unchecked(this.qDriver[q]) : unchecked(this.qDevice[q]);
-      if (size == 8) cur = <u64>v; // the upper half follows in a separate write on 32-bit paths
+      if (size == 8) cur = v64; // one 64-bit write (Linux uses two 32-bit halves)
       else if (hi) cur = (cur & 0xffffffff) | (<u64>v << 32);
       else cur = (cur & 0xffffffff00000000) | <u64>v;
       if (base == CC_QUEUE_DESC) unchecked((this.qDesc[q] = cur));

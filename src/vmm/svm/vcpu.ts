@@ -14,6 +14,12 @@ import { PAT_POWER_ON } from "../../hw/msr";
 /** VMCB save-area offsets of the segments in Seg order (APM table B-2). */
 const SEG_OFFSETS: StaticArray<u32> = [Vmcb.Es, Vmcb.Cs, Vmcb.Ss, Vmcb.Ds, Vmcb.Fs, Vmcb.Gs, Vmcb.Ldtr, Vmcb.Tr];
 
+/** VMCB offsets of the SysMsr slots (APM table B-2). */
+const SYS_OFFSETS: StaticArray<u32> = [
+  Vmcb.Star, Vmcb.Lstar, Vmcb.Cstar, Vmcb.Sfmask, Vmcb.KernelGsBase,
+  Vmcb.Fs + VmcbSeg.Base, Vmcb.Gs + VmcbSeg.Base, Vmcb.SysenterCs, Vmcb.SysenterEsp, Vmcb.SysenterEip,
+];
+
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
   flushNext: bool = true;
@@ -252,11 +258,11 @@ export class SvmVcpu extends Vcpu {
 
   // VMLOAD/VMSAVE in hw_svm_run switch these with the VMCB (APM 15.5.2): they live there.
   readSysMsr(m: SysMsr): u64 {
-    return phys_load64(this.vmcb + Vmcb.Star + (<u64>m << 3));
+    return phys_load64(this.vmcb + SYS_OFFSETS[m]);
   }
 
   writeSysMsr(m: SysMsr, value: u64): void {
-    phys_store64(this.vmcb + Vmcb.Star + (<u64>m << 3), value);
+    phys_store64(this.vmcb + SYS_OFFSETS[m], value);
   }
 
   beginSlice(sliceTsc: u64): void {

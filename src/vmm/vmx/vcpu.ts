@@ -14,8 +14,11 @@ import { VmxCaps } from "./vmx";
 import { hex0x } from "../../lib/fmt";
 import { Cr4, Msr, PAT_POWER_ON } from "../../hw/msr";
 
-/** MSR numbers of SysMsr slots. */
+/** MSR numbers of the unswitched SysMsr slots, and the VMCS fields of the others. */
 const SYS_MSRS: StaticArray<u32> = [Msr.IA32_STAR, Msr.IA32_LSTAR, Msr.IA32_CSTAR, Msr.IA32_FMASK, Msr.IA32_KERNEL_GS_BASE];
+const SYS_FIELDS: StaticArray<VmcsField> = [
+  VmcsField.GuestFsBase, VmcsField.GuestGsBase, VmcsField.GuestSysenterCs, VmcsField.GuestSysenterEsp, VmcsField.GuestSysenterEip,
+];
 
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
@@ -41,7 +44,7 @@ export class VmxVcpu extends Vcpu {
   cr4Mask: u64;
   desc: StaticArray<u64> = new StaticArray<u64>(2);
   /** STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE while another vCPU has the CPU (VT-x switches none of them). */
-  sys: StaticArray<u64> = new StaticArray<u64>(SysMsr.Count);
+  sys: StaticArray<u64> = new StaticArray<u64>(SysMsr.Unswitched);
   /** The intercepted exception of the last ExitKind.Exception exit, as VM-exit interruption information. */
   private reflectInfo: u32 = 0;
   private reflectError: u32 = 0;
@@ -159,7 +162,7 @@ export class VmxVcpu extends Vcpu {
     w(VmcsField.GuestIa32Debugctl, 0);
     w(VmcsField.GuestIa32Pat, PAT_POWER_ON);
     w(VmcsField.VmEntryInterruptionInfo, 0);
-    for (let i = 0; i < SysMsr.Count; i++) this.sys[i] = 0;
+    for (let i = 0; i < SysMsr.Unswitched; i++) this.sys[i] = 0;
     this.invalidate();
   }
 
@@ -407,13 +410,21 @@ export class VmxVcpu extends Vcpu {
     wrmsr(Msr.IA32_KERNEL_GS_BASE, s[SysMsr.KernelGsBase]);
   }
 
-  // The running vCPU owns the live MSRs (lazy-state.ts), so reads and writes go to the CPU.
+  // The running vCPU owns the live unswitched MSRs (lazy-state.ts), so reads and writes go to the CPU;
+  // the others are guest-state fields of the VMCS (SDM 24.4.1).
   readSysMsr(m: SysMsr): u64 {
-    return rdmsr(SYS_MSRS[m]);
+    if (m < SysMsr.Unswitched) return rdmsr(SYS_MSRS[m]);
+    this.load();
+    return r(SYS_FIELDS[m - SysMsr.Unswitched]);
   }
 
   writeSysMsr(m: SysMsr, value: u64): void {
-    wrmsr(SYS_MSRS[m], value);
+    if (m < SysMsr.Unswitched) {
+      wrmsr(SYS_MSRS[m], value);
+      return;
+    }
+    this.load();
+    w(SYS_FIELDS[m - SysMsr.Unswitched], m == SysMsr.SysenterCs ? value & 0xffffffff : value);
   }
 
   advanceRip(): void {

@@ -2,7 +2,7 @@
 
 import { LinearMemory } from "../../../src/lib/bounded-memory";
 import { VirtioNotify, VirtioLog } from "../../../src/virtio/index";
-import { VirtioNet } from "../../../src/devices/virtio-net/index";
+import { VirtioNet, NetPort } from "../../../src/devices/virtio-net/index";
 import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
 
 class Irqs extends VirtioNotify {
@@ -29,8 +29,11 @@ let irqs: StaticArray<Irqs> = [new Irqs(), new Irqs()];
 let log = new Lines();
 let sw = new Switch(64, 8);
 let ports: StaticArray<i32> = [0, 1];
+let netPorts: StaticArray<NetPort> = [new NetPort(nets[0], sw, 0), new NetPort(nets[1], sw, 1)];
 const batch = new Batch();
 const frameBuf = new StaticArray<u8>(4096);
+const capBuf = new StaticArray<u8>(32 * 2048);
+const capLens = new StaticArray<i32>(32);
 
 /** Two VMs with `bytes` of RAM each, a switch with `poolBuffers` buffers. */
 export function reset(bytes: i32, poolBuffers: i32): void {
@@ -47,6 +50,7 @@ export function reset(bytes: i32, poolBuffers: i32): void {
     nets[i].log = log;
     ports[i] = sw.addPort(name, KIND_VM, <i64>mac);
   }
+  for (let i = 0; i < 2; i++) netPorts[i] = new NetPort(nets[i], sw, ports[i]);
 }
 export function memBase(vm: i32): usize { return changetype<usize>(rams[vm]); }
 export function memFault(vm: i32): bool { return mems[vm].fault; }
@@ -66,6 +70,9 @@ export function kick(vm: i32, q: u32): void { nets[vm].kick(q); }
 export function kicked(vm: i32): u32 { return nets[vm].kicked; }
 export function setLink(vm: i32, up: bool): void { nets[vm].setLink(up); }
 export function fault(vm: i32): i32 { return nets[vm].fault; }
+export function faultCount(vm: i32): u64 { return nets[vm].faultCount; }
+/** The fuzzer checks the line of every fault: it keeps each device under the log limit. */
+export function clearFaultCount(vm: i32): void { nets[vm].faultCount = 0; }
 
 // ---- the data path, as the main loop drives it ----
 /** Guest vm's TX queue -> switch (one batch); frames taken. */
@@ -74,6 +81,23 @@ export function pumpTx(vm: i32, now: i64): i32 {
   if (batch.count > 0) sw.rx(ports[vm], batch, now);
   return n;
 }
+/** Guest vm's TX queue -> frames copied out for the test (capPtr, capLen), pool buffers freed; frames taken. */
+export function transmitCapture(vm: i32): i32 {
+  const n = nets[vm].transmit(sw.pool, batch);
+  for (let i = 0; i < batch.count; i++) {
+    const h = batch.handles[i];
+    const l = sw.pool.len(h);
+    memory.copy(changetype<usize>(capBuf) + <usize>i * 2048, sw.pool.data(h), l);
+    capLens[i] = l;
+    sw.pool.free(h);
+  }
+  batch.count = 0;
+  return n;
+}
+export function capPtr(): usize { return changetype<usize>(capBuf); }
+export function capLen(i: i32): i32 { return capLens[i]; }
+/** One main-loop turn for vm's NIC (NetPort.service); true when work remains. */
+export function service(vm: i32, now: i64, maxBatches: i32): bool { return netPorts[vm].service(now, maxBatches); }
 /** Switch -> guest vm's RX buffers (one batch); frames delivered. */
 export function pumpRx(vm: i32, now: i64): i32 {
   sw.tx(ports[vm], batch, now);
@@ -92,6 +116,8 @@ export function deliver(vm: i32, count: i32, len: i32): i32 {
   return nets[vm].receive(sw.pool, batch, sw.port(ports[vm]));
 }
 export function poolAvailable(): i32 { return sw.pool.available(); }
+/** The allocator's current top when built with `--runtime stub` (a bump allocator that never frees): a fresh empty buffer's address. */
+export function heapTop(): usize { return changetype<usize>(new ArrayBuffer(0)); }
 export function pollTx(vm: i32): void { nets[vm].pollTx(); }
 export function idleTx(vm: i32): bool { return nets[vm].idleTx(); }
 export function txPending(vm: i32): u32 { return nets[vm].txPending(); }
@@ -116,3 +142,5 @@ export function counter(vm: i32, which: i32): u64 {
 export function queueIrqs(vm: i32, q: i32): i32 { return irqs[vm].q[q]; }
 export function configIrqs(vm: i32): i32 { return irqs[vm].cfg; }
 export function logLines(): string { return log.lines.join("\n"); }
+export function logCount(): i32 { return log.lines.length; }
+export function logLine(i: i32): string { return log.lines[i]; }

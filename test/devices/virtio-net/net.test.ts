@@ -183,6 +183,62 @@ describe("the data path", () => {
   });
 });
 
+test("DRIVER_OK without FEATURES_OK (refused features) uses nothing either", () => {
+  const a = new GuestNic(x, 0);
+  a.init([F_MAC], 256, false); // no VERSION_1: FEATURES_OK does not stick
+  expect(x.status(0) & S.FEATURES_OK).toBe(0);
+  x.writeStatus(0, S.ACK | S.DRIVER | S.DRIVER_OK);
+  a.send([frame(MAC_B, MAC_A, 64)]);
+  expect(x.pumpTx(0, 0n)).toBe(0);
+  expect(a.tx.reap()).toEqual([]);
+});
+
+describe("NetPort: a bounded main-loop turn", () => {
+  test("100 frames a -> b with at most 2 batches per turn: turns until idle, kicks suppressed while busy", () => {
+    const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+    a.init(ALL);
+    b.init(ALL);
+    b.postRx(0, 200);
+    a.send(Array.from({ length: 100 }, (_, i) => frame(MAC_B, MAC_A, 64, i)));
+    x.kick(0, 1);
+    const turns: boolean[] = [];
+    for (let t = 0; t < 10; t++) {
+      turns.push(x.service(0, 0n, 2));
+      turns.push(x.service(1, 0n, 2));
+    }
+    expect(x.kicked(0)).toBe(0);
+    expect(counter(0, C.txPackets)).toBe(100);
+    expect(counter(1, C.rxPackets)).toBe(100);
+    expect(b.received().length).toBe(100);
+    // a: 64 frames (bound hit: true), b: those 64 (queue drained: false), a: the last 36, b: those 36.
+    expect(turns.slice(0, 4)).toEqual([true, false, false, false]);
+    expect(turns.slice(4).every((t) => !t)).toBe(true);
+    expect(a.tx.availEvent()).toBe(100); // kicks asked for again once idle
+  });
+  test("frames left in the switch for a guest keep its NIC ready", () => {
+    const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+    a.init(ALL);
+    b.init(ALL);
+    b.postRx(0, 200);
+    a.send(Array.from({ length: 64 }, (_, i) => frame(MAC_B, MAC_A, 64, i)));
+    expect(x.service(0, 0n, 2)).toBe(true); // 64 frames: bound of 2 batches hit
+    expect(x.service(0, 0n, 2)).toBe(false);
+    expect(x.service(1, 0n, 1)).toBe(true); // one batch out of 64 queued: 32 left in the switch
+    expect(x.service(1, 0n, 1)).toBe(false);
+    expect(b.received().length).toBe(64);
+  });
+});
+
+test("RX refills need no kick: VIRTQ_USED_F_NO_NOTIFY on the RX ring without EVENT_IDX, avail_event left at 0 with it", () => {
+  const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+  a.init(ALL.filter((f) => f !== F_EVENT_IDX));
+  b.init(ALL);
+  expect(a.ram.u16(a.rx.used)).toBe(1);
+  expect(a.ram.u16(a.tx.used)).toBe(0); // TX kicks are wanted
+  expect(b.ram.u16(b.rx.used)).toBe(0);
+  expect(b.rx.availEvent()).toBe(0);
+});
+
 describe("EVENT_IDX", () => {
   test("interrupts only when used_event is crossed; kicks suppressed while polling", () => {
     const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
@@ -227,6 +283,21 @@ describe("a broken ring", () => {
     a.send([frame(MAC_B, MAC_A, 64)]);
     expect(x.pumpTx(0, 0n)).toBe(1);
     expect(x.memFault(0)).toBe(false);
+  });
+  test("a guest breaking its ring in a loop: 16 lines, the last saying so, then only counted", () => {
+    const a = new GuestNic(x, 0);
+    for (let i = 0; i < 40; i++) {
+      a.init(ALL);
+      a.tx.offer(300); // head index out of range
+      a.tx.publish();
+      expect(x.pumpTx(0, 0n)).toBe(0);
+      expect(x.status(0) & S.NEEDS_RESET).toBe(S.NEEDS_RESET);
+    }
+    const lines = x.logLines().split("\n");
+    expect(lines.length).toBe(16);
+    expect(lines[0]).toBe("[net] a: tx queue: head index out of range; device needs reset");
+    expect(lines[15]).toBe("[net] a: tx queue: head index out of range; device needs reset (further faults counted, not logged)");
+    expect(Number(x.faultCount(0))).toBe(40);
   });
   test("a bad ring at queue_enable is a fault too", () => {
     const a = new GuestNic(x, 0);

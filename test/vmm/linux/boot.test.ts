@@ -220,6 +220,34 @@ describe.skipIf(!existsSync(real))("Debian's cloud kernel (build/linux/bzImage f
   });
 });
 
+describe("prepareLinux (tables and boot state together)", () => {
+  it("puts the tables at 0xE0000, reserves 0xE0000-0xFFFFF as ACPI data and points acpi_rsdp_addr at the RSDP", () => {
+    const k = bzImage();
+    const kp = x.allocKernel(k.length);
+    new Uint8Array(x.memory.buffer, kp, k.length).set(k);
+    const rp = x.allocRam(64 * MiB);
+    expect(x.prepare("console=ttyS0", false, 2)).toMatch(/^rip=1000200 .* load=1000000 initrd=0 /);
+    const ram = new Uint8Array(x.memory.buffer, rp, 64 * MiB).slice();
+    expect(Buffer.from(ram.subarray(0xe0000, 0xe0008)).toString("latin1")).toBe("RSD PTR ");
+    expect(u64(ram, 0x7000 + 0x70)).toBe(0xe0000n);
+    expect(e820(ram)).toEqual([[0, 0xa0000, 1], [0xe0000, 0x20000, 3], [0x100000, 63 * MiB, 1]]);
+    // The MADT lists both CPUs: walk RSDP -> XSDT -> second entry.
+    const xsdt = Number(u64(ram, 0xe0000 + 24));
+    const madt = Number(u64(ram, xsdt + 44));
+    expect(Buffer.from(ram.subarray(madt, madt + 4)).toString("latin1")).toBe("APIC");
+    expect(u32(ram, madt + 4)).toBe(36 + 8 + 2 * 8 + 12);
+  });
+  it("reports a kernel problem with the tables already built", () => {
+    const k = bzImage({ version: 0x20b });
+    const kp = x.allocKernel(k.length);
+    new Uint8Array(x.memory.buffer, kp, k.length).set(k);
+    x.allocRam(64 * MiB);
+    expect(x.prepare("console=ttyS0", false, 1)).toMatch(/^error: boot protocol 2\.11 is too old/);
+    expect(x.prepare("console=ttyS0", false, 1, 0x30000n, 0x100n)).toMatch(/^error: the ACPI region of 0x100 bytes is smaller/);
+    expect(x.prepare("console=ttyS0", false, 1, 0x30008n, 0x1000n)).toMatch(/^error: the ACPI tables do not fit at 0x30008/);
+  });
+});
+
 describe("fuzz", () => {
   it("random header fields and sizes never trap; every result is an entry inside RAM or a clear error", () => {
     const r = rng(12345);

@@ -1,7 +1,9 @@
 // Flat exports over the Linux boot-protocol loader for test/vmm/linux/boot.test.ts: kernel, initrd and RAM are buffers the test fills and reads.
 
 import { BoundedMemory, LinearMemory } from "../../../src/lib/bounded-memory";
-import { LinuxBootConfig, setupLinux } from "../../../src/vmm/linux/boot";
+import { LinuxBootConfig, LinuxEntry, setupLinux } from "../../../src/vmm/linux/boot";
+import { AcpiConfig } from "../../../src/devices/acpi";
+import { prepareLinux } from "../../../src/vmm/linux/guest";
 
 let kernel = new StaticArray<u8>(0);
 let initrd = new StaticArray<u8>(0);
@@ -74,6 +76,10 @@ export function boot(cmdline: string, acpiBase: u64, acpiSize: u64, rsdp: u64, w
   const r = new LinearMemory(changetype<usize>(ram), <u64>ram.length);
   const e = setupLinux(k, withInitrd ? i : null, r, cfg);
   if (!e.ok()) return "error: " + e.error;
+  return describe(e);
+}
+
+function describe(e: LinuxEntry): string {
   return (
     "rip=" + e.rip.toString(16) + " rsi=" + e.rsi.toString(16) + " rsp=" + e.rsp.toString(16) + " cr0=" + e.cr0.toString(16) +
     " cr3=" + e.cr3.toString(16) + " cr4=" + e.cr4.toString(16) + " efer=" + e.efer.toString(16) + " cs=" + e.cs.toString(16) +
@@ -81,4 +87,16 @@ export function boot(cmdline: string, acpiBase: u64, acpiSize: u64, rsdp: u64, w
     " load=" + e.loadAddress.toString(16) + " initrd=" + e.initrdAddress.toString(16) + " initrdsize=" + e.initrdSize.toString(16) +
     " e820=" + e.e820Entries.toString(16) + " protocol=" + e.protocol.toString(16)
   );
+}
+
+/** prepareLinux with the default ACPI placement (0xE0000, 128 KiB); returns "error: ..." or "rip=.. load=.." */
+export function prepare(cmdline: string, withInitrd: bool, cpus: u32, acpiBase: u64 = 0, acpiRegion: u64 = 0): string {
+  const acpi = new AcpiConfig();
+  acpi.cpus = cpus;
+  const k = new LinearMemory(changetype<usize>(kernel), <u64>kernel.length);
+  const i = new LinearMemory(changetype<usize>(initrd), <u64>initrd.length);
+  const r = new LinearMemory(changetype<usize>(ram), <u64>ram.length);
+  const e = acpiBase == 0 ? prepareLinux(k, withInitrd ? i : null, r, cmdline, acpi) : prepareLinux(k, withInitrd ? i : null, r, cmdline, acpi, acpiBase, acpiRegion);
+  if (!e.ok()) return "error: " + e.error;
+  return describe(e);
 }

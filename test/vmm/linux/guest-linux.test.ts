@@ -1,7 +1,8 @@
 // scripts/guest-linux.ts: fetches Debian's cloud kernel and busybox, builds the initramfs (newc cpio), caches it, and the result boots in plain QEMU TCG to the init marker.
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { root } from "../../../scripts/lib/emulators";
@@ -10,9 +11,9 @@ import {
 } from "../../../scripts/guest-linux";
 
 /** Runs a command without blocking the worker; resolves with status and output. */
-function run(cmd: string, args: string[], timeoutMs: number, until?: (out: string) => boolean): Promise<{ code: number | null; out: string }> {
+function run(cmd: string, args: string[], timeoutMs: number, until?: (out: string) => boolean, env?: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     const done = (): void => {
       clearTimeout(t);
@@ -50,6 +51,23 @@ describe("newc cpio writer", () => {
       ["dev/console", S_IFCHR | 0o600, "", 5, 1],
     ]);
     expect(buf.subarray(buf.length - 124).toString("latin1")).toContain("TRAILER!!!");
+  });
+});
+
+describe("an unreachable Debian archive", () => {
+  it("makes the script fail with a message that says so (nothing cached in a fresh directory)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tv-linux-"));
+    try {
+      const r = await run("npx", ["tsx", "scripts/guest-linux.ts"], 300_000, undefined, {
+        TV_LINUX_DIR: dir,
+        TV_APT_OPTIONS: "-o Acquire::http::Proxy=http://127.0.0.1:9 -o Acquire::https::Proxy=http://127.0.0.1:9 -o Acquire::Retries=0",
+      });
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toMatch(/\[guest-linux\] cannot download linux-image-.*-cloud-amd64 from the Debian archive \(is it reachable\?\)/);
+      expect(existsSync(join(dir, "initramfs.cpio.gz"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
