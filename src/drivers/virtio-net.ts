@@ -45,7 +45,7 @@ export const enum NetState {
  * switch's pool, so the device never holds a pool buffer and never writes
  * outside the window whatever it does.
  */
-export class VirtioNet {
+export class NetUplink {
   state: NetState = NetState.Down;
   /** What the device's link status says (always up without NET_STATUS); false while Down. */
   linkUp: bool = false;

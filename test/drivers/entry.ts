@@ -101,7 +101,7 @@ import { Chain } from "../../src/virtio/chain";
 import { DeviceQueue } from "../../src/virtio/device-queue";
 import { Switch, KIND_UPLINK, KIND_VM } from "../../src/vswitch/index";
 import { Feature, Status, VirtioTransport } from "../../src/drivers/virtio-pci";
-import { NetState, VirtioNet } from "../../src/drivers/virtio-net";
+import { NetState, NetUplink } from "../../src/drivers/virtio-net";
 
 /** The registers of a virtio-net function, modern or legacy, with device-side queues over the shared window. */
 class FakeNetDevice extends VirtioTransport {
@@ -162,11 +162,11 @@ class FakeNetDevice extends VirtioTransport {
   canResizeQueues(): bool { return this.resizable; }
 }
 
-const WINDOW = <i32>VirtioNet.windowBytes();
+const WINDOW = <i32>NetUplink.windowBytes();
 let dmaBuf = new StaticArray<u8>(WINDOW);
 let dma = new LinearMemory(changetype<usize>(dmaBuf), <u64>WINDOW);
 let dev = new FakeNetDevice(dma);
-let net = new VirtioNet("uplink0", dev, dma, 0, new NoBarrier());
+let net = new NetUplink("uplink0", dev, dma, 0, new NoBarrier());
 let nsw = new Switch(512, 8);
 let vmPort: i32 = -1;
 const devChain = new Chain(4);
@@ -181,7 +181,7 @@ export function netReset(modern: bool, queueSize: u32, resizable: bool, poolBuff
   dev.queueSize = queueSize;
   dev.resizable = resizable;
   dev.offered = Feature.NET_MAC | Feature.NET_STATUS | Feature.EVENT_IDX | (<u64>1 << 0) | (modern ? Feature.VERSION_1 : 0);
-  net = new VirtioNet("uplink0", dev, dma, 0, new NoBarrier());
+  net = new NetUplink("uplink0", dev, dma, 0, new NoBarrier());
   nsw = new Switch(poolBuffers, 8);
   net.portId = nsw.addPort("uplink0", KIND_UPLINK, -1);
   vmPort = nsw.addPort("vm1", KIND_VM, -1);
