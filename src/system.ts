@@ -38,10 +38,12 @@ export function systemStart(): void {
   s.host.virt = m.backend.name();
   server = s;
   // the machine's NICs become ports uplink0.. (GUESTS.md "The machine's NICs"); a virtio-console is a second management channel
-  devices = bindMachineDevices(sw);
+  const d = bindMachineDevices(sw);
+  devices = d;
   if (!com2.present) com2.init(115200);
-  vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)"));
-  mainLoop(m, s, sw, devices as MachineDevices);
+  vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)") +
+    (d.console !== null ? " and virtio-console" : "") + ", " + d.uplinks.length.toString() + " uplinks");
+  mainLoop(m, s, sw, d);
 }
 
 /** Every Linux VM's NIC becomes a switch port named after the VM, kind vm, with its MAC (GUESTS.md). */

@@ -11,7 +11,7 @@ import { PciFunction, describeFunction, enumerate } from "./pci";
 import { PortConfigAccess, mechanism1Present } from "./pci-io";
 import { featureNames, virtioType } from "./virtio-pci";
 import { openTransport, transportProblem } from "./virtio-pci-hw";
-import { NetState, VirtioNet } from "./virtio-net";
+import { NetState, NetUplink } from "./virtio-net";
 import { VirtioConsole } from "./virtio-console";
 
 /** Frames each way per uplink per main-loop turn. */
@@ -22,7 +22,7 @@ const CONSOLE_BURST: i32 = 4096;
 const REPORT_EVERY: u64 = 10_000;
 
 export class MachineDevices {
-  uplinks: Array<VirtioNet> = new Array<VirtioNet>();
+  uplinks: Array<NetUplink> = new Array<NetUplink>();
   console: VirtioConsole | null = null;
   /** The management session the console feeds (MgmtServer.openSession), -1 until bound. */
   session: i32 = -1;
@@ -49,7 +49,11 @@ export class MachineDevices {
         n.message = "";
       }
       const p = sw.port(n.portId);
-      if (p != null) p.linkUp = n.state == NetState.Running && n.linkUp;
+      const up = n.state == NetState.Running && n.linkUp;
+      if (p != null && p.linkUp != up) {
+        p.linkUp = up;
+        log("net", n.name + ": link " + (up ? "up" : "down"));
+      }
     }
     if (this.rxFrames - this.reported >= REPORT_EVERY) {
       this.reported = this.rxFrames;
@@ -127,12 +131,12 @@ function bindNet(f: PciFunction, sw: Switch): void {
     warn("net", f.address() + ": " + transportProblem);
     return;
   }
-  const w = DmaWindow.alloc(VirtioNet.windowBytes());
+  const w = DmaWindow.alloc(NetUplink.windowBytes());
   if (w == null) {
     warn("net", f.address() + ": no RAM for DMA buffers");
     return;
   }
-  const n = new VirtioNet(name, t, w, w.pa, new FenceBarrier());
+  const n = new NetUplink(name, t, w, w.pa, new FenceBarrier());
   const ok = n.start();
   const id = sw.addPort(name, KIND_UPLINK, n.hasMac ? <i64>n.mac : -1);
   if (id < 0) {
@@ -142,9 +146,12 @@ function bindNet(f: PciFunction, sw: Switch): void {
   n.portId = id;
   machine.uplinks.push(n);
   f.driver = name;
+  const p = sw.port(id);
+  if (p != null) p.linkUp = ok && n.linkUp;
   if (!ok) {
-    warn("net", name + " (" + f.address() + " " + t.kind() + "): " + n.message + "; link down");
+    warn("net", name + " (" + f.address() + " " + t.kind() + "): " + n.message + "; link down, retried every 1000 polls");
     n.message = "";
+    n.retryLater();
     return;
   }
   log("net", name + ": " + f.address() + " virtio-net " + t.kind() + ", mac " + (n.hasMac ? formatMac(n.mac) : "none") +

@@ -29,8 +29,10 @@ const DATA_BUF: u32 = 1024;
 const CTRL_BUFS: u32 = 8;
 /** Control messages from the device may carry a port name after the 8 bytes (PORT_NAME). */
 const CTRL_BUF: u32 = 128;
-/** Software rings between the device buffers and the reader/writer: a stalled peer fills only these. */
+/** Software rings between the device buffers and the reader/writer: a stalled peer fills only these.
+ * The output ring holds several of the largest replies (config.get of a full switch is tens of KiB). */
 const SOFT: u32 = 65536;
+const SOFT_OUT: u32 = 262144;
 const RESTART_BACKOFF: u32 = 1000;
 
 /**
@@ -68,7 +70,7 @@ export class VirtioConsole {
   private inRing: StaticArray<u8> = new StaticArray<u8>(SOFT);
   private inHead: u32 = 0;
   private inTail: u32 = 0;
-  private outRing: StaticArray<u8> = new StaticArray<u8>(SOFT);
+  private outRing: StaticArray<u8> = new StaticArray<u8>(SOFT_OUT);
   private outHead: u32 = 0;
   private outTail: u32 = 0;
   private chain: Chain = new Chain(1);
@@ -209,8 +211,8 @@ export class VirtioConsole {
   /** Queues `len` bytes for the host; what does not fit (a stalled reader) is dropped and counted. */
   write(src: usize, len: i32): i32 {
     let n = 0;
-    while (n < len && this.outTail - this.outHead < SOFT) {
-      unchecked((this.outRing[this.outTail & (SOFT - 1)] = load<u8>(src + <usize>n)));
+    while (n < len && this.outTail - this.outHead < SOFT_OUT) {
+      unchecked((this.outRing[this.outTail & (SOFT_OUT - 1)] = load<u8>(src + <usize>n)));
       this.outTail++;
       n++;
     }
@@ -255,7 +257,7 @@ export class VirtioConsole {
       const at = this.txBufs + <u64>(slot * DATA_BUF);
       let n: u32 = 0;
       while (n < DATA_BUF && this.outHead != this.outTail) {
-        this.mem.store8(at + <u64>n, unchecked(this.outRing[this.outHead & (SOFT - 1)]));
+        this.mem.store8(at + <u64>n, unchecked(this.outRing[this.outHead & (SOFT_OUT - 1)]));
         this.outHead++;
         n++;
       }

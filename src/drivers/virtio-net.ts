@@ -45,7 +45,7 @@ export const enum NetState {
  * switch's pool, so the device never holds a pool buffer and never writes
  * outside the window whatever it does.
  */
-export class VirtioNet {
+export class NetUplink {
   state: NetState = NetState.Down;
   /** What the device's link status says (always up without NET_STATUS); false while Down. */
   linkUp: bool = false;
@@ -190,6 +190,11 @@ export class VirtioNet {
     else this.linkUp = (this.transport.config16(CONFIG_STATUS) & LINK_UP) != 0;
   }
 
+  /** After a failed start at boot: try again every RESTART_BACKOFF polls, as after a fault. */
+  retryLater(): void {
+    if (this.state != NetState.Running) this.backoff = RESTART_BACKOFF;
+  }
+
   /**
    * Takes the device down after it broke a ring or asked for a reset: one
    * `message` for the owner's `[net]` line, link down, a restart at once and
@@ -219,7 +224,7 @@ export class VirtioNet {
       if (this.backoff > 0 && --this.backoff == 0) {
         this.transport.reset();
         if (!this.start()) this.backoff = RESTART_BACKOFF;
-        else this.message = "restarted after a fault, link " + (this.linkUp ? "up" : "down");
+        else this.message = "device restarted, link " + (this.linkUp ? "up" : "down");
       }
       return 0;
     }

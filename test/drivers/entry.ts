@@ -101,7 +101,7 @@ import { Chain } from "../../src/virtio/chain";
 import { DeviceQueue } from "../../src/virtio/device-queue";
 import { Switch, KIND_UPLINK, KIND_VM } from "../../src/vswitch/index";
 import { Feature, Status, VirtioTransport } from "../../src/drivers/virtio-pci";
-import { NetState, VirtioNet } from "../../src/drivers/virtio-net";
+import { NetState, NetUplink } from "../../src/drivers/virtio-net";
 
 /** The registers of a virtio-net function, modern or legacy, with device-side queues over the shared window. */
 class FakeNetDevice extends VirtioTransport {
@@ -162,11 +162,11 @@ class FakeNetDevice extends VirtioTransport {
   canResizeQueues(): bool { return this.resizable; }
 }
 
-const WINDOW = <i32>VirtioNet.windowBytes();
+const WINDOW = <i32>NetUplink.windowBytes();
 let dmaBuf = new StaticArray<u8>(WINDOW);
 let dma = new LinearMemory(changetype<usize>(dmaBuf), <u64>WINDOW);
 let dev = new FakeNetDevice(dma);
-let net = new VirtioNet("uplink0", dev, dma, 0, new NoBarrier());
+let net = new NetUplink("uplink0", dev, dma, 0, new NoBarrier());
 let nsw = new Switch(512, 8);
 let vmPort: i32 = -1;
 const devChain = new Chain(4);
@@ -181,7 +181,7 @@ export function netReset(modern: bool, queueSize: u32, resizable: bool, poolBuff
   dev.queueSize = queueSize;
   dev.resizable = resizable;
   dev.offered = Feature.NET_MAC | Feature.NET_STATUS | Feature.EVENT_IDX | (<u64>1 << 0) | (modern ? Feature.VERSION_1 : 0);
-  net = new VirtioNet("uplink0", dev, dma, 0, new NoBarrier());
+  net = new NetUplink("uplink0", dev, dma, 0, new NoBarrier());
   nsw = new Switch(poolBuffers, 8);
   net.portId = nsw.addPort("uplink0", KIND_UPLINK, -1);
   vmPort = nsw.addPort("vm1", KIND_VM, -1);
@@ -320,7 +320,7 @@ let conMem = new LinearMemory(changetype<usize>(conBuf), <u64>CON_WINDOW);
 let ser = new FakeSerialDevice(conMem);
 let con = new VirtioConsole("console0", ser, conMem, 0, new NoBarrier());
 const conChain = new Chain(4);
-const ioBuf = new StaticArray<u8>(8192);
+const ioBuf = new StaticArray<u8>(32768); // more than the 16 TX buffers of 1 KiB one poll can fill
 
 export function conReset(multiport: bool): void {
   conBuf = new StaticArray<u8>(CON_WINDOW);
@@ -393,4 +393,16 @@ export function devConBadLen(): void {
   q.pop(conChain);
   q.push(conChain.head, 100000);
   q.publishUsed();
+}
+export function netRetryLater(): void { net.retryLater(); }
+export function conOutDropped(): u64 { return con.outDropped; }
+/** Queues `len` bytes of 'z' for the host without polling (a reader that does not read). */
+export function conWriteMany(len: i32): i32 {
+  let total = 0;
+  for (let left = len; left > 0; left -= 4096) {
+    const n = left < 4096 ? left : 4096;
+    for (let i = 0; i < n; i++) ioBuf[i] = 0x7a;
+    total += con.write(ioAddr(), n);
+  }
+  return total;
 }

@@ -72,6 +72,38 @@ let com2: Rpc;
 const wires: Wire[] = [];
 const com2Sock = join(root, "build/test", `drv-com2-${process.pid}.sock`);
 const vconSock = join(root, "build/test", `drv-vcon-${process.pid}.sock`);
+const qmpSock = join(root, "build/test", `drv-qmp-${process.pid}.sock`);
+
+/** One QMP command (QEMU's machine protocol) on a fresh connection; resolves with its return value. */
+function qmp(execute: string, args: Record<string, unknown>): Promise<unknown> {
+  return new Promise((res, rej) => {
+    const s = connect(qmpSock);
+    let buf = "";
+    let step = 0;
+    const t = setTimeout(() => (s.destroy(), rej(new Error(`QMP ${execute}: no answer`))), 10_000);
+    s.on("data", (d) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const m = JSON.parse(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (m.QMP && step === 0) {
+          step = 1;
+          s.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+        } else if (m.return !== undefined && step === 1) {
+          step = 2;
+          s.write(JSON.stringify({ execute, arguments: args }) + "\n");
+        } else if ((m.return !== undefined || m.error) && step === 2) {
+          clearTimeout(t);
+          s.destroy();
+          if (m.error) rej(new Error(`QMP ${execute}: ${m.error.desc}`));
+          else res(m.return);
+        }
+      }
+    });
+    s.on("error", rej);
+  });
+}
 
 async function waitSerial(re: RegExp, ms: number): Promise<RegExpMatchArray> {
   const end = Date.now() + ms;
@@ -108,7 +140,7 @@ beforeAll(async () => {
   rmSync(com2Sock, { force: true });
   rmSync(vconSock, { force: true });
   const args = qemuArgs({ kernel: elf, cmdline: "loglevel=info", com2Socket: com2Sock,
-    extraArgs: [...nicArgs(nics), ...virtioConsoleArgs(vconSock)] });
+    extraArgs: [...nicArgs(nics), ...virtioConsoleArgs(vconSock), "-qmp", `unix:${qmpSock},server=on,wait=off`] });
   qemu = spawn("timeout", ["-k", "3", "600", QEMU_BIN, ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   qemu.stdout!.on("data", (d: Buffer) => (serial += d.toString("latin1").replace(/\r/g, "")));
   qemu.stderr!.on("data", (d: Buffer) => (serial += d.toString("latin1")));
@@ -123,6 +155,7 @@ afterAll(() => {
   for (const w of wires) w.sock.close();
   rmSync(com2Sock, { force: true });
   rmSync(vconSock, { force: true });
+  rmSync(qmpSock, { force: true });
 });
 
 describe("boot", () => {
@@ -143,6 +176,29 @@ describe("boot", () => {
     expect(p.mac).toBe("52:54:00:12:34:57");
     expect(p.link).toBe("up");
     expect((await com2.call("port.list")).map((x: { name: string }) => x.name)).toEqual(["uplink0", "uplink1", "uplink2"]);
+  });
+});
+
+describe("link state", () => {
+  async function linkOf(port: string, want: string): Promise<string> {
+    const end = Date.now() + 15_000;
+    let l = "";
+    while (Date.now() < end) {
+      l = (await com2.call("port.get", { port })).link;
+      if (l === want) break;
+      await sleep(100);
+    }
+    return l;
+  }
+
+  it("follows the NIC's link status (QEMU set_link), with a [net] line each way", async () => {
+    await qmp("set_link", { name: "tvnic1", up: false });
+    expect(await linkOf("uplink1", "down")).toBe("down");
+    await waitSerial(/^\[net\] uplink1: link down$/m, 5000);
+    await qmp("set_link", { name: "tvnic1", up: true });
+    expect(await linkOf("uplink1", "up")).toBe("up");
+    await waitSerial(/^\[net\] uplink1: link up$/m, 5000);
+    expect((await com2.call("port.get", { port: "uplink0" })).link).toBe("up");
   });
 });
 

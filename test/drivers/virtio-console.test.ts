@@ -12,7 +12,7 @@ const DEVICE_READY = 0, DEVICE_ADD = 1, PORT_READY = 3, CONSOLE_PORT = 4, PORT_O
 const msg = (id: number, event: number, value: number) => (BigInt(id) << 32n) | (BigInt(event) << 16n) | BigInt(value);
 
 function io(): Uint8Array {
-  return new Uint8Array(d.memory.buffer, d.ioAddr(), 8192);
+  return new Uint8Array(d.memory.buffer, d.ioAddr(), 32768);
 }
 function hostSend(s: string): boolean {
   const b = Buffer.from(s);
@@ -106,5 +106,19 @@ describe("virtio-console", () => {
     expect(hostSend("again\n")).toBe(true);
     d.conPoll();
     expect(driverRead()).toBe("again\n");
+  });
+
+  it("a reader that stops reading fills only the output ring: the rest is dropped and counted", () => {
+    d.conReset(true);
+    expect(d.conStart()).toBe(true);
+    handshake();
+    expect(d.conWriteMany(300_000)).toBe(262_144);
+    expect(d.conOutDropped()).toBe(300_000n - 262_144n);
+    let got = 0;
+    for (let i = 0; i < 300 && got < 262_144; i++) {
+      d.conPoll();
+      got += d.devHostTake();
+    }
+    expect(got).toBe(262_144);
   });
 });

@@ -184,7 +184,7 @@ describe("misbehaving device", () => {
     expect(d.netRunning()).toBe(false);
     d.devOffer(offered);
     d.netPoll(7n, 64); // the 1000th poll retries
-    expect(d.netMessage()).toBe("restarted after a fault, link up");
+    expect(d.netMessage()).toBe("device restarted, link up");
     recovers();
   });
 
@@ -222,5 +222,22 @@ describe("link state and a full pool", () => {
     expect(rx).toBe(200n);
     expect(noBuf).toBeGreaterThan(0n);
     expect(BigInt(delivered) + noBuf + vmDrop).toBe(200n);
+  });
+});
+
+describe("a device that fails at start", () => {
+  it("is retried after the backoff when asked to (boot path)", () => {
+    d.netReset(true, 256, true, 512);
+    const offered = d.devOffered();
+    d.devOffer(offered & ~VERSION_1);
+    expect(d.netStart()).toBe(false);
+    expect(d.netMessage()).toBe("feature negotiation failed");
+    d.netRetryLater();
+    d.devOffer(offered);
+    for (let i = 0; i < 999; i++) d.netPoll(1n, 64);
+    expect(d.netRunning()).toBe(false);
+    d.netPoll(1n, 64);
+    expect(d.netRunning()).toBe(true);
+    expect(d.netMessage()).toBe("device restarted, link up");
   });
 });
