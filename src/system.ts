@@ -7,6 +7,9 @@ import { VmmBackend, pumpCom2 } from "./vmm/mgmt";
 import { gcCollections, gcSafePoint } from "./vmm/gc";
 import { pause, rdtsc } from "./vmm/hw";
 import { vlog, vwarn } from "./vmm/log";
+import { switchConfigs } from "./vmm/modules";
+import { GuestRam } from "./vmm/guest-ram";
+import { log, warn } from "./drivers/console";
 import { NetPort, VirtioNet } from "./devices/virtio-net/index";
 import { MgmtServer } from "./mgmt-api/server";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
@@ -39,6 +42,7 @@ export function systemStart(): void {
   server = s;
   // the machine's NICs become ports uplink0.. (GUESTS.md "The machine's NICs"); a virtio-console is a second management channel
   const d = bindMachineDevices(sw);
+  applySwitchConfigs(s);
   devices = d;
   if (!com2.present) com2.init(115200);
   vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)") +
@@ -59,6 +63,33 @@ function bindVmNics(m: Monitor, sw: Switch): void {
     }
     p.port = new NetPort(<VirtioNet>p.net, sw, id);
     vm.ports.push(vm.name);
+  }
+}
+
+/** Longest switch-config document read from a module. */
+const SWITCH_CONFIG_MAX: u64 = 256 << 10;
+
+/**
+ * `switch-config` modules (GUESTS.md), once every VM and NIC port exists: each is the `config` of a
+ * config.apply, all-or-nothing, audited like a request. An invalid one leaves the switch at its defaults
+ * and says which field in one [boot] line.
+ */
+function applySwitchConfigs(s: MgmtServer): void {
+  for (let i = 0; i < switchConfigs.length; i++) {
+    const mod = switchConfigs[i];
+    const len = mod.end - mod.start;
+    if (len > SWITCH_CONFIG_MAX) {
+      warn("boot", "switch-config: " + len.toString() + " bytes, more than " + SWITCH_CONFIG_MAX.toString() + ": not applied");
+      continue;
+    }
+    const buf = new StaticArray<u8>(<i32>len);
+    new GuestRam(mod.start, len).readTo(changetype<usize>(buf), 0, <u32>len);
+    // JSON allows no raw line breaks inside strings, so turning them into spaces keeps the document's meaning
+    for (let k = 0; k < buf.length; k++) if (buf[k] == 10 || buf[k] == 13) buf[k] = 32;
+    const doc = String.UTF8.decodeUnsafe(changetype<usize>(buf), <usize>len, false);
+    const reply = s.callLocal("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.apply\",\"params\":{\"config\":" + doc + "}}");
+    if (reply.includes("\"error\"")) warn("boot", "switch-config: invalid, the switch keeps its defaults: " + reply.trim());
+    else log("boot", "switch-config: applied: " + reply.trim());
   }
 }
 

@@ -87,6 +87,31 @@ export class MgmtServer {
     this.feedWith(this.framer, p, n, false);
   }
 
+  /**
+   * One request handled inside the monitor (boot-time configuration): `line` is a whole JSON-RPC request
+   * without newline; returns the reply line. Only before the transports run: the reply is taken back out
+   * of the output buffer. It goes through the dispatcher and the audit log like any other request.
+   */
+  callLocal(line: string): string {
+    const start = this.out.len;
+    const id = this.openSession();
+    if (id < 0) return "";
+    const bytes = String.UTF8.encode(line + "\n");
+    const n = bytes.byteLength;
+    const p = changetype<usize>(bytes);
+    let done = 0;
+    while (done < n) {
+      const k = n - done < this.inBuf.length ? n - done : this.inBuf.length;
+      memory.copy(changetype<usize>(this.inBuf), p + <usize>done, <usize>k);
+      this.feedSession(id, k);
+      done += k;
+    }
+    this.closeSession(id);
+    const reply = String.UTF8.decodeUnsafe(this.out.ptr + <usize>start, <usize>(this.out.len - start), false);
+    this.out.len = start;
+    return reply;
+  }
+
   /** False while `outLimit` reply bytes wait for the transport: a bounded feed takes no more requests. */
   accepting(): bool {
     return this.out.len < this.outLimit;

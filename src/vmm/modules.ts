@@ -105,7 +105,9 @@ export function setupModuleVms(m: Monitor, mods: Array<MbModule>): void {
       initrdIdx.push(i);
       continue;
     }
-    const bad = isBzImage(mod) ? linuxVm(m, mod, w, tag) : flatVm(m, mod, w, tag, first);
+    const linux = isBzImage(mod);
+    // words after `--` are a kernel's command line: a module with them that is no bzImage is a mistake
+    const bad = linux ? linuxVm(m, mod, w, tag) : w.cmdline !== null ? "not a Linux bzImage (no \"HdrS\" at 0x202), yet it has a kernel command line" : flatVm(m, mod, w, tag, first);
     if (bad.length > 0) vwarn(tag + "skipped: " + bad);
     else if (!first && m.vms.length > 0) first = m.vms[m.vms.length - 1];
   }

@@ -67,7 +67,7 @@ export class QemuSession {
    * `initrd`: QEMU's -initrd, multiboot modules separated by commas ("path args,path args").
    * `paused`: QEMU starts with the CPU stopped (-S) until cont(), so a test can talk to COM2 before anything runs.
    */
-  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number; initrd?: string; paused?: boolean; extraArgs?: string[] } = {}) {
+  constructor(cmdline: string, opts: { cpu?: string; timeoutS?: number; initrd?: string; paused?: boolean; extraArgs?: string[]; memoryMiB?: number } = {}) {
     requireTool(QEMU_BIN, "qemu-system-x86");
     if (!existsSync(VMM_ELF)) throw new Error(`${VMM_ELF} missing: build failed?`);
     const tag = `${process.pid}-${Date.now()}`;
@@ -79,7 +79,7 @@ export class QemuSession {
       rmSync(this.qmpPath, { force: true });
       extra.push("-S", "-qmp", `unix:${this.qmpPath},server=on,wait=off`);
     }
-    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: 256, extraArgs: extra });
+    const args = qemuArgs({ kernel: VMM_ELF, cmdline, cpu: opts.cpu, com2Socket: this.socketPath, memoryMiB: opts.memoryMiB ?? 256, extraArgs: extra });
     this.child = spawn("timeout", ["-k", "3", String(opts.timeoutS ?? 240), QEMU_BIN, ...args], {
       cwd: root, stdio: ["ignore", "pipe", "pipe"],
     });

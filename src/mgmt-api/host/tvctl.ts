@@ -25,6 +25,45 @@ import { EXIT } from "./exit-codes";
 import { bashCompletion, manPage, zshCompletion } from "./gen-docs";
 import { serveMetrics } from "./metrics";
 
+/**
+ * `vm console NAME --follow`: new lines every 200 ms (vm.console since the last seq); stdin in raw mode,
+ * each chunk typed goes to vm.console_write (at most 4096 bytes a call); Ctrl-] (0x1d) or end of input leaves.
+ */
+async function followConsole(ctx: Ctx, c: Awaited<ReturnType<Ctx["client"]>>, name: string, seq: number): Promise<void> {
+  const stdin = process.stdin;
+  let stop = false;
+  let pending: Promise<unknown> = Promise.resolve();
+  const raw = stdin.isTTY ? (stdin.setRawMode(true), true) : false;
+  if (raw) ctx.err("[connected to " + name + "; Ctrl-] leaves]");
+  const onData = (d: Buffer) => {
+    const at = d.indexOf(0x1d);
+    const part = at >= 0 ? d.subarray(0, at) : d;
+    if (part.length > 0) {
+      const text = part.toString("latin1").replace(/\r/g, "\n");
+      for (let i = 0; i < text.length; i += 4096) {
+        const chunk = text.slice(i, i + 4096);
+        pending = pending.then(() => c.call("vm.console_write", { name, data: chunk }));
+      }
+    }
+    if (at >= 0) stop = true;
+  };
+  stdin.on("data", onData);
+  stdin.on("end", () => (stop = true));
+  try {
+    while (!stop) {
+      const r = (await c.call("vm.console", { name, since: seq })) as { seq: number; lines: string[] };
+      for (const l of r.lines) ctx.out(l);
+      seq = r.seq;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    await pending;
+  } finally {
+    stdin.off("data", onData);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+  }
+}
+
 export { readConfigFile, toYaml } from "./config-file";
 
 export const DEFAULT_MGMT = "tcp:127.0.0.1:7000";
@@ -627,6 +666,21 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
         }),
       );
   }
+  vm.command("console")
+    .argument("<NAME>", "VM name")
+    .option("-f, --follow", "stay: show new lines as they come and send what you type to the guest (Ctrl-] leaves), like virsh console")
+    .description("the VM's serial console (vm.console): its last lines; with --follow, interactive")
+    .action(
+      act(async (ctx, cmd, name: string) => {
+        const follow = !!(cmd.opts() as { follow?: boolean }).follow;
+        const c = await ctx.client();
+        const first = (await c.call("vm.console", { name })) as { seq: number; lines: string[] };
+        if (ctx.json && !follow) return printJson(ctx, first);
+        for (const l of first.lines) ctx.out(l);
+        if (!follow) return;
+        await followConsole(ctx, c, name, first.seq);
+      }),
+    );
   examples(vm, ["tvctl vm list", "tvctl vm show print-1", "tvctl vm pause print-1", "tvctl vm resume print-1"]);
 
   // ---- call
