@@ -80,3 +80,11 @@
 @external("hw", "mmio_map") export declare function mmio_map(pa: i64, len: i64): i64;
 /** MFENCE (boot/mmio.S): orders the drivers' ring index stores before the event loads. */
 @external("hw", "mfence") export declare function mfence(): void;
+
+// ---- boot/guest-images.S: the embedded test guests
+/**
+ * boot/guest-images.S hw_guest_copy: copies embedded guest `index` to physical
+ * `dstPa` (at most maxLen bytes); returns its size or -1. Used by both
+ * backends' common code; declared here because vmentry.S defines it.
+ */
+@external("hw", "guest_copy") export declare function guest_copy(index: i32, dstPa: u64, maxLen: u64): i64;

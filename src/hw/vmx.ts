@@ -30,12 +30,6 @@ export const enum VmxStatus {
  * idt base, idt limit, tr selector, tr base, cs, ss, ds, es, fs, gs.
  */
 @external("hw", "host_tables") export declare function host_tables(out: usize): void;
-/**
- * boot/vmentry.S hw_guest_copy: copies embedded guest `index` to physical
- * `dstPa` (at most maxLen bytes); returns its size or -1. Used by both
- * backends' common code; declared here because vmentry.S defines it.
- */
-@external("hw", "guest_copy") export declare function guest_copy(index: i32, dstPa: u64, maxLen: u64): i64;
 
 /** VMCS field encodings, SDM appendix B. */
 export const enum VmcsField {

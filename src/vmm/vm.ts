@@ -5,7 +5,7 @@ import { ExitKind, Vcpu, VirtBackend } from "./vcpu";
 import { GuestTables } from "./gpt";
 import { Reg } from "./regs";
 import { allocFrames, allocFrames2m, phys_fill, phys_load64, phys_load8, phys_store64, phys_store8 } from "./hw";
-import { guest_copy } from "../hw/vmx";
+import { guest_copy } from "../hw/intrinsics";
 import { PAT_POWER_ON } from "../hw/msr";
 import { resetLazyState } from "./lazy-state";
 import { GuestRam } from "./guest-ram";

@@ -5,36 +5,9 @@ import { EFER_SVME, SvmMsr, slice_timer_install } from "../../hw/svm";
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
 import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_load32, phys_store32, rdmsr, wrmsr } from "../hw";
 import { SvmVcpu } from "./vcpu";
+import { Apic, SLICE_VECTOR, SvmCaps } from "./caps";
 import { Msr } from "../../hw/msr";
 
-
-export class SvmCaps {
-  nasid: u32 = 0;
-  nrips: bool = false;
-  /** TLB_CONTROL 3 (flush one ASID) allowed: CPUID 8000_000A EDX[6]. */
-  flushByAsid: bool = false;
-  hsave: u64 = 0;
-  hostVmcb: u64 = 0;
-  iopm: u64 = 0;
-  msrpm: u64 = 0;
-  /** Per ASID, the VMCB that ran with it last (APM 15.16: a new user must flush it). */
-  asidOwner: StaticArray<u64> = new StaticArray<u64>(2);
-  /** xAPIC base (physical) when the slice timer is in use, else 0. */
-  apic: u64 = 0;
-}
-
-/** The slice timer's vector (LAPIC LVT timer, one-shot). */
-export const SLICE_VECTOR: u32 = 0xf0;
-
-/** xAPIC registers, SDM vol 3 10.4.1 table 10-1. */
-export const enum Apic {
-  Tpr = 0x80,
-  Eoi = 0xb0,
-  Svr = 0xf0,
-  LvtTimer = 0x320,
-  InitialCount = 0x380,
-  DivideConfig = 0x3e0,
-}
 
 export class SvmBackend extends VirtBackend {
   caps: SvmCaps = new SvmCaps();

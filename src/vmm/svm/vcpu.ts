@@ -6,7 +6,7 @@ import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
 import { CpuState, Seg } from "../cpu-state";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
-import { Apic, SvmCaps } from "./svm";
+import { Apic, SvmCaps } from "./caps";
 import { hex0x } from "../../lib/fmt";
 import { PAT_POWER_ON } from "../../hw/msr";
 

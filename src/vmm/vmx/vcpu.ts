@@ -10,7 +10,7 @@ import { CpuState, Seg } from "../cpu-state";
 import { read_dr6, write_dr6 } from "../../hw/intrinsics";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4, wrmsr } from "../hw";
-import { VmxCaps } from "./vmx";
+import { VmxCaps } from "./caps";
 import { hex0x } from "../../lib/fmt";
 import { Cr4, Msr, PAT_POWER_ON } from "../../hw/msr";
 

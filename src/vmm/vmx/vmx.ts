@@ -5,37 +5,13 @@ import { ExitCtl, EntryCtl, PinCtl, ProcCtl, ProcCtl2, VmxMsr, vmxon, VmxStatus,
 import { TableFormat, Vcpu, VirtBackend } from "../vcpu";
 import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_store32, rdmsr, read_cr0, read_cr4, wrmsr, write_cr0, write_cr4 } from "../hw";
 import { VmxVcpu } from "./vcpu";
+import { VmxCaps } from "./caps";
 import { hex0x } from "../../lib/fmt";
 
 const CR4_VMXE: u64 = 1 << 13;
 const FC_LOCK: u64 = 1;
 const FC_VMX_OUTSIDE_SMX: u64 = 1 << 2;
 
-/** Settings shared by every VMCS on this CPU, computed once. */
-export class VmxCaps {
-  revision: u32 = 0;
-  pin: u32 = 0;
-  proc: u32 = 0;
-  proc2: u32 = 0;
-  exit: u32 = 0;
-  entry: u32 = 0;
-  cr0Fixed0: u64 = 0;
-  cr0Fixed1: u64 = 0;
-  cr4Fixed0: u64 = 0;
-  cr4Fixed1: u64 = 0;
-  eptWb: bool = false;
-  ept2m: bool = false;
-  inveptSingle: bool = false;
-  invvpidSingle: bool = false;
-  vpid: bool = false;
-  preemptShift: u32 = 0;
-  preempt: bool = false;
-  /** Host state read once (boot/vmentry.S hw_host_tables). */
-  host: StaticArray<u64> = new StaticArray<u64>(12);
-  ioBitmapA: u64 = 0;
-  ioBitmapB: u64 = 0;
-  msrBitmap: u64 = 0;
-}
 
 /**
  * The allowed settings of a control from its capability MSR (SDM A.3-A.5):
