@@ -7,17 +7,11 @@
 // rebalance rsp. Locals live in fixed homes: callee-saved registers by weighted use count,
 // then rbp-relative stack slots. See README.md for the register conventions.
 import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type ExprRef, type FuncRec, type LoadedModule, type ValType } from "./binaryen-adapter.ts";
-import { INVERT, SWAP, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
+import { CompileError } from "./errors.ts";
+import type { Target } from "./target.ts";
+import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
 
-export type Target = "linux" | "baremetal";
-
-/** Registers that can hold locals. All are preserved across internal calls (callee-saved in
- *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
-export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
-/** Caller-saved in the internal convention: free for leaf functions, saved around calls. */
-export const VOLATILE_REGS = ["r8", "r9", "r10", "r11"];
-/** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
-export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
+export { CompileError };
 
 // Binaryen's unary and binary operation ids are separate enums with overlapping numbers.
 const UNARY_OP: Record<number, string> = {};
@@ -45,7 +39,6 @@ for (const k of Object.keys(binaryen)) {
   else if (k.endsWith("Id") && typeof v === "number") ID_NAME[v] ??= k.slice(0, -2);
 }
 
-export class CompileError extends Error {}
 
 type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number };
 interface Label { name: string; asm: string; depth: number }
@@ -156,8 +149,8 @@ export class FuncGen {
   generate(): string[] {
     const f = this.f;
     if (f.results.length > 1) this.fail("multi-value results are not supported");
-    if (this.ctx.target === "baremetal") {
-      for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the baremetal target (the monitor is integer-only)`);
+    if (!this.ctx.target.floats) {
+      for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the ${this.ctx.target.name} target (the monitor is integer-only)`);
     }
     this.assignHomes();
     const np = f.params.length;
@@ -300,8 +293,8 @@ export class FuncGen {
   // ---------------------------------------------------------------- expressions
   gen(e: ExprRef): void {
     const info = exprInfo(e);
-    if (this.ctx.target === "baremetal" && (info.type === binaryen.f32 || info.type === binaryen.f64))
-      this.fail(`${valType(info.type)} ${ID_NAME[info.id] ?? "expression"} is not supported on the baremetal target (the monitor is integer-only)`);
+    if (!this.ctx.target.floats && (info.type === binaryen.f32 || info.type === binaryen.f64))
+      this.fail(`${valType(info.type)} ${ID_NAME[info.id] ?? "expression"} is not supported on the ${this.ctx.target.name} target (the monitor is integer-only)`);
     switch (info.id) {
       case ID.Nop: return;
       case ID.Unreachable: this.ctx.usedTraps.add(1); this.e("call tv_trapstub_1"); return;
@@ -683,6 +676,7 @@ export class FuncGen {
   restoreVolatiles(live: string[]) {
     for (const r of live) this.e(`mov ${r}, qword ptr ${this.volatileSlot(r)}`);
   }
+  needImportStub(f: FuncRec) { this.ctx.importStubs.set(f.name, f); }
   popArgs(n: number) {
     if (n) { this.e(`add rsp, ${8 * n}`); this.depth -= 8 * n; }
   }
@@ -720,14 +714,7 @@ export class FuncGen {
 
   genImportCall(callee: FuncRec, operands: ExprRef[]) {
     if (callee.importModule !== "hw") this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
-    if (this.ctx.target === "linux") {
-      this.ctx.importStubs.set(callee.name, callee);
-      for (const a of operands) this.pushArg(a);
-      this.e(`call tv_imp_${callee.index}`);
-      this.popArgs(operands.length);
-      return;
-    }
-    lowerHwImport(this, callee, operands);
+    this.ctx.target.lowerImport(this, callee, operands);
   }
 
   // ---------------------------------------------------------------- select / switch
@@ -1157,7 +1144,7 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
 function genFloatBinary(g: FuncGen, op: string, l: ExprRef, r: ExprRef, t: ValType) {
   const s = t === "f32" ? "ss" : "sd";
   const ucom = t === "f32" ? "ucomiss" : "ucomisd";
-  if (g.ctx.target === "baremetal") g.fail(`${t} arithmetic is not supported on the baremetal target`);
+  if (!g.ctx.target.floats) g.fail(`${t} arithmetic is not supported on the ${g.ctx.target.name} target`);
   switch (op) {
     case "Add": case "Sub": case "Mul": case "Div": {
       const mem = g.floatMem(r);
@@ -1222,7 +1209,7 @@ function loadFConst(g: FuncGen, t: ValType, x: number, xmm = "xmm1") {
 }
 
 function genFloatUnary(g: FuncGen, name: string, v: ExprRef): boolean {
-  if (g.ctx.target === "baremetal" && /Float|Reinterpret|Convert|Promote|Demote/.test(name)) g.fail(`${name} is not supported on the baremetal target (integer-only)`);
+  if (!g.ctx.target.floats && /Float|Reinterpret|Convert|Promote|Demote/.test(name)) g.fail(`${name} is not supported on the ${g.ctx.target.name} target (integer-only)`);
   let m = /^(Neg|Abs|Ceil|Floor|Trunc|Nearest|Sqrt)Float(32|64)$/.exec(name);
   if (m) {
     const f32 = m[2] === "32";
@@ -1347,4 +1334,3 @@ export function forEachChild(info: any, fn: (e: ExprRef) => void) {
   }
 }
 
-import { lowerHwImport } from "./hw.ts";

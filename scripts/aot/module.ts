@@ -1,8 +1,8 @@
 // Module-level emission: functions, globals, table, data segments, wasm_init, export wrappers,
 // shared runtime helpers, symbol table, and (linux) the freestanding runtime.
 import { binaryen, constBits, exprInfo, type LoadedModule, type FuncRec } from "./binaryen-adapter.ts";
-import { CompileError, FuncGen, sigId, type ModuleCtx, type Target } from "./codegen.ts";
-import { linuxRuntime } from "./runtime-linux.ts";
+import { CompileError, FuncGen, sigId, type ModuleCtx } from "./codegen.ts";
+import type { Target } from "./target.ts";
 import { WASM_BASE, asciz, bytesDirective, hex, isFloat, mangle } from "./x86.ts";
 
 export interface AsmModule { asm: string; functions: number }
@@ -21,12 +21,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   if (m.tables.length > 1) throw new CompileError("more than one table is not supported");
   if (m.tables[0]?.importModule) throw new CompileError("imported tables are not supported");
   for (const g of m.globals) if (g.importModule !== undefined) throw new CompileError(`imported global ${g.importModule}.${g.importBase} is not supported`);
-  for (const f of m.functions) {
-    if (f.importModule === undefined) continue;
-    if (f.importModule !== "hw") throw new CompileError(`import ${f.importModule}.${f.importBase} is not supported (only hw.* imports; remove or stub it before compiling)`);
-    if (target === "baremetal") for (const t of [...f.params, ...f.results]) if (isFloat(t)) throw new CompileError(`import hw.${f.importBase}: ${t} is not supported on the baremetal target`);
-  }
-  if (target === "baremetal") for (const g of m.globals) if (isFloat(g.type)) throw new CompileError(`global ${g.name}: ${g.type} is not supported on the baremetal target`);
+  target.checkModule(m);
 
   const text: string[] = [".intel_syntax noprefix", ".text"];
   let nfuncs = 0;
@@ -83,7 +78,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
         const slot = off + k;
         if (fname && !f) throw new CompileError(`element segment ${el.name}: entry ${k} is not a constant function reference`);
         if (!f) { entries[slot] = "\t.quad 0, 0"; return; } // ref.null
-        const sym = f.importModule !== undefined ? importThunk(ctx, f, text) : `tvf_${f.index}`;
+        const sym = f.importModule !== undefined ? target.importThunk(f, (s) => ctx.importStubs.set(s.name, s)) : `tvf_${f.index}`;
         entries[slot] = `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`;
       });
     }
@@ -115,7 +110,9 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
 
   // shared runtime helpers (both targets)
   text.push(...bulkMemoryHelpers());
-  if (target === "baremetal") text.push(...baremetalGrow());
+  const main = m.exports.find((x) => x.kind === "function" && x.name === "main");
+  const rt = target.runtime({ hasMemory: !!mem, initialPages, mainSym: main ? `wasm_export_${mangle("main")}` : null });
+  text.push(...rt.text);
 
   // symbol table
   rodata.push(".p2align 3", ".globl tv_symtab", "tv_symtab:");
@@ -127,14 +124,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   }
   rodata.push(".globl tv_symtab_count", "tv_symtab_count:", `\t.quad ${nfuncs}`, ...names);
 
-  let runtime = "";
-  if (target === "linux") {
-    const main = m.exports.find((x) => x.kind === "function" && x.name === "main");
-    runtime = linuxRuntime({ hasMemory: !!mem, initialPages, mainSym: main ? `wasm_export_${mangle("main")}` : null });
-  } else {
-    text.push(".extern tv_trap", ".extern tv_memory_grow", ".extern tv_stack_limit");
-  }
-  const asm = [...text, ...data, ...rodata, runtime, ".section .note.GNU-stack,\"\",@progbits", ""].join("\n");
+  const asm = [...text, ...data, ...rodata, rt.tail, ".section .note.GNU-stack,\"\",@progbits", ""].join("\n");
   return { asm, functions: nfuncs };
 }
 
@@ -170,12 +160,6 @@ function exportWrapper(sym: string, f: FuncRec): string[] {
   if (f.params.length) out.push(`\tadd rsp, ${8 * f.params.length}`);
   out.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
   return out;
-}
-
-/** A table entry for an imported function: a thunk with the internal convention. */
-function importThunk(ctx: ModuleCtx, f: FuncRec, text: string[]): string {
-  if (ctx.target === "linux") { ctx.importStubs.set(f.name, f); return `tv_imp_${f.index}`; }
-  throw new CompileError(`table entry for imported function hw.${f.importBase} is not supported on baremetal`);
 }
 
 function linuxImportStub(f: FuncRec): string[] {
@@ -277,37 +261,5 @@ tv_rt_memory_init:
 	pop rdi
 	pop rsi
 	call tv_trapstub_5
-`.split("\n");
-}
-
-function baremetalGrow(): string[] {
-  return `
-tv_rt_memory_grow:
-	push rsi
-	push rdi
-	push r8
-	push r9
-	push r10
-	push r11
-	push rbx
-	push rbp
-	mov rbp, rsp
-	mov ebx, eax
-	mov edi, eax
-	and rsp, -16
-	call tv_memory_grow
-	mov rsp, rbp
-	cmp eax, -1
-	je 1f
-	add qword ptr [rip + tv_mem_pages], rbx
-1:	pop rbp
-	pop rbx
-	pop r11
-	pop r10
-	pop r9
-	pop r8
-	pop rdi
-	pop rsi
-	ret
 `.split("\n");
 }

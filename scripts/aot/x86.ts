@@ -5,6 +5,14 @@ export const WASM_BASE = 0x0000_0100_0000_0000n;
 export const DIRECT_MAP = 0xffff_8000_0000_0000n;
 export const GUARD_BYTES = 0x2_0001_0000n; // 8 GiB + 64 KiB reserved after WASM_BASE
 
+/** Registers that can hold locals. All are preserved across internal calls (callee-saved in
+ *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
+export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
+/** Caller-saved in the internal convention: free for leaf functions, saved around calls. */
+export const VOLATILE_REGS = ["r8", "r9", "r10", "r11"];
+/** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
+export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
+
 const R32: Record<string, string> = {
   rax: "eax", rbx: "ebx", rcx: "ecx", rdx: "edx", rsi: "esi", rdi: "edi", rbp: "ebp", rsp: "esp",
   r8: "r8d", r9: "r9d", r10: "r10d", r11: "r11d", r12: "r12d", r13: "r13d", r14: "r14d", r15: "r15d",
