@@ -1,4 +1,5 @@
-// Runs the pinned WebAssembly spec suite (../shared/wasm-testsuite) against a
+// Runs the pinned WebAssembly spec suite (../shared/wasm-testsuite, or the directory
+// in env TV_SPEC_TESTSUITE) against a
 // linux backend (the AOT compiler by default). Each module instance gets a
 // driver `main` appended (through wasm2wat/wat2wasm) that runs its assertions
 // with constant arguments, compares results bit-exactly and reports one
@@ -10,7 +11,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { getBackend, root, runExe, type Backend } from "../aot/lib/backend.ts";
 import { importModules, renameExports } from "./wasm-imports.ts";
@@ -24,13 +25,31 @@ for (const a of process.argv.slice(2)) {
   if (!m) throw new Error(`bad argument ${a}`);
   args.set(m[1], m[2] ?? "true");
 }
-const suiteDir = join(root, "../shared/wasm-testsuite");
+const suiteDir = findSuite();
 const buildDir = join(root, "build/spec");
 const backend: Backend = getBackend(args.get("backend") ?? "aot");
 const jobs = Math.max(1, Number(args.get("jobs") ?? 2));
 const verbose = args.has("verbose");
 const onlyFile = args.get("file")?.replace(/\.wast$/, "");
 const backendVersion = backend.version();
+
+/** The testsuite directory, or exit with one line naming where it looked (no stack trace). */
+function findSuite(): string {
+  const env = process.env.TV_SPEC_TESTSUITE;
+  const dir = env ? resolve(env) : join(root, "../shared/wasm-testsuite");
+  let wast = 0;
+  try {
+    wast = readdirSync(dir).filter((f) => f.endsWith(".wast")).length;
+  } catch {
+    wast = -1;
+  }
+  if (wast <= 0) {
+    const where = env ? `${dir} (from TV_SPEC_TESTSUITE)` : `${dir} (set TV_SPEC_TESTSUITE to use another directory)`;
+    console.error(`spec: the pinned WebAssembly testsuite is missing: ${wast < 0 ? "no directory" : "no .wast files"} at ${where}`);
+    process.exit(1);
+  }
+  return dir;
+}
 
 // ---------------------------------------------------------------- utilities
 
