@@ -1,12 +1,13 @@
 // The one place that touches binaryen.js: loads, validates and optimizes a module and
 // exposes it as plain typed records, hiding the library's pitfalls (ARCHITECTURE.md).
 import binaryen from "binaryen";
+import { rewriteTableOps, type RawElem, type RawTable } from "./wasm-rewrite.ts";
 
 export { binaryen };
 export type ExprRef = number;
 
 /** Value types as small strings; the backend never sees binaryen type ids. */
-export type ValType = "i32" | "i64" | "f32" | "f64" | "none" | "unreachable";
+export type ValType = "i32" | "i64" | "f32" | "f64" | "funcref" | "externref" | "none" | "unreachable";
 
 /** Features the backend implements. SIMD, GC, reference types etc. stay off, so a module
  *  that uses them fails validation with a clear message instead of reaching codegen. */
@@ -29,6 +30,14 @@ export function valType(t: number): ValType {
     case binaryen.f64: return "f64";
     case binaryen.none: return "none";
     case binaryen.unreachable: return "unreachable";
+  }
+  // reference types, any nullability or subtype (ref.func has the exact type (ref $sig),
+  // ref.null the bottom types nullfuncref/nullexternref): only the hierarchy matters here
+  const B = binaryen as any;
+  if (binaryen.expandType(t).length === 1) {
+    const bottom = B._BinaryenHeapTypeGetBottom(B._BinaryenTypeGetHeapType(t));
+    if (bottom === B._BinaryenHeapTypeNofunc()) return "funcref";
+    if (bottom === B._BinaryenHeapTypeNoext()) return "externref";
   }
   throw new Error(`unsupported value type ${typeName(t)} (reference types and v128 are not supported)`);
 }
@@ -74,6 +83,9 @@ export interface LoadedModule {
   elems: ElemRec[];
   exports: ExportRec[];
   start?: string;
+  /** tables and element segments as decoded from the binary (wasm-rewrite.ts); function
+   *  indices in `elems` are binaryen function indices (the module was not optimized) */
+  raw?: { tables: RawTable[]; elems: RawElem[] };
   dispose(): void;
 }
 
@@ -94,14 +106,20 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
     try { new WebAssembly.Module(wasm); } catch (e) { why = (e as Error).message; }
     throw new Error(`invalid or malformed module: ${why}`);
   }
+  // table ops binaryen.js cannot describe become calls of internal imports; such modules and
+  // modules with passive/declarative/expression element segments are compiled unoptimized,
+  // so function indices and element segments stay as decoded (the optimizer may drop or
+  // reorder them)
+  const rw = rewriteTableOps(wasm);
+  const raw = rw.rewritten || rw.rawElemsNeeded;
   if (busy) throw new Error("binaryen adapter is not reentrant");
   busy = true;
   let mod: binaryen.Module | undefined;
   try {
-    mod = (binaryen as any).readBinary(wasm, SUPPORTED_FEATURES) as binaryen.Module;
+    mod = (binaryen as any).readBinary(rw.bytes, SUPPORTED_FEATURES) as binaryen.Module;
     mod.setFeatures(SUPPORTED_FEATURES);
     if (!quietValidate(mod)) throw new Error("module uses features the AOT compiler does not support (SIMD, reference types, multi-value, threads, ...) or failed binaryen validation");
-    if (opts.optimize) {
+    if (opts.optimize && !raw) {
       binaryen.setOptimizeLevel(Number(process.env.TV_AOT_OPT_LEVEL ?? 2));
       binaryen.setShrinkLevel(0);
       // Traps must stay observable: never assume they cannot happen.
@@ -114,7 +132,9 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
       mod.optimize();
       (binaryen as any).clearPassesToSkip();
     }
-    return describe(mod);
+    const d = describe(mod, raw);
+    if (raw) d.raw = { tables: rw.tables, elems: rw.elems };
+    return d;
   } catch (e) {
     mod?.dispose();
     throw e instanceof Error ? e : new Error(describeThrown(e));
@@ -139,7 +159,7 @@ function quietValidate(mod: binaryen.Module): boolean {
 /** The most recently loaded module: needed to recover f32 NaN payloads (see constBits). */
 let activeModule: binaryen.Module | undefined;
 
-function describe(mod: binaryen.Module): LoadedModule {
+function describe(mod: binaryen.Module, raw: boolean): LoadedModule {
   activeModule = mod;
   const functions: FuncRec[] = [];
   const funcByName = new Map<string, FuncRec>();
@@ -187,7 +207,7 @@ function describe(mod: binaryen.Module): LoadedModule {
     const passive = !!(binaryen as any)._BinaryenElementSegmentIsPassive(ref);
     // binaryen.js aborts when asked for a passive segment's table or offset; table.init is
     // not supported, so passive segments are recorded without contents.
-    if (passive) { elems.push({ name: `passive${i}`, table: "", offset: 0, passive, funcs: [] }); continue; }
+    if (passive || raw) { elems.push({ name: `passive${i}`, table: "", offset: 0, passive, funcs: [] }); continue; }
     const ei: any = binaryen.getElementSegmentInfo(ref);
     elems.push({ name: ei.name, table: ei.table, offset: ei.offset, passive, funcs: ei.data });
   }

@@ -8,6 +8,7 @@
 // then rbp-relative stack slots. See README.md for the register conventions.
 import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type ExprRef, type FuncRec, type LoadedModule, type ValType } from "./binaryen-adapter.ts";
 import { CompileError } from "./errors.ts";
+import { INTERNAL_MODULE } from "./wasm-rewrite.ts";
 import type { Target } from "./target.ts";
 import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
 
@@ -30,6 +31,8 @@ const ID = {
   Return: binaryen.ReturnId, MemorySize: binaryen.MemorySizeId, MemoryGrow: binaryen.MemoryGrowId, Nop: binaryen.NopId,
   Unreachable: binaryen.UnreachableId, MemoryInit: binaryen.MemoryInitId, DataDrop: binaryen.DataDropId,
   MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
+  RefNull: binaryen.RefNullId, RefIsNull: binaryen.RefIsNullId, RefFunc: binaryen.RefFuncId,
+  TableGet: binaryen.TableGetId, TableSet: binaryen.TableSetId, TableSize: binaryen.TableSizeId, TableGrow: binaryen.TableGrowId,
 };
 const ID_NAME: Record<number, string> = {};
 for (const k of Object.keys(binaryen)) {
@@ -55,7 +58,10 @@ export interface ModuleCtx {
   /** imports called; name -> stub label (linux) */
   importStubs: Map<string, FuncRec>;
   labelSeq: number;
-  tableSize: number;
+  /** table name -> index (tv_tab_<index>) */
+  tableIndex: Map<string, number>;
+  /** functions whose descriptor tv_fd_<index> is referenced */
+  funcDescs: Set<number>;
 }
 
 export function sigKey(params: ValType[], results: ValType[]): string {
@@ -407,15 +413,73 @@ export class FuncGen {
       case ID.MemoryInit: {
         this.needMemory("memory.init");
         const seg = this.ctx.dataIndex.get(info.segment);
-        return this.genRtCall("tv_rt_memory_init", [info.dest, info.offset, info.size], `lea rax, [rip + tv_dseg_${seg}]`);
+        return this.genRtCall("tv_rt_memory_init", [info.dest, info.offset, info.size], [`lea rax, [rip + tv_dseg_${seg}]`]);
       }
       case ID.DataDrop: {
         const seg = this.ctx.dataIndex.get(info.segment);
         this.e(`mov qword ptr [rip + tv_dseg_${seg}+8], 0`);
         return;
       }
+      // references are u64 values in integer registers: 0 is null (module.ts, "tables")
+      case ID.RefNull: this.e("xor eax, eax"); return;
+      case ID.RefIsNull: this.gen(info.value); this.e("test rax, rax"); this.e("sete al"); this.e("movzx eax, al"); return;
+      case ID.RefFunc: this.e(`lea rax, [rip + ${this.funcDesc(info.func)}]`); return;
+      case ID.TableSize: this.e(`mov eax, dword ptr [rip + ${this.table(info.table)}]`); return;
+      case ID.TableGet: {
+        const t = this.table(info.table);
+        this.gen(info.index); // zero-extended u32
+        this.e(`cmp rax, qword ptr [rip + ${t}]`);
+        this.e(`jae ${this.trap(9)}`);
+        this.e(`lea rcx, [rip + ${t}]`);
+        this.e("mov rax, qword ptr [rcx+16+rax*8]");
+        return;
+      }
+      case ID.TableSet: {
+        const t = this.table(info.table);
+        const h = this.evalSaved(info.index);
+        this.gen(info.value);
+        this.restoreInt(h, "rcx");
+        this.e(`cmp rcx, qword ptr [rip + ${t}]`);
+        this.e(`jae ${this.trap(9)}`);
+        this.e(`lea rdx, [rip + ${t}]`);
+        this.e("mov qword ptr [rdx+16+rcx*8], rax");
+        return;
+      }
+      case ID.TableGrow: return this.genRtCall("tv_rt_table_grow", [info.value, info.delta], [`lea rax, [rip + ${this.table(info.table)}]`]);
     }
     this.fail(`unsupported op ${ID_NAME[info.id] ?? info.id}`);
+  }
+
+  table(name: string): string {
+    const k = this.ctx.tableIndex.get(name);
+    if (k === undefined) this.fail(`unknown table ${name}`);
+    return `tv_tab_${k}`;
+  }
+  funcDesc(name: string): string {
+    const f = this.ctx.m.funcByName.get(name);
+    if (!f) this.fail(`ref.func of unknown function ${name}`);
+    this.ctx.funcDescs.add(f.index);
+    return `tv_fd_${f.index}`;
+  }
+
+  /** The table instructions the binary pre-pass turned into calls of internal imports (wasm-rewrite.ts). */
+  genInternalCall(callee: FuncRec, operands: ExprRef[]) {
+    const [op, a, b] = callee.importBase!.split(":");
+    const seg = (k: string) => {
+      if (!this.ctx.m.raw?.elems[Number(k)]) this.fail(`${op}: unknown element segment ${k}`);
+      return `tv_eseg_${k}`;
+    };
+    const tab = (k: string) => {
+      if (!this.ctx.m.tables[Number(k)]) this.fail(`${op}: unknown table ${k}`);
+      return `tv_tab_${k}`;
+    };
+    switch (op) {
+      case "table.init": return this.genRtCall("tv_rt_table_init", operands, [`lea rax, [rip + ${tab(b)}]`, `lea rdx, [rip + ${seg(a)}]`]);
+      case "table.copy": return this.genRtCall("tv_rt_table_copy", operands, [`lea rax, [rip + ${tab(a)}]`, `lea rdx, [rip + ${tab(b)}]`]);
+      case "table.fill": return this.genRtCall("tv_rt_table_fill", operands, [`lea rax, [rip + ${tab(a)}]`]);
+      case "elem.drop": this.e(`mov qword ptr [rip + ${seg(a)}], 0`); return;
+    }
+    this.fail(`unknown internal import ${callee.importBase}`);
   }
 
   /** A constant memory.copy/fill size small enough to inline (<= 64 bytes), else null. */
@@ -683,36 +747,37 @@ export class FuncGen {
 
   genCallIndirect(info: any) {
     if (info.isReturn) this.fail("tail calls are not supported");
-    if (this.ctx.m.tables.length !== 1) this.fail("call_indirect needs exactly one table");
+    const t = this.table(info.table);
     const params = valTypes(info.params), results = valTypes(info.results);
     if (results.length > 1) this.fail("multi-value results are not supported");
     const sig = sigId(this.ctx, params, results);
     for (const a of info.operands) this.pushArg(a);
     this.gen(info.target);
     const keep = this.saveVolatiles();
-    this.e(`cmp eax, ${this.ctx.tableSize}`);
+    // entry = descriptor address {code, signature id} or 0 (module.ts, "tables")
+    this.e(`cmp rax, qword ptr [rip + ${t}]`);
     this.e(`jae ${this.trap(6)}`);
-    this.e("lea rcx, [rip + tv_table]");
-    this.e("shl eax, 4");
-    this.e("mov rdx, qword ptr [rcx+rax]");
+    this.e(`lea rcx, [rip + ${t}]`);
+    this.e("mov rdx, qword ptr [rcx+16+rax*8]");
     this.e("test rdx, rdx");
     this.e(`jz ${this.trap(6)}`);
-    this.e(`cmp qword ptr [rcx+rax+8], ${sig}`);
+    this.e(`cmp qword ptr [rdx+8], ${sig}`);
     this.e(`jne ${this.trap(7)}`);
-    this.e("call rdx");
+    this.e("call qword ptr [rdx]");
     this.restoreVolatiles(keep);
     this.popArgs(info.operands.length);
   }
 
   /** Call one of the shared runtime helpers with its operands on the stack. */
-  genRtCall(fn: string, args: ExprRef[], pre?: string) {
+  genRtCall(fn: string, args: ExprRef[], pre: string[] = []) {
     for (const a of args) this.pushArg(a);
-    if (pre) this.e(pre);
+    for (const l of pre) this.e(l);
     this.e(`call ${fn}`);
     this.popArgs(args.length);
   }
 
   genImportCall(callee: FuncRec, operands: ExprRef[]) {
+    if (callee.importModule === INTERNAL_MODULE) return this.genInternalCall(callee, operands);
     if (callee.importModule !== "hw") this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
     this.ctx.target.lowerImport(this, callee, operands);
   }
@@ -1331,6 +1396,10 @@ export function forEachChild(info: any, fn: (e: ExprRef) => void) {
     case ID.MemoryInit: fn(info.dest); fn(info.offset); fn(info.size); return;
     case ID.MemoryCopy: fn(info.dest); fn(info.source); fn(info.size); return;
     case ID.MemoryFill: fn(info.dest); fn(info.value); fn(info.size); return;
+    case ID.RefIsNull: fn(info.value); return;
+    case ID.TableGet: fn(info.index); return;
+    case ID.TableSet: fn(info.index); fn(info.value); return;
+    case ID.TableGrow: fn(info.value); fn(info.delta); return;
   }
 }
 

@@ -3,6 +3,7 @@ import type { ExprRef, FuncRec, LoadedModule } from "./binaryen-adapter.ts";
 import { CompileError } from "./errors.ts";
 import { lowerHwImport, type HwEmitter } from "./hw.ts";
 import { linuxRuntime, type RuntimeOptions } from "./runtime-linux.ts";
+import { INTERNAL_MODULE } from "./wasm-rewrite.ts";
 import { isFloat } from "./x86.ts";
 
 export type TargetName = "linux" | "baremetal";
@@ -18,6 +19,8 @@ export interface Target {
   name: TargetName;
   /** f32/f64 values and operations may be compiled */
   floats: boolean;
+  /** entries a table may grow by past its initial size (storage is reserved at compile time) */
+  tableGrowSlack: number;
   /** Module-level checks before any code is generated (imports, globals). */
   checkModule(m: LoadedModule): void;
   /** Emits a call of the hw.* import `callee`. */
@@ -30,7 +33,7 @@ export interface Target {
 
 function checkImports(m: LoadedModule) {
   for (const f of m.functions) {
-    if (f.importModule !== undefined && f.importModule !== "hw") throw new CompileError(`import ${f.importModule}.${f.importBase} is not supported (only hw.* imports; remove or stub it before compiling)`);
+    if (f.importModule !== undefined && f.importModule !== "hw" && f.importModule !== INTERNAL_MODULE) throw new CompileError(`import ${f.importModule}.${f.importBase} is not supported (only hw.* imports; remove or stub it before compiling)`);
   }
 }
 
@@ -38,6 +41,7 @@ function checkImports(m: LoadedModule) {
 export const linuxTarget: Target = {
   name: "linux",
   floats: true,
+  tableGrowSlack: 4096,
   checkModule(m) { checkImports(m); },
   lowerImport(g, callee, operands) {
     g.needImportStub(callee);
@@ -53,6 +57,7 @@ export const linuxTarget: Target = {
 export const baremetalTarget: Target = {
   name: "baremetal",
   floats: false,
+  tableGrowSlack: 0,
   checkModule(m) {
     checkImports(m);
     for (const f of m.functions) {
