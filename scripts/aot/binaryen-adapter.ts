@@ -7,7 +7,7 @@ export { binaryen };
 export type ExprRef = number;
 
 /** Value types as small strings; the backend never sees binaryen type ids. */
-export type ValType = "i32" | "i64" | "f32" | "f64" | "funcref" | "externref" | "none" | "unreachable";
+export type ValType = "i32" | "i64" | "f32" | "f64" | "funcref" | "externref" | "tuple" | "none" | "unreachable";
 
 /** Features the backend implements. SIMD, GC, reference types etc. stay off, so a module
  *  that uses them fails validation with a clear message instead of reaching codegen. */
@@ -18,6 +18,7 @@ export const SUPPORTED_FEATURES =
   binaryen.Features.SignExt |
   binaryen.Features.BulkMemory |
   binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.Multivalue |
   // Needed by binaryen for bulk-memory element segments written as expressions
   // (ref.func/ref.null); reference-typed values and table ops are rejected by codegen.
   binaryen.Features.ReferenceTypes;
@@ -34,7 +35,9 @@ export function valType(t: number): ValType {
   // reference types, any nullability or subtype (ref.func has the exact type (ref $sig),
   // ref.null the bottom types nullfuncref/nullexternref): only the hierarchy matters here
   const B = binaryen as any;
-  if (binaryen.expandType(t).length === 1) {
+  const n = binaryen.expandType(t).length;
+  if (n > 1) return "tuple"; // multi-value: elements through tupleTypes()
+  if (n === 1) {
     const bottom = B._BinaryenHeapTypeGetBottom(B._BinaryenTypeGetHeapType(t));
     if (bottom === B._BinaryenHeapTypeNofunc()) return "funcref";
     if (bottom === B._BinaryenHeapTypeNoext()) return "externref";
@@ -46,7 +49,7 @@ function typeName(t: number): string {
   try { return binaryen.expandType(t).length > 1 ? "tuple (multi-value)" : `type id ${t}`; } catch { return `type id ${t}`; }
 }
 
-/** Expand a (possibly tuple) type into value types; multi-value results are rejected by callers. */
+/** Expand a (possibly tuple) type into value types. */
 export function valTypes(t: number): ValType[] {
   if (t === binaryen.none) return [];
   return binaryen.expandType(t).map(valType);
@@ -61,6 +64,8 @@ export interface FuncRec {
   params: ValType[];
   results: ValType[];
   vars: ValType[];
+  /** element types of the tuple-typed vars (multi-value), by local index */
+  tupleVars: Map<number, ValType[]>;
   body: ExprRef;
 }
 
@@ -129,7 +134,17 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
       // out-of-bounds memory.init) with `unreachable`, which changes the reported trap kind.
       (binaryen as any).clearPassesToSkip();
       for (const p of TRAP_REWRITING_PASSES) (binaryen as any).addPassToSkip(p);
+      // Tables are exported while optimizing: remove-unused-module-elements otherwise drops
+      // element segments whose functions no call_indirect type matches, turning a
+      // "type mismatch" trap into "undefined element".
+      const keep: string[] = [];
+      for (let i = 0; i < mod.getNumTables(); i++) {
+        const name = (binaryen.getTableInfo(mod.getTableByIndex(i)) as any).name;
+        keep.push(`__tv_keep_table_${i}`);
+        (mod as any).addTableExport(name, keep[i]);
+      }
       mod.optimize();
+      for (const k of keep) mod.removeExport(k);
       (binaryen as any).clearPassesToSkip();
     }
     const d = describe(mod, raw);
@@ -169,8 +184,9 @@ function describe(mod: binaryen.Module, raw: boolean): LoadedModule {
     const rec: FuncRec = {
       index: i, name: fi.name,
       params: valTypes(fi.params), results: valTypes(fi.results),
-      vars: fi.vars.map(valType), body: fi.body,
+      vars: fi.vars.map(valType), body: fi.body, tupleVars: new Map(),
     };
+    fi.vars.forEach((t: number, k: number) => { if (binaryen.expandType(t).length > 1) rec.tupleVars.set(rec.params.length + k, valTypes(t)); });
     if (fi.module) { rec.importModule = fi.module; rec.importBase = fi.base ?? ""; }
     functions.push(rec); funcByName.set(rec.name, rec);
   }

@@ -32,6 +32,7 @@ const ID = {
   Unreachable: binaryen.UnreachableId, MemoryInit: binaryen.MemoryInitId, DataDrop: binaryen.DataDropId,
   MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
   RefNull: binaryen.RefNullId, RefIsNull: binaryen.RefIsNullId, RefFunc: binaryen.RefFuncId,
+  TupleMake: binaryen.TupleMakeId, TupleExtract: binaryen.TupleExtractId,
   TableGet: binaryen.TableGetId, TableSet: binaryen.TableSetId, TableSize: binaryen.TableSizeId, TableGrow: binaryen.TableGrowId,
 };
 const ID_NAME: Record<number, string> = {};
@@ -43,7 +44,8 @@ for (const k of Object.keys(binaryen)) {
 }
 
 
-type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number };
+/** A tuple local (multi-value) takes `tuple` slots: element j at off - 8*j. */
+type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number; tuple?: number };
 interface Label { name: string; asm: string; depth: number }
 
 /** Module-wide state shared by all function generators. */
@@ -55,6 +57,8 @@ export interface ModuleCtx {
   dataIndex: Map<string, number>;
   sigIds: Map<string, number>;
   usedTraps: Set<number>;
+  /** most elements of any tuple (multi-value) the code passes through tv_tuple */
+  maxTuple: number;
   /** imports called; name -> stub label (linux) */
   importStubs: Map<string, FuncRec>;
   labelSeq: number;
@@ -134,7 +138,9 @@ export class FuncGen {
     const np = f.params.length;
     for (let i = 0; i < this.types.length; i++) {
       if (homes[i]) continue;
+      const tuple = f.tupleVars.get(i)?.length;
       if (i < np) homes[i] = { kind: "slot", off: 16 + 8 * (np - 1 - i) };
+      else if (tuple) { homes[i] = { kind: "slot", off: -8 * (slot + 1), tuple }; slot += tuple; this.ctx.maxTuple = Math.max(this.ctx.maxTuple, tuple); }
       else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
     }
     this.homes = homes;
@@ -154,7 +160,7 @@ export class FuncGen {
   // ---------------------------------------------------------------- function
   generate(): string[] {
     const f = this.f;
-    if (f.results.length > 1) this.fail("multi-value results are not supported");
+    this.ctx.maxTuple = Math.max(this.ctx.maxTuple, f.results.length);
     if (!this.ctx.target.floats) {
       for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the ${this.ctx.target.name} target (the monitor is integer-only)`);
     }
@@ -180,7 +186,7 @@ export class FuncGen {
         if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (np - 1 - i)}]`);
       } else {
         if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
-        else this.e(`mov qword ptr ${slot(h.off)}, 0`);
+        else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
     }
     this.out.push(...body);
@@ -337,7 +343,12 @@ export class FuncGen {
         const l = this.findLabel(info.name);
         if (info.value) this.gen(info.value);
         if (!info.condition) { this.jumpTo(l); return; }
-        if (info.value) {
+        if (info.value && this.tyOf(info.value) === "tuple") {
+          const n = this.tupleSave(info.value);
+          const cc = this.genCond(info.condition);
+          this.tupleRestore(n);
+          this.jumpTo(l, cc);
+        } else if (info.value) {
           const vt = this.tyOf(info.value);
           const h = this.save(vt);
           const cc = this.genCond(info.condition);
@@ -360,6 +371,7 @@ export class FuncGen {
       case ID.Const: return this.genConst(e);
       case ID.LocalGet: {
         const t = this.types[info.index], h = this.homes[info.index];
+        if (t === "tuple") { this.tupleCopy(info.index, false); return; }
         if (t === "f32") this.e(`movss xmm0, dword ptr ${this.slotOf(info.index)}`);
         else if (t === "f64") this.e(`movsd xmm0, qword ptr ${this.slotOf(info.index)}`);
         else this.e(`mov ${t === "i32" ? "eax" : "rax"}, ${this.homeOperand(info.index, t === "i32" ? 32 : 64)}`);
@@ -420,6 +432,24 @@ export class FuncGen {
         this.e(`mov qword ptr [rip + tv_dseg_${seg}+8], 0`);
         return;
       }
+      case ID.TupleMake: {
+        // a tuple value travels in tv_tuple (one quad per element), written only after every
+        // operand is evaluated (an operand may pass another tuple through it)
+        const ops: ExprRef[] = info.operands;
+        this.ctx.maxTuple = Math.max(this.ctx.maxTuple, ops.length);
+        for (const o of ops) this.pushArg(o);
+        for (let j = ops.length - 1; j >= 0; j--) { this.e(`pop qword ptr [rip + tv_tuple+${8 * j}]`); this.depth -= 8; }
+        return;
+      }
+      case ID.TupleExtract: {
+        this.gen(info.tuple);
+        const t = valType(info.type), a = `[rip + tv_tuple+${8 * info.index}]`;
+        if (t === "f32") this.e(`movss xmm0, dword ptr ${a}`);
+        else if (t === "f64") this.e(`movsd xmm0, qword ptr ${a}`);
+        else if (t === "i32") this.e(`mov eax, dword ptr ${a}`);
+        else this.e(`mov rax, qword ptr ${a}`);
+        return;
+      }
       // references are u64 values in integer registers: 0 is null (module.ts, "tables")
       case ID.RefNull: this.e("xor eax, eax"); return;
       case ID.RefIsNull: this.gen(info.value); this.e("test rax, rax"); this.e("sete al"); this.e("movzx eax, al"); return;
@@ -448,6 +478,26 @@ export class FuncGen {
       case ID.TableGrow: return this.genRtCall("tv_rt_table_grow", [info.value, info.delta], [`lea rax, [rip + ${this.table(info.table)}]`]);
     }
     this.fail(`unsupported op ${ID_NAME[info.id] ?? info.id}`);
+  }
+
+  /** Copies tuple local i from (toLocal) or to tv_tuple. */
+  tupleCopy(i: number, toLocal: boolean) {
+    const h = this.homes[i] as { off: number; tuple: number };
+    for (let j = 0; j < h.tuple; j++) {
+      const a = `qword ptr [rip + tv_tuple+${8 * j}]`, l = `qword ptr ${slot(h.off - 8 * j)}`;
+      this.e(`mov rax, ${toLocal ? a : l}`);
+      this.e(`mov ${toLocal ? l : a}, rax`);
+    }
+  }
+  /** Pushes the tuple in tv_tuple (while a condition is evaluated); returns its element count. */
+  tupleSave(e: ExprRef): number {
+    const n = valTypes(binaryen.getExpressionType(e)).length;
+    for (let j = 0; j < n; j++) { this.e(`push qword ptr [rip + tv_tuple+${8 * j}]`); this.depth += 8; }
+    return n;
+  }
+  /** Pops a tuple saved by tupleSave back into tv_tuple; pop and mov leave the flags alone. */
+  tupleRestore(n: number) {
+    for (let j = n - 1; j >= 0; j--) { this.e(`pop qword ptr [rip + tv_tuple+${8 * j}]`); this.depth -= 8; }
   }
 
   table(name: string): string {
@@ -571,6 +621,7 @@ export class FuncGen {
   genLocalSet(info: any) {
     const i: number = info.index;
     const t = this.types[i], h = this.homes[i];
+    if (t === "tuple") { this.gen(info.value); this.tupleCopy(i, true); return; }
     if (isFloat(t)) {
       this.gen(info.value);
       this.e(`${t === "f32" ? "movss dword" : "movsd qword"} ptr ${this.slotOf(i)}, xmm0`);
@@ -749,7 +800,6 @@ export class FuncGen {
     if (info.isReturn) this.fail("tail calls are not supported");
     const t = this.table(info.table);
     const params = valTypes(info.params), results = valTypes(info.results);
-    if (results.length > 1) this.fail("multi-value results are not supported");
     const sig = sigId(this.ctx, params, results);
     for (const a of info.operands) this.pushArg(a);
     this.gen(info.target);
@@ -812,10 +862,15 @@ export class FuncGen {
     const def = this.findLabel(info.defaultName);
     let vt: ValType | undefined;
     let h = "";
-    if (info.value) { vt = this.tyOf(info.value); this.gen(info.value); h = this.save(vt); }
+    let tupleN = 0;
+    if (info.value) {
+      vt = this.tyOf(info.value); this.gen(info.value);
+      if (vt === "tuple") tupleN = this.tupleSave(info.value); else h = this.save(vt);
+    }
     this.gen(info.condition);
     this.e("mov ecx, eax");
-    if (vt) { if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax"); }
+    if (tupleN) this.tupleRestore(tupleN);
+    else if (vt) { if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax"); }
     if (targets.length === 0) { this.jumpTo(def); return; }
     this.e(`cmp ecx, ${targets.length}`);
     this.jumpTo(def, "ae");
@@ -1400,6 +1455,8 @@ export function forEachChild(info: any, fn: (e: ExprRef) => void) {
     case ID.TableGet: fn(info.index); return;
     case ID.TableSet: fn(info.index); fn(info.value); return;
     case ID.TableGrow: fn(info.value); fn(info.delta); return;
+    case ID.TupleMake: for (const c of info.operands) fn(c); return;
+    case ID.TupleExtract: fn(info.tuple); return;
   }
 }
 

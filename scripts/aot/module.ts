@@ -15,7 +15,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     globalIndex: new Map(m.globals.map((g) => [g.name, g.index])),
     dataIndex: new Map(m.data.map((d, i) => [d.name, i])),
     sigIds: new Map(), usedTraps: new Set(), importStubs: new Map(), labelSeq: 0,
-    tableIndex: new Map(m.tables.map((t, k) => [t.name, k])), funcDescs: new Set(),
+    tableIndex: new Map(m.tables.map((t, k) => [t.name, k])), funcDescs: new Set(), maxTuple: 0,
   };
   if (m.memory?.importModule) throw new CompileError(`imported memory ${m.memory.importModule}.${m.memory.importBase} is not supported`);
   if (m.memory?.shared || m.memory?.is64) throw new CompileError("shared or 64-bit memories are not supported");
@@ -36,6 +36,8 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   const data: string[] = [".data", ".p2align 3"];
   const rodata: string[] = [".section .rodata", ".p2align 3"];
 
+  // multi-value: a tuple in flight (codegen.ts, TupleMake)
+  data.push("tv_tuple:", `\t.zero ${8 * Math.max(1, ctx.maxTuple)}`);
   // globals
   for (const g of m.globals) {
     data.push(`tv_g_${g.index}:`, `\t.quad ${globalInit(ctx, g.init, g.name)}`);

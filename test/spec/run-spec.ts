@@ -185,7 +185,7 @@ async function convert(wastPath: string): Promise<{ dir: string; json: string }>
 
 async function supported(wasmPath: string): Promise<string> {
   try {
-    await exec("wasm-validate", ["--disable-multi-value", "--disable-simd", wasmPath]);
+    await exec("wasm-validate", ["--disable-simd", wasmPath]);
     return "";
   } catch (e: any) {
     return String(e.stderr ?? e.message).trim().split("\n")[0];
@@ -358,6 +358,7 @@ function buildDriver(inst: Instance, w: ParsedWat, r: FileResult, linked: Map<nu
 
   const checked: Assertion[] = [];
   const pieces: string[] = [];
+  const mvLocals = new Set<string>();
   for (const a of inst.assertions) {
     const act = a.cmd.action!;
     const ex = lookup(act.field);
@@ -382,11 +383,12 @@ function buildDriver(inst: Instance, w: ParsedWat, r: FileResult, linked: Map<nu
       skip(r, `action on unsupported export "${act.field}"`);
       continue;
     }
-    if (resultTypes.length > 1 || resultTypes.some((t) => !["i32", "i64", "f32", "f64", "externref", "funcref"].includes(t))) {
-      skip(r, "multi-value result");
+    if (resultTypes.some((t) => !["i32", "i64", "f32", "f64", "externref", "funcref"].includes(t))) {
+      skip(r, `result of type ${resultTypes.join(" ")}`);
       continue;
     }
-    const drop = resultTypes.length ? `(drop ${call})` : call;
+    // several results: unfolded drops pop them all
+    const drop = resultTypes.length === 0 ? call : resultTypes.length === 1 ? `(drop ${call})` : `${call} ${"(drop) ".repeat(resultTypes.length).trim()}`;
     const i = checked.length;
     let check: string;
     let replay = "";
@@ -403,7 +405,27 @@ function buildDriver(inst: Instance, w: ParsedWat, r: FileResult, linked: Map<nu
         continue;
       }
       if (exp.length === 0) check = `${call} (call $__out (i32.const 46))`;
-      else {
+      else if (exp.length > 1) {
+        // multi-value: results into locals $mv<i> (last first), each compared; the first
+        // mismatching value is reported
+        const parts: string[] = [call];
+        for (let i = exp.length - 1; i >= 0; i--) parts.push(`(local.set $mv${i}_${resultTypes[i]})`);
+        parts.push("(local.set $ok (i32.const 1))");
+        let ok = true;
+        exp.forEach((v, i) => {
+          const cmp = compareExpr(v);
+          const bits = toBits(resultTypes[i], `(local.get $mv${i}_${resultTypes[i]})`);
+          if (!cmp || !bits || v.type !== resultTypes[i]) ok = false;
+          mvLocals.add(`$mv${i}_${resultTypes[i]} ${resultTypes[i]}`);
+          parts.push(`(local.set $r ${bits}) (if (i32.eqz ${cmp}) (then (if (local.get $ok) (then (local.set $bad (local.get $r)))) (local.set $ok (i32.const 0))))`);
+        });
+        if (!ok) {
+          skip(r, `unsupported expected value type ${exp.map((v) => v.type).join(" ")}`);
+          continue;
+        }
+        parts.push("(if (local.get $ok) (then (call $__out (i32.const 46))) (else (call $__out (i32.const 70)) (call $__hex (local.get $bad)) (call $__out (i32.const 59))))");
+        check = parts.join(" ");
+      } else {
         const cmp = compareExpr(exp[0]);
         const bits = toBits(resultTypes[0], call);
         if (!cmp || !bits || exp[0].type !== resultTypes[0]) {
@@ -444,7 +466,7 @@ function buildDriver(inst: Instance, w: ParsedWat, r: FileResult, linked: Map<nu
   const CHUNK = 200;
   for (let c = 0; c * CHUNK < pieces.length || c === 0; c++) {
     chunks.push(
-      `  (func $__drv${c} (param $k i32) (local $r i64)\n${pieces.slice(c * CHUNK, (c + 1) * CHUNK).join("\n")})`,
+      `  (func $__drv${c} (param $k i32) (local $r i64) (local $ok i32) (local $bad i64)${[...mvLocals].map((l) => ` (local ${l})`).join("")}\n${pieces.slice(c * CHUNK, (c + 1) * CHUNK).join("\n")})`,
     );
   }
   const driver = [
