@@ -10,7 +10,7 @@ import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type Exp
 import { CompileError } from "./errors.ts";
 import { INTERNAL_MODULE } from "./wasm-rewrite.ts";
 import type { Target } from "./target.ts";
-import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
+import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, argRegs, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
 
 export { CompileError };
 
@@ -91,6 +91,8 @@ export class FuncGen {
   traps = new Set<number>();
   savedRegs: string[] = [];
   homeRegs: string[] = [];
+  /** argument register of each parameter (null: on the stack), x86.ts argRegs */
+  argRegs: (string | null)[] = [];
   volatileBase = 0;
   slotBytes = 0;
   /** callee-saved registers not used as homes: temporaries instead of push/pop */
@@ -123,7 +125,7 @@ export class FuncGen {
       forEachChild(info, (c) => walk(c, inner));
     };
     walk(f.body, 1);
-    const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && weight[i] > 0)
+    const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && this.types[i] !== "tuple" && weight[i] > 0)
       .sort((a, b) => weight[b] - weight[a]);
     let slot = 0;
     const homes: Home[] = new Array(this.types.length);
@@ -131,15 +133,23 @@ export class FuncGen {
     // Leaf functions take the caller-saved registers first (no save needed at all).
     const pool = leaf ? [...VOLATILE_REGS, ...HOME_REGS.filter((r) => !VOLATILE_REGS.includes(r))] : HOME_REGS;
     const regs = pool.slice(0, order.length > pool.length - 2 ? pool.length - 3 : pool.length);
-    for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
+    // a parameter arriving in a register that is in the pool stays there (no prologue move)
+    this.argRegs = argRegs(f.params);
+    // (leaf functions only: elsewhere r8-r11 would be spilled around every call)
+    for (const i of leaf ? order : []) {
+      const a = this.argRegs[i];
+      if (a && regs.includes(a)) { regs.splice(regs.indexOf(a), 1); homes[i] = { kind: "reg", reg: a }; this.homeRegs.push(a); }
+    }
+    for (const i of order) { if (!homes[i] && regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
     this.savedRegs = this.homeRegs.filter((r) => !VOLATILE_REGS.includes(r));
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
     const np = f.params.length;
+    const nstack = this.argRegs.filter((r) => r === null).length;
     for (let i = 0; i < this.types.length; i++) {
       if (homes[i]) continue;
       const tuple = f.tupleVars.get(i)?.length;
-      if (i < np) homes[i] = { kind: "slot", off: 16 + 8 * (np - 1 - i) };
+      if (i < np && !this.argRegs[i]) homes[i] = { kind: "slot", off: 16 + 8 * (nstack - 1 - i) };
       else if (tuple) { homes[i] = { kind: "slot", off: -8 * (slot + 1), tuple }; slot += tuple; this.ctx.maxTuple = Math.max(this.ctx.maxTuple, tuple); }
       else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
     }
@@ -179,11 +189,21 @@ export class FuncGen {
     this.e(`jb ${this.trap(8)}`);
     if (frame) this.e(`sub rsp, ${frame}`);
     saved.forEach((r, k) => this.e(`mov qword ptr ${saveAt(k)}, ${r}`));
+    // register parameters to their homes: slots first, then a parallel move between registers
+    const moves: [string, string][] = [];
+    for (let i = 0; i < np; i++) {
+      const a = this.argRegs[i], h = this.homes[i];
+      if (!a) continue;
+      if (h.kind === "slot") this.e(`mov qword ptr ${slot(h.off)}, ${a}`);
+      else if (h.reg !== a) moves.push([h.reg, a]);
+    }
+    parallelMove(moves, (l) => this.e(l));
+    const nstack = this.argRegs.filter((r) => r === null).length;
     for (let i = 0; i < this.types.length; i++) {
       const t = this.types[i], h = this.homes[i];
       const bits = t === "i32" || t === "f32" ? 32 : 64;
       if (i < np) {
-        if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (np - 1 - i)}]`);
+        if (h.kind === "reg" && !this.argRegs[i]) this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (nstack - 1 - i)}]`);
       } else {
         if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
         else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
@@ -774,11 +794,46 @@ export class FuncGen {
     const callee = this.ctx.m.funcByName.get(info.target)!;
     if (info.isReturn) this.fail("tail calls are not supported");
     if (callee.importModule !== undefined) return this.genImportCall(callee, info.operands);
-    for (const a of info.operands) this.pushArg(a);
+    const plan = this.evalArgs(info.operands, callee.params, null);
     const keep = this.saveVolatiles();
+    this.loadRegArgs(plan);
     this.e(`call tvf_${callee.index}`);
     this.restoreVolatiles(keep);
-    this.popArgs(info.operands.length);
+    this.popArgs(plan.nstack);
+  }
+
+  /**
+   * Evaluates call arguments in order. Stack arguments are pushed; a register argument is
+   * pushed too unless it is a local, constant or global whose value nothing after it (later
+   * arguments, `after`) can change: that one is read straight into its register at the call.
+   */
+  evalArgs(ops: ExprRef[], params: ValType[], after: ExprRef | null): { nstack: number; regs: { reg: string; late: ExprRef | null }[] } {
+    const regs = argRegs(params);
+    const rest = (i: number) => [...ops.slice(i + 1), ...(after ? [after] : [])];
+    const plan = { nstack: 0, regs: [] as { reg: string; late: ExprRef | null }[] };
+    ops.forEach((a, i) => {
+      const r = regs[i];
+      if (!r) { this.pushArg(a); plan.nstack++; return; }
+      const late = this.operand(a, true) !== null && rest(i).every((x) => this.preservesOperands(x));
+      if (!late) this.pushArg(a);
+      plan.regs.push({ reg: r, late: late ? a : null });
+    });
+    return plan;
+  }
+  /** After saveVolatiles: pushed register arguments popped, late ones loaded (a local homed in
+   *  r8-r11 is read from its spill slot, since the registers are being overwritten). */
+  loadRegArgs(plan: { regs: { reg: string; late: ExprRef | null }[] }) {
+    for (let k = plan.regs.length - 1; k >= 0; k--) if (!plan.regs[k].late) this.popTo(plan.regs[k].reg);
+    for (const { reg: r, late } of plan.regs) {
+      if (!late) continue;
+      const t = this.tyOf(late);
+      const bits = t === "i32" ? 32 : 64;
+      let op = this.operand(late, true)!;
+      const home = regOf(op);
+      if (VOLATILE_REGS.includes(home)) op = `${ptrSize(bits)} ${this.volatileSlot(home)}`;
+      if (/^-?\d+$/.test(op) && bits === 64) this.e(`mov ${r}, ${op}`);
+      else this.e(`mov ${reg(r, bits)}, ${op}`);
+    }
   }
   /** r8-r11 holding locals or live temporaries are spilled to frame slots around internal
    *  calls, after the arguments are evaluated (an argument may write such a local). */
@@ -801,9 +856,10 @@ export class FuncGen {
     const t = this.table(info.table);
     const params = valTypes(info.params), results = valTypes(info.results);
     const sig = sigId(this.ctx, params, results);
-    for (const a of info.operands) this.pushArg(a);
+    const plan = this.evalArgs(info.operands, params, info.target);
     this.gen(info.target);
     const keep = this.saveVolatiles();
+    this.loadRegArgs(plan);
     // entry = descriptor address {code, signature id} or 0 (module.ts, "tables")
     this.e(`cmp rax, qword ptr [rip + ${t}]`);
     this.e(`jae ${this.trap(6)}`);
@@ -815,7 +871,7 @@ export class FuncGen {
     this.e(`jne ${this.trap(7)}`);
     this.e("call qword ptr [rdx]");
     this.restoreVolatiles(keep);
-    this.popArgs(info.operands.length);
+    this.popArgs(plan.nstack);
   }
 
   /** Call one of the shared runtime helpers with its operands on the stack. */
@@ -1226,6 +1282,21 @@ export class FuncGen {
     const intUnary = genIntUnary(this, name, info.value);
     if (intUnary) return;
     if (!genFloatUnary(this, name, info.value)) this.fail(`unsupported op ${name}`);
+  }
+}
+
+/** Emits register moves [dst, src] as if all happened at once (rax breaks cycles). */
+export function parallelMove(moves: [string, string][], emit: (l: string) => void) {
+  const pending = moves.filter(([d, s]) => d !== s);
+  while (pending.length) {
+    const k = pending.findIndex(([d]) => !pending.some(([, s]) => s === d));
+    if (k >= 0) { const [d, s] = pending.splice(k, 1)[0]; emit(`mov ${d}, ${s}`); continue; }
+    // only cycles left: free one destination through rax
+    const [d, s] = pending[0];
+    emit(`mov rax, ${d}`);
+    for (const m of pending) if (m[1] === d) m[1] = "rax";
+    emit(`mov ${d}, ${s}`);
+    pending.shift();
   }
 }
 

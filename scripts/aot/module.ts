@@ -4,7 +4,7 @@ import { binaryen, constBits, exprInfo, type LoadedModule, type FuncRec } from "
 import { CompileError, FuncGen, sigId, type ModuleCtx } from "./codegen.ts";
 import type { Target } from "./target.ts";
 import type { RawItem } from "./wasm-rewrite.ts";
-import { WASM_BASE, asciz, bytesDirective, hex, isFloat, mangle } from "./x86.ts";
+import { WASM_BASE, argRegs, asciz, bytesDirective, hex, isFloat, mangle } from "./x86.ts";
 
 export interface AsmModule { asm: string; functions: number }
 
@@ -97,7 +97,12 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   rodata.push(".p2align 3");
   for (const i of [...ctx.funcDescs].sort((a, b) => a - b)) {
     const f = m.functions[i];
-    const sym = f.importModule !== undefined ? target.importThunk(f, (s) => ctx.importStubs.set(s.name, s)) : `tvf_${f.index}`;
+    let sym = f.importModule !== undefined ? target.importThunk(f, (s) => ctx.importStubs.set(s.name, s)) : `tvf_${f.index}`;
+    if (f.importModule !== undefined && argRegs(f.params).some((r) => r)) {
+      // stubs take every argument on the stack: an adapter for calls through the table
+      text.push(...stackArgsAdapter(`tv_impt_${i}`, sym, f));
+      sym = `tv_impt_${i}`;
+    }
     rodata.push(`tv_fd_${i}:`, `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`);
   }
   // linux stubs for hw imports
@@ -221,9 +226,23 @@ function exportWrapper(sym: string, f: FuncRec): string[] {
       else out.push(`\tpush qword ptr [rbp+${16 + 8 * stack++}]`);
     }
   }
+  // the internal convention takes the register suffix of the arguments in registers
+  const regs = argRegs(f.params);
+  for (let i = f.params.length - 1; i >= 0 && regs[i]; i--) out.push(`\tpop ${regs[i]}`);
+  const nstack = regs.filter((r) => r === null).length;
   out.push(`\tcall tvf_${f.index}`);
-  if (f.params.length) out.push(`\tadd rsp, ${8 * f.params.length}`);
+  if (nstack) out.push(`\tadd rsp, ${8 * nstack}`);
   out.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
+  return out;
+}
+
+/** Internal convention (register suffix) -> every argument pushed, for a stub reading the stack. */
+function stackArgsAdapter(label: string, target: string, f: FuncRec): string[] {
+  const regs = argRegs(f.params);
+  const nstack = regs.filter((r) => r === null).length;
+  const out = [`${label}:`, "\tpush rbp", "\tmov rbp, rsp"];
+  f.params.forEach((_, i) => out.push(regs[i] ? `\tpush ${regs[i]}` : `\tpush qword ptr [rbp+${16 + 8 * (nstack - 1 - i)}]`));
+  out.push(`\tcall ${target}`, "\tleave", "\tret");
   return out;
 }
 
