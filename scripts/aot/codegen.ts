@@ -1320,8 +1320,12 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
     case "PopcntInt32": g.gen(v); g.e("popcnt eax, eax"); return true;
     case "PopcntInt64": g.gen(v); g.e("popcnt rax, rax"); return true;
     case "ExtendSInt32": g.gen(v); g.e("movsxd rax, eax"); return true;
-    case "ExtendUInt32": g.gen(v); g.e("mov eax, eax"); return true;
-    case "WrapInt64": g.gen(v); g.e("mov eax, eax"); return true;
+    case "ExtendUInt32": case "WrapInt64": {
+      // a 32-bit mov zero-extends: read the low half of a local/global/constant directly
+      const op = g.operand(v, true);
+      if (op !== null && !/^-?\d+$/.test(op)) { g.e(`mov eax, ${op.startsWith("qword") ? op.replace("qword", "dword") : reg(regOf(op), 32)}`); return true; }
+      g.gen(v); g.e("mov eax, eax"); return true;
+    }
     case "ExtendS8Int32": g.gen(v); g.e("movsx eax, al"); return true;
     case "ExtendS16Int32": g.gen(v); g.e("movsx eax, ax"); return true;
     case "ExtendS8Int64": g.gen(v); g.e("movsx rax, al"); return true;
