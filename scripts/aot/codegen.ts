@@ -1323,7 +1323,7 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
     case "ExtendUInt32": case "WrapInt64": {
       // a 32-bit mov zero-extends: read the low half of a local/global/constant directly
       const op = g.operand(v, true);
-      if (op !== null && !/^-?\d+$/.test(op)) { g.e(`mov eax, ${op.startsWith("qword") ? op.replace("qword", "dword") : reg(regOf(op), 32)}`); return true; }
+      if (op !== null && !/^-?\d+$/.test(op)) { g.e(`mov eax, ${op.startsWith("qword") ? op.replace("qword", "dword") : op.startsWith("dword") ? op : reg(regOf(op), 32)}`); return true; }
       g.gen(v); g.e("mov eax, eax"); return true;
     }
     case "ExtendS8Int32": g.gen(v); g.e("movsx eax, al"); return true;

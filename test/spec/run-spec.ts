@@ -496,7 +496,8 @@ function parsedWat(wasmPath: string): Promise<ParsedWat> {
   if (!p) {
     p = (async () => {
       const renamed = renameExports(readFileSync(wasmPath));
-      const plainPath = wasmPath.replace(/\.wasm$/, ".plain.wasm");
+      // not runInstance's .plain.wasm: both may work on the same module at once
+      const plainPath = wasmPath.replace(/\.wasm$/, ".link.wasm");
       writeFileSync(plainPath, renamed.bytes);
       const wat = await limit(() => exec("wasm2wat", ["--generate-names", "--no-debug-names", plainPath], { maxBuffer: 256 << 20 }))
         .then((o) => o.stdout)
