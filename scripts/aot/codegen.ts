@@ -199,12 +199,13 @@ export class FuncGen {
     }
     parallelMove(moves, (l) => this.e(l));
     const nstack = this.argRegs.filter((r) => r === null).length;
+    const needsZero = readBeforeWrite(f.body, np);
     for (let i = 0; i < this.types.length; i++) {
       const t = this.types[i], h = this.homes[i];
       const bits = t === "i32" || t === "f32" ? 32 : 64;
       if (i < np) {
         if (h.kind === "reg" && !this.argRegs[i]) this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (nstack - 1 - i)}]`);
-      } else {
+      } else if (needsZero.has(i)) {
         if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
         else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
@@ -1283,6 +1284,78 @@ export class FuncGen {
     if (intUnary) return;
     if (!genFloatUnary(this, name, info.value)) this.fail(`unsupported op ${name}`);
   }
+}
+
+/**
+ * The non-parameter locals some path may read before writing them: only those need the
+ * zero the spec gives every local at entry. A forward walk over the structured body with
+ * the set of locals definitely written so far: a block ends with the intersection of its
+ * fall-through and of every branch to it, an if with the intersection of its arms, and a
+ * loop body starts with its entry set (back edges only add writes). `null` = unreachable.
+ */
+export function readBeforeWrite(body: ExprRef, firstVar: number): Set<number> {
+  const needs = new Set<number>();
+  type Defs = Set<number> | null;
+  const meet = (a: Defs, b: Defs): Defs => (a === null ? b && new Set(b) : b === null ? new Set(a) : new Set([...a].filter((x) => b.has(x))));
+  const atLabel = new Map<string, Defs>();
+  const branch = (name: string, d: Defs) => { if (atLabel.has(name)) atLabel.set(name, meet(atLabel.get(name)!, d)); };
+  // enter a label's scope (a block collects branches, a loop ignores them); returns the exit
+  const scope = (name: string | null, block: boolean) => {
+    if (!name) return () => {};
+    const had = atLabel.has(name), prev = atLabel.get(name);
+    if (block) atLabel.set(name, null); else atLabel.delete(name);
+    return () => { if (had) atLabel.set(name, prev!); else atLabel.delete(name); };
+  };
+  const walk = (e: ExprRef, d: Defs): Defs => {
+    if (!e || d === null) return d;
+    const info = exprInfo(e);
+    switch (info.id) {
+      case ID.LocalGet: if (info.index >= firstVar && !d.has(info.index)) needs.add(info.index); return d;
+      case ID.LocalSet: { const r = walk(info.value, d); if (r) r.add(info.index); return r; }
+      case ID.Block: {
+        const outer = scope(info.name, true);
+        let cur: Defs = d;
+        for (const c of info.children) cur = walk(c, cur);
+        if (!info.name) return cur;
+        const r = meet(cur, atLabel.get(info.name)!);
+        outer();
+        return r;
+      }
+      case ID.Loop: {
+        // a branch to the loop goes back to its start: it adds no exit path
+        const outer = scope(info.name, false);
+        const r = walk(info.body, new Set(d));
+        outer();
+        return r;
+      }
+      case ID.If: {
+        const c = walk(info.condition, d);
+        const t = walk(info.ifTrue, c && new Set(c));
+        const f = info.ifFalse ? walk(info.ifFalse, c && new Set(c)) : c;
+        return meet(t, f);
+      }
+      case ID.Break: {
+        let cur = walk(info.value, d);
+        cur = walk(info.condition, cur);
+        branch(info.name, cur);
+        return info.condition ? cur : null;
+      }
+      case ID.Switch: {
+        let cur = walk(info.value, d);
+        cur = walk(info.condition, cur);
+        for (const n of [...info.names, info.defaultName]) branch(n, cur);
+        return null;
+      }
+      case ID.Return: walk(info.value, d); return null;
+      case ID.Unreachable: return null;
+    }
+    let cur: Defs = d;
+    forEachChild(info, (c) => { cur = walk(c, cur); });
+    // a call, load or other trap ends the function; an expression of type unreachable never completes
+    return info.type === binaryen.unreachable ? null : cur;
+  };
+  walk(body, new Set());
+  return needs;
 }
 
 /** Emits register moves [dst, src] as if all happened at once (rax breaks cycles). */

@@ -101,3 +101,33 @@ describe("values live across calls", () => {
     }
   });
 });
+
+describe("locals zeroed at entry", () => {
+  // wasm gives every local 0 at entry; only locals some path reads before writing need it
+  const WAT = `(module (func $z (export "main") (param $p i32) (result i32) (local $a i32) (local $b i32) (local $c i32) (local $d i32) (local $e i64)
+    (local.set $a (i32.const 5))
+    (if (local.get $p) (then (local.set $b (i32.const 7))))
+    (block $out
+      (br_if $out (i32.eq (local.get $p) (i32.const 3)))
+      (local.set $c (i32.const 9)))
+    (loop $l (local.set $e (i64.add (local.get $e) (i64.const 1))) (local.set $d (i32.const 1)) (br_if $l (i64.lt_u (local.get $e) (i64.const 3))))
+    (i32.add (i32.add (local.get $a) (local.get $b)) (i32.add (i32.add (local.get $c) (local.get $d)) (i32.wrap_i64 (local.get $e))))))`;
+  it("zeroes only locals read before written on some path (b: if without else, c: skipped by a branch, e: read in its loop)", () => {
+    const a = funcAsm(WAT, "z");
+    const prologue = a.slice(0, a.findIndex((l) => /mov eax|mov dword ptr \[rbp-\d+\], 5|, 5$/.test(l)));
+    const zeroed = prologue.filter((l) => /^\t(xor (\w+), \2|mov qword ptr \[rbp-\d+\], 0)$/.test(l));
+    expect(zeroed.length).toBe(3);
+  });
+  it("still gives 0 where it is read", async () => {
+    const wasm = wat2wasm("ra_zero", WAT);
+    for (const p of [0, 3]) {
+      const { instance } = await WebAssembly.instantiate(wasm);
+      const want = (instance.exports.main as (p: number) => number)(p);
+      const exe = join(dir, `ra_zero_${p}`);
+      // main takes no argument on the linux target: a wrapper passes p
+      const w2 = wat2wasm(`ra_zero_w${p}`, WAT.replace(`(func $z (export "main") (param $p i32)`, `(func (export "main") (result i32) (call $z (i32.const ${p}))) (func $z (param $p i32)`));
+      await compile(w2, { target: "linux", out: exe, optimize: false });
+      expect(spawnSync(exe, []).status).toBe(want & 255);
+    }
+  });
+});
