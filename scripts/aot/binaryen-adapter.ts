@@ -1,12 +1,13 @@
 // The one place that touches binaryen.js: loads, validates and optimizes a module and
 // exposes it as plain typed records, hiding the library's pitfalls (ARCHITECTURE.md).
 import binaryen from "binaryen";
+import { rewriteTableOps, type RawElem, type RawTable } from "./wasm-rewrite.ts";
 
 export { binaryen };
 export type ExprRef = number;
 
 /** Value types as small strings; the backend never sees binaryen type ids. */
-export type ValType = "i32" | "i64" | "f32" | "f64" | "none" | "unreachable";
+export type ValType = "i32" | "i64" | "f32" | "f64" | "funcref" | "externref" | "tuple" | "none" | "unreachable";
 
 /** Features the backend implements. SIMD, GC, reference types etc. stay off, so a module
  *  that uses them fails validation with a clear message instead of reaching codegen. */
@@ -17,6 +18,7 @@ export const SUPPORTED_FEATURES =
   binaryen.Features.SignExt |
   binaryen.Features.BulkMemory |
   binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.Multivalue |
   // Needed by binaryen for bulk-memory element segments written as expressions
   // (ref.func/ref.null); reference-typed values and table ops are rejected by codegen.
   binaryen.Features.ReferenceTypes;
@@ -30,6 +32,16 @@ export function valType(t: number): ValType {
     case binaryen.none: return "none";
     case binaryen.unreachable: return "unreachable";
   }
+  // reference types, any nullability or subtype (ref.func has the exact type (ref $sig),
+  // ref.null the bottom types nullfuncref/nullexternref): only the hierarchy matters here
+  const B = binaryen as any;
+  const n = binaryen.expandType(t).length;
+  if (n > 1) return "tuple"; // multi-value: elements through tupleTypes()
+  if (n === 1) {
+    const bottom = B._BinaryenHeapTypeGetBottom(B._BinaryenTypeGetHeapType(t));
+    if (bottom === B._BinaryenHeapTypeNofunc()) return "funcref";
+    if (bottom === B._BinaryenHeapTypeNoext()) return "externref";
+  }
   throw new Error(`unsupported value type ${typeName(t)} (reference types and v128 are not supported)`);
 }
 
@@ -37,7 +49,7 @@ function typeName(t: number): string {
   try { return binaryen.expandType(t).length > 1 ? "tuple (multi-value)" : `type id ${t}`; } catch { return `type id ${t}`; }
 }
 
-/** Expand a (possibly tuple) type into value types; multi-value results are rejected by callers. */
+/** Expand a (possibly tuple) type into value types. */
 export function valTypes(t: number): ValType[] {
   if (t === binaryen.none) return [];
   return binaryen.expandType(t).map(valType);
@@ -52,6 +64,8 @@ export interface FuncRec {
   params: ValType[];
   results: ValType[];
   vars: ValType[];
+  /** element types of the tuple-typed vars (multi-value), by local index */
+  tupleVars: Map<number, ValType[]>;
   body: ExprRef;
 }
 
@@ -74,6 +88,9 @@ export interface LoadedModule {
   elems: ElemRec[];
   exports: ExportRec[];
   start?: string;
+  /** tables and element segments as decoded from the binary (wasm-rewrite.ts); function
+   *  indices in `elems` are binaryen function indices (the module was not optimized) */
+  raw?: { tables: RawTable[]; elems: RawElem[] };
   dispose(): void;
 }
 
@@ -94,14 +111,20 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
     try { new WebAssembly.Module(wasm); } catch (e) { why = (e as Error).message; }
     throw new Error(`invalid or malformed module: ${why}`);
   }
+  // table ops binaryen.js cannot describe become calls of internal imports; such modules and
+  // modules with passive/declarative/expression element segments are compiled unoptimized,
+  // so function indices and element segments stay as decoded (the optimizer may drop or
+  // reorder them)
+  const rw = rewriteTableOps(wasm);
+  const raw = rw.rewritten || rw.rawElemsNeeded;
   if (busy) throw new Error("binaryen adapter is not reentrant");
   busy = true;
   let mod: binaryen.Module | undefined;
   try {
-    mod = (binaryen as any).readBinary(wasm, SUPPORTED_FEATURES) as binaryen.Module;
+    mod = (binaryen as any).readBinary(rw.bytes, SUPPORTED_FEATURES) as binaryen.Module;
     mod.setFeatures(SUPPORTED_FEATURES);
     if (!quietValidate(mod)) throw new Error("module uses features the AOT compiler does not support (SIMD, reference types, multi-value, threads, ...) or failed binaryen validation");
-    if (opts.optimize) {
+    if (opts.optimize && !raw) {
       binaryen.setOptimizeLevel(Number(process.env.TV_AOT_OPT_LEVEL ?? 2));
       binaryen.setShrinkLevel(0);
       // Traps must stay observable: never assume they cannot happen.
@@ -111,10 +134,22 @@ export function loadModule(wasm: Uint8Array, opts: { optimize?: boolean } = {}):
       // out-of-bounds memory.init) with `unreachable`, which changes the reported trap kind.
       (binaryen as any).clearPassesToSkip();
       for (const p of TRAP_REWRITING_PASSES) (binaryen as any).addPassToSkip(p);
+      // Tables are exported while optimizing: remove-unused-module-elements otherwise drops
+      // element segments whose functions no call_indirect type matches, turning a
+      // "type mismatch" trap into "undefined element".
+      const keep: string[] = [];
+      for (let i = 0; i < mod.getNumTables(); i++) {
+        const name = (binaryen.getTableInfo(mod.getTableByIndex(i)) as any).name;
+        keep.push(`__tv_keep_table_${i}`);
+        (mod as any).addTableExport(name, keep[i]);
+      }
       mod.optimize();
+      for (const k of keep) mod.removeExport(k);
       (binaryen as any).clearPassesToSkip();
     }
-    return describe(mod);
+    const d = describe(mod, raw);
+    if (raw) d.raw = { tables: rw.tables, elems: rw.elems };
+    return d;
   } catch (e) {
     mod?.dispose();
     throw e instanceof Error ? e : new Error(describeThrown(e));
@@ -139,7 +174,7 @@ function quietValidate(mod: binaryen.Module): boolean {
 /** The most recently loaded module: needed to recover f32 NaN payloads (see constBits). */
 let activeModule: binaryen.Module | undefined;
 
-function describe(mod: binaryen.Module): LoadedModule {
+function describe(mod: binaryen.Module, raw: boolean): LoadedModule {
   activeModule = mod;
   const functions: FuncRec[] = [];
   const funcByName = new Map<string, FuncRec>();
@@ -149,8 +184,9 @@ function describe(mod: binaryen.Module): LoadedModule {
     const rec: FuncRec = {
       index: i, name: fi.name,
       params: valTypes(fi.params), results: valTypes(fi.results),
-      vars: fi.vars.map(valType), body: fi.body,
+      vars: fi.vars.map(valType), body: fi.body, tupleVars: new Map(),
     };
+    fi.vars.forEach((t: number, k: number) => { if (binaryen.expandType(t).length > 1) rec.tupleVars.set(rec.params.length + k, valTypes(t)); });
     if (fi.module) { rec.importModule = fi.module; rec.importBase = fi.base ?? ""; }
     functions.push(rec); funcByName.set(rec.name, rec);
   }
@@ -187,7 +223,7 @@ function describe(mod: binaryen.Module): LoadedModule {
     const passive = !!(binaryen as any)._BinaryenElementSegmentIsPassive(ref);
     // binaryen.js aborts when asked for a passive segment's table or offset; table.init is
     // not supported, so passive segments are recorded without contents.
-    if (passive) { elems.push({ name: `passive${i}`, table: "", offset: 0, passive, funcs: [] }); continue; }
+    if (passive || raw) { elems.push({ name: `passive${i}`, table: "", offset: 0, passive, funcs: [] }); continue; }
     const ei: any = binaryen.getElementSegmentInfo(ref);
     elems.push({ name: ei.name, table: ei.table, offset: ei.offset, passive, funcs: ei.data });
   }

@@ -7,17 +7,12 @@
 // rebalance rsp. Locals live in fixed homes: callee-saved registers by weighted use count,
 // then rbp-relative stack slots. See README.md for the register conventions.
 import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type ExprRef, type FuncRec, type LoadedModule, type ValType } from "./binaryen-adapter.ts";
-import { INVERT, SWAP, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
+import { CompileError } from "./errors.ts";
+import { INTERNAL_MODULE } from "./wasm-rewrite.ts";
+import type { Target } from "./target.ts";
+import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, argRegs, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
 
-export type Target = "linux" | "baremetal";
-
-/** Registers that can hold locals. All are preserved across internal calls (callee-saved in
- *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
-export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
-/** Caller-saved in the internal convention: free for leaf functions, saved around calls. */
-export const VOLATILE_REGS = ["r8", "r9", "r10", "r11"];
-/** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
-export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
+export { CompileError };
 
 // Binaryen's unary and binary operation ids are separate enums with overlapping numbers.
 const UNARY_OP: Record<number, string> = {};
@@ -36,6 +31,9 @@ const ID = {
   Return: binaryen.ReturnId, MemorySize: binaryen.MemorySizeId, MemoryGrow: binaryen.MemoryGrowId, Nop: binaryen.NopId,
   Unreachable: binaryen.UnreachableId, MemoryInit: binaryen.MemoryInitId, DataDrop: binaryen.DataDropId,
   MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
+  RefNull: binaryen.RefNullId, RefIsNull: binaryen.RefIsNullId, RefFunc: binaryen.RefFuncId,
+  TupleMake: binaryen.TupleMakeId, TupleExtract: binaryen.TupleExtractId,
+  TableGet: binaryen.TableGetId, TableSet: binaryen.TableSetId, TableSize: binaryen.TableSizeId, TableGrow: binaryen.TableGrowId,
 };
 const ID_NAME: Record<number, string> = {};
 for (const k of Object.keys(binaryen)) {
@@ -45,9 +43,9 @@ for (const k of Object.keys(binaryen)) {
   else if (k.endsWith("Id") && typeof v === "number") ID_NAME[v] ??= k.slice(0, -2);
 }
 
-export class CompileError extends Error {}
 
-type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number };
+/** A tuple local (multi-value) takes `tuple` slots: element j at off - 8*j. */
+type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number; tuple?: number };
 interface Label { name: string; asm: string; depth: number }
 
 /** Module-wide state shared by all function generators. */
@@ -59,10 +57,15 @@ export interface ModuleCtx {
   dataIndex: Map<string, number>;
   sigIds: Map<string, number>;
   usedTraps: Set<number>;
+  /** most elements of any tuple (multi-value) the code passes through tv_tuple */
+  maxTuple: number;
   /** imports called; name -> stub label (linux) */
   importStubs: Map<string, FuncRec>;
   labelSeq: number;
-  tableSize: number;
+  /** table name -> index (tv_tab_<index>) */
+  tableIndex: Map<string, number>;
+  /** functions whose descriptor tv_fd_<index> is referenced */
+  funcDescs: Set<number>;
 }
 
 export function sigKey(params: ValType[], results: ValType[]): string {
@@ -88,6 +91,8 @@ export class FuncGen {
   traps = new Set<number>();
   savedRegs: string[] = [];
   homeRegs: string[] = [];
+  /** argument register of each parameter (null: on the stack), x86.ts argRegs */
+  argRegs: (string | null)[] = [];
   volatileBase = 0;
   slotBytes = 0;
   /** callee-saved registers not used as homes: temporaries instead of push/pop */
@@ -120,7 +125,7 @@ export class FuncGen {
       forEachChild(info, (c) => walk(c, inner));
     };
     walk(f.body, 1);
-    const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && weight[i] > 0)
+    const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && this.types[i] !== "tuple" && weight[i] > 0)
       .sort((a, b) => weight[b] - weight[a]);
     let slot = 0;
     const homes: Home[] = new Array(this.types.length);
@@ -128,14 +133,24 @@ export class FuncGen {
     // Leaf functions take the caller-saved registers first (no save needed at all).
     const pool = leaf ? [...VOLATILE_REGS, ...HOME_REGS.filter((r) => !VOLATILE_REGS.includes(r))] : HOME_REGS;
     const regs = pool.slice(0, order.length > pool.length - 2 ? pool.length - 3 : pool.length);
-    for (const i of order) { if (regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
+    // a parameter arriving in a register that is in the pool stays there (no prologue move)
+    this.argRegs = argRegs(f.params);
+    // (leaf functions only: elsewhere r8-r11 would be spilled around every call)
+    for (const i of leaf ? order : []) {
+      const a = this.argRegs[i];
+      if (a && regs.includes(a)) { regs.splice(regs.indexOf(a), 1); homes[i] = { kind: "reg", reg: a }; this.homeRegs.push(a); }
+    }
+    for (const i of order) { if (!homes[i] && regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
     this.savedRegs = this.homeRegs.filter((r) => !VOLATILE_REGS.includes(r));
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
     const np = f.params.length;
+    const nstack = this.argRegs.filter((r) => r === null).length;
     for (let i = 0; i < this.types.length; i++) {
       if (homes[i]) continue;
-      if (i < np) homes[i] = { kind: "slot", off: 16 + 8 * (np - 1 - i) };
+      const tuple = f.tupleVars.get(i)?.length;
+      if (i < np && !this.argRegs[i]) homes[i] = { kind: "slot", off: 16 + 8 * (nstack - 1 - i) };
+      else if (tuple) { homes[i] = { kind: "slot", off: -8 * (slot + 1), tuple }; slot += tuple; this.ctx.maxTuple = Math.max(this.ctx.maxTuple, tuple); }
       else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
     }
     this.homes = homes;
@@ -155,9 +170,9 @@ export class FuncGen {
   // ---------------------------------------------------------------- function
   generate(): string[] {
     const f = this.f;
-    if (f.results.length > 1) this.fail("multi-value results are not supported");
-    if (this.ctx.target === "baremetal") {
-      for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the baremetal target (the monitor is integer-only)`);
+    this.ctx.maxTuple = Math.max(this.ctx.maxTuple, f.results.length);
+    if (!this.ctx.target.floats) {
+      for (const t of [...f.params, ...f.vars, ...f.results]) if (isFloat(t)) this.fail(`${t} is not supported on the ${this.ctx.target.name} target (the monitor is integer-only)`);
     }
     this.assignHomes();
     const np = f.params.length;
@@ -174,14 +189,25 @@ export class FuncGen {
     this.e(`jb ${this.trap(8)}`);
     if (frame) this.e(`sub rsp, ${frame}`);
     saved.forEach((r, k) => this.e(`mov qword ptr ${saveAt(k)}, ${r}`));
+    // register parameters to their homes: slots first, then a parallel move between registers
+    const moves: [string, string][] = [];
+    for (let i = 0; i < np; i++) {
+      const a = this.argRegs[i], h = this.homes[i];
+      if (!a) continue;
+      if (h.kind === "slot") this.e(`mov qword ptr ${slot(h.off)}, ${a}`);
+      else if (h.reg !== a) moves.push([h.reg, a]);
+    }
+    parallelMove(moves, (l) => this.e(l));
+    const nstack = this.argRegs.filter((r) => r === null).length;
+    const needsZero = readBeforeWrite(f.body, np);
     for (let i = 0; i < this.types.length; i++) {
       const t = this.types[i], h = this.homes[i];
       const bits = t === "i32" || t === "f32" ? 32 : 64;
       if (i < np) {
-        if (h.kind === "reg") this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (np - 1 - i)}]`);
-      } else {
+        if (h.kind === "reg" && !this.argRegs[i]) this.e(`mov ${reg(h.reg, bits)}, ${ptrSize(bits)} [rbp+${16 + 8 * (nstack - 1 - i)}]`);
+      } else if (needsZero.has(i)) {
         if (h.kind === "reg") this.e(`xor ${reg(h.reg, 32)}, ${reg(h.reg, 32)}`);
-        else this.e(`mov qword ptr ${slot(h.off)}, 0`);
+        else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
     }
     this.out.push(...body);
@@ -300,8 +326,8 @@ export class FuncGen {
   // ---------------------------------------------------------------- expressions
   gen(e: ExprRef): void {
     const info = exprInfo(e);
-    if (this.ctx.target === "baremetal" && (info.type === binaryen.f32 || info.type === binaryen.f64))
-      this.fail(`${valType(info.type)} ${ID_NAME[info.id] ?? "expression"} is not supported on the baremetal target (the monitor is integer-only)`);
+    if (!this.ctx.target.floats && (info.type === binaryen.f32 || info.type === binaryen.f64))
+      this.fail(`${valType(info.type)} ${ID_NAME[info.id] ?? "expression"} is not supported on the ${this.ctx.target.name} target (the monitor is integer-only)`);
     switch (info.id) {
       case ID.Nop: return;
       case ID.Unreachable: this.ctx.usedTraps.add(1); this.e("call tv_trapstub_1"); return;
@@ -338,7 +364,12 @@ export class FuncGen {
         const l = this.findLabel(info.name);
         if (info.value) this.gen(info.value);
         if (!info.condition) { this.jumpTo(l); return; }
-        if (info.value) {
+        if (info.value && this.tyOf(info.value) === "tuple") {
+          const n = this.tupleSave(info.value);
+          const cc = this.genCond(info.condition);
+          this.tupleRestore(n);
+          this.jumpTo(l, cc);
+        } else if (info.value) {
           const vt = this.tyOf(info.value);
           const h = this.save(vt);
           const cc = this.genCond(info.condition);
@@ -361,6 +392,7 @@ export class FuncGen {
       case ID.Const: return this.genConst(e);
       case ID.LocalGet: {
         const t = this.types[info.index], h = this.homes[info.index];
+        if (t === "tuple") { this.tupleCopy(info.index, false); return; }
         if (t === "f32") this.e(`movss xmm0, dword ptr ${this.slotOf(info.index)}`);
         else if (t === "f64") this.e(`movsd xmm0, qword ptr ${this.slotOf(info.index)}`);
         else this.e(`mov ${t === "i32" ? "eax" : "rax"}, ${this.homeOperand(info.index, t === "i32" ? 32 : 64)}`);
@@ -414,15 +446,111 @@ export class FuncGen {
       case ID.MemoryInit: {
         this.needMemory("memory.init");
         const seg = this.ctx.dataIndex.get(info.segment);
-        return this.genRtCall("tv_rt_memory_init", [info.dest, info.offset, info.size], `lea rax, [rip + tv_dseg_${seg}]`);
+        return this.genRtCall("tv_rt_memory_init", [info.dest, info.offset, info.size], [`lea rax, [rip + tv_dseg_${seg}]`]);
       }
       case ID.DataDrop: {
         const seg = this.ctx.dataIndex.get(info.segment);
         this.e(`mov qword ptr [rip + tv_dseg_${seg}+8], 0`);
         return;
       }
+      case ID.TupleMake: {
+        // a tuple value travels in tv_tuple (one quad per element), written only after every
+        // operand is evaluated (an operand may pass another tuple through it)
+        const ops: ExprRef[] = info.operands;
+        this.ctx.maxTuple = Math.max(this.ctx.maxTuple, ops.length);
+        for (const o of ops) this.pushArg(o);
+        for (let j = ops.length - 1; j >= 0; j--) { this.e(`pop qword ptr [rip + tv_tuple+${8 * j}]`); this.depth -= 8; }
+        return;
+      }
+      case ID.TupleExtract: {
+        this.gen(info.tuple);
+        const t = valType(info.type), a = `[rip + tv_tuple+${8 * info.index}]`;
+        if (t === "f32") this.e(`movss xmm0, dword ptr ${a}`);
+        else if (t === "f64") this.e(`movsd xmm0, qword ptr ${a}`);
+        else if (t === "i32") this.e(`mov eax, dword ptr ${a}`);
+        else this.e(`mov rax, qword ptr ${a}`);
+        return;
+      }
+      // references are u64 values in integer registers: 0 is null (module.ts, "tables")
+      case ID.RefNull: this.e("xor eax, eax"); return;
+      case ID.RefIsNull: this.gen(info.value); this.e("test rax, rax"); this.e("sete al"); this.e("movzx eax, al"); return;
+      case ID.RefFunc: this.e(`lea rax, [rip + ${this.funcDesc(info.func)}]`); return;
+      case ID.TableSize: this.e(`mov eax, dword ptr [rip + ${this.table(info.table)}]`); return;
+      case ID.TableGet: {
+        const t = this.table(info.table);
+        this.gen(info.index); // zero-extended u32
+        this.e(`cmp rax, qword ptr [rip + ${t}]`);
+        this.e(`jae ${this.trap(9)}`);
+        this.e(`lea rcx, [rip + ${t}]`);
+        this.e("mov rax, qword ptr [rcx+16+rax*8]");
+        return;
+      }
+      case ID.TableSet: {
+        const t = this.table(info.table);
+        const h = this.evalSaved(info.index);
+        this.gen(info.value);
+        this.restoreInt(h, "rcx");
+        this.e(`cmp rcx, qword ptr [rip + ${t}]`);
+        this.e(`jae ${this.trap(9)}`);
+        this.e(`lea rdx, [rip + ${t}]`);
+        this.e("mov qword ptr [rdx+16+rcx*8], rax");
+        return;
+      }
+      case ID.TableGrow: return this.genRtCall("tv_rt_table_grow", [info.value, info.delta], [`lea rax, [rip + ${this.table(info.table)}]`]);
     }
     this.fail(`unsupported op ${ID_NAME[info.id] ?? info.id}`);
+  }
+
+  /** Copies tuple local i from (toLocal) or to tv_tuple. */
+  tupleCopy(i: number, toLocal: boolean) {
+    const h = this.homes[i] as { off: number; tuple: number };
+    for (let j = 0; j < h.tuple; j++) {
+      const a = `qword ptr [rip + tv_tuple+${8 * j}]`, l = `qword ptr ${slot(h.off - 8 * j)}`;
+      this.e(`mov rax, ${toLocal ? a : l}`);
+      this.e(`mov ${toLocal ? l : a}, rax`);
+    }
+  }
+  /** Pushes the tuple in tv_tuple (while a condition is evaluated); returns its element count. */
+  tupleSave(e: ExprRef): number {
+    const n = valTypes(binaryen.getExpressionType(e)).length;
+    for (let j = 0; j < n; j++) { this.e(`push qword ptr [rip + tv_tuple+${8 * j}]`); this.depth += 8; }
+    return n;
+  }
+  /** Pops a tuple saved by tupleSave back into tv_tuple; pop and mov leave the flags alone. */
+  tupleRestore(n: number) {
+    for (let j = n - 1; j >= 0; j--) { this.e(`pop qword ptr [rip + tv_tuple+${8 * j}]`); this.depth -= 8; }
+  }
+
+  table(name: string): string {
+    const k = this.ctx.tableIndex.get(name);
+    if (k === undefined) this.fail(`unknown table ${name}`);
+    return `tv_tab_${k}`;
+  }
+  funcDesc(name: string): string {
+    const f = this.ctx.m.funcByName.get(name);
+    if (!f) this.fail(`ref.func of unknown function ${name}`);
+    this.ctx.funcDescs.add(f.index);
+    return `tv_fd_${f.index}`;
+  }
+
+  /** The table instructions the binary pre-pass turned into calls of internal imports (wasm-rewrite.ts). */
+  genInternalCall(callee: FuncRec, operands: ExprRef[]) {
+    const [op, a, b] = callee.importBase!.split(":");
+    const seg = (k: string) => {
+      if (!this.ctx.m.raw?.elems[Number(k)]) this.fail(`${op}: unknown element segment ${k}`);
+      return `tv_eseg_${k}`;
+    };
+    const tab = (k: string) => {
+      if (!this.ctx.m.tables[Number(k)]) this.fail(`${op}: unknown table ${k}`);
+      return `tv_tab_${k}`;
+    };
+    switch (op) {
+      case "table.init": return this.genRtCall("tv_rt_table_init", operands, [`lea rax, [rip + ${tab(b)}]`, `lea rdx, [rip + ${seg(a)}]`]);
+      case "table.copy": return this.genRtCall("tv_rt_table_copy", operands, [`lea rax, [rip + ${tab(a)}]`, `lea rdx, [rip + ${tab(b)}]`]);
+      case "table.fill": return this.genRtCall("tv_rt_table_fill", operands, [`lea rax, [rip + ${tab(a)}]`]);
+      case "elem.drop": this.e(`mov qword ptr [rip + ${seg(a)}], 0`); return;
+    }
+    this.fail(`unknown internal import ${callee.importBase}`);
   }
 
   /** A constant memory.copy/fill size small enough to inline (<= 64 bytes), else null. */
@@ -514,6 +642,7 @@ export class FuncGen {
   genLocalSet(info: any) {
     const i: number = info.index;
     const t = this.types[i], h = this.homes[i];
+    if (t === "tuple") { this.gen(info.value); this.tupleCopy(i, true); return; }
     if (isFloat(t)) {
       this.gen(info.value);
       this.e(`${t === "f32" ? "movss dword" : "movsd qword"} ptr ${this.slotOf(i)}, xmm0`);
@@ -666,11 +795,46 @@ export class FuncGen {
     const callee = this.ctx.m.funcByName.get(info.target)!;
     if (info.isReturn) this.fail("tail calls are not supported");
     if (callee.importModule !== undefined) return this.genImportCall(callee, info.operands);
-    for (const a of info.operands) this.pushArg(a);
+    const plan = this.evalArgs(info.operands, callee.params, null);
     const keep = this.saveVolatiles();
+    this.loadRegArgs(plan);
     this.e(`call tvf_${callee.index}`);
     this.restoreVolatiles(keep);
-    this.popArgs(info.operands.length);
+    this.popArgs(plan.nstack);
+  }
+
+  /**
+   * Evaluates call arguments in order. Stack arguments are pushed; a register argument is
+   * pushed too unless it is a local, constant or global whose value nothing after it (later
+   * arguments, `after`) can change: that one is read straight into its register at the call.
+   */
+  evalArgs(ops: ExprRef[], params: ValType[], after: ExprRef | null): { nstack: number; regs: { reg: string; late: ExprRef | null }[] } {
+    const regs = argRegs(params);
+    const rest = (i: number) => [...ops.slice(i + 1), ...(after ? [after] : [])];
+    const plan = { nstack: 0, regs: [] as { reg: string; late: ExprRef | null }[] };
+    ops.forEach((a, i) => {
+      const r = regs[i];
+      if (!r) { this.pushArg(a); plan.nstack++; return; }
+      const late = this.operand(a, true) !== null && rest(i).every((x) => this.preservesOperands(x));
+      if (!late) this.pushArg(a);
+      plan.regs.push({ reg: r, late: late ? a : null });
+    });
+    return plan;
+  }
+  /** After saveVolatiles: pushed register arguments popped, late ones loaded (a local homed in
+   *  r8-r11 is read from its spill slot, since the registers are being overwritten). */
+  loadRegArgs(plan: { regs: { reg: string; late: ExprRef | null }[] }) {
+    for (let k = plan.regs.length - 1; k >= 0; k--) if (!plan.regs[k].late) this.popTo(plan.regs[k].reg);
+    for (const { reg: r, late } of plan.regs) {
+      if (!late) continue;
+      const t = this.tyOf(late);
+      const bits = t === "i32" ? 32 : 64;
+      let op = this.operand(late, true)!;
+      const home = regOf(op);
+      if (VOLATILE_REGS.includes(home)) op = `${ptrSize(bits)} ${this.volatileSlot(home)}`;
+      if (/^-?\d+$/.test(op) && bits === 64) this.e(`mov ${r}, ${op}`);
+      else this.e(`mov ${reg(r, bits)}, ${op}`);
+    }
   }
   /** r8-r11 holding locals or live temporaries are spilled to frame slots around internal
    *  calls, after the arguments are evaluated (an argument may write such a local). */
@@ -683,51 +847,46 @@ export class FuncGen {
   restoreVolatiles(live: string[]) {
     for (const r of live) this.e(`mov ${r}, qword ptr ${this.volatileSlot(r)}`);
   }
+  needImportStub(f: FuncRec) { this.ctx.importStubs.set(f.name, f); }
   popArgs(n: number) {
     if (n) { this.e(`add rsp, ${8 * n}`); this.depth -= 8 * n; }
   }
 
   genCallIndirect(info: any) {
     if (info.isReturn) this.fail("tail calls are not supported");
-    if (this.ctx.m.tables.length !== 1) this.fail("call_indirect needs exactly one table");
+    const t = this.table(info.table);
     const params = valTypes(info.params), results = valTypes(info.results);
-    if (results.length > 1) this.fail("multi-value results are not supported");
     const sig = sigId(this.ctx, params, results);
-    for (const a of info.operands) this.pushArg(a);
+    const plan = this.evalArgs(info.operands, params, info.target);
     this.gen(info.target);
     const keep = this.saveVolatiles();
-    this.e(`cmp eax, ${this.ctx.tableSize}`);
+    this.loadRegArgs(plan);
+    // entry = descriptor address {code, signature id} or 0 (module.ts, "tables")
+    this.e(`cmp rax, qword ptr [rip + ${t}]`);
     this.e(`jae ${this.trap(6)}`);
-    this.e("lea rcx, [rip + tv_table]");
-    this.e("shl eax, 4");
-    this.e("mov rdx, qword ptr [rcx+rax]");
+    this.e(`lea rcx, [rip + ${t}]`);
+    this.e("mov rdx, qword ptr [rcx+16+rax*8]");
     this.e("test rdx, rdx");
     this.e(`jz ${this.trap(6)}`);
-    this.e(`cmp qword ptr [rcx+rax+8], ${sig}`);
+    this.e(`cmp qword ptr [rdx+8], ${sig}`);
     this.e(`jne ${this.trap(7)}`);
-    this.e("call rdx");
+    this.e("call qword ptr [rdx]");
     this.restoreVolatiles(keep);
-    this.popArgs(info.operands.length);
+    this.popArgs(plan.nstack);
   }
 
   /** Call one of the shared runtime helpers with its operands on the stack. */
-  genRtCall(fn: string, args: ExprRef[], pre?: string) {
+  genRtCall(fn: string, args: ExprRef[], pre: string[] = []) {
     for (const a of args) this.pushArg(a);
-    if (pre) this.e(pre);
+    for (const l of pre) this.e(l);
     this.e(`call ${fn}`);
     this.popArgs(args.length);
   }
 
   genImportCall(callee: FuncRec, operands: ExprRef[]) {
+    if (callee.importModule === INTERNAL_MODULE) return this.genInternalCall(callee, operands);
     if (callee.importModule !== "hw") this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
-    if (this.ctx.target === "linux") {
-      this.ctx.importStubs.set(callee.name, callee);
-      for (const a of operands) this.pushArg(a);
-      this.e(`call tv_imp_${callee.index}`);
-      this.popArgs(operands.length);
-      return;
-    }
-    lowerHwImport(this, callee, operands);
+    this.ctx.target.lowerImport(this, callee, operands);
   }
 
   // ---------------------------------------------------------------- select / switch
@@ -760,10 +919,15 @@ export class FuncGen {
     const def = this.findLabel(info.defaultName);
     let vt: ValType | undefined;
     let h = "";
-    if (info.value) { vt = this.tyOf(info.value); this.gen(info.value); h = this.save(vt); }
+    let tupleN = 0;
+    if (info.value) {
+      vt = this.tyOf(info.value); this.gen(info.value);
+      if (vt === "tuple") tupleN = this.tupleSave(info.value); else h = this.save(vt);
+    }
     this.gen(info.condition);
     this.e("mov ecx, eax");
-    if (vt) { if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax"); }
+    if (tupleN) this.tupleRestore(tupleN);
+    else if (vt) { if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax"); }
     if (targets.length === 0) { this.jumpTo(def); return; }
     this.e(`cmp ecx, ${targets.length}`);
     this.jumpTo(def, "ae");
@@ -1122,6 +1286,93 @@ export class FuncGen {
   }
 }
 
+/**
+ * The non-parameter locals some path may read before writing them: only those need the
+ * zero the spec gives every local at entry. A forward walk over the structured body with
+ * the set of locals definitely written so far: a block ends with the intersection of its
+ * fall-through and of every branch to it, an if with the intersection of its arms, and a
+ * loop body starts with its entry set (back edges only add writes). `null` = unreachable.
+ */
+export function readBeforeWrite(body: ExprRef, firstVar: number): Set<number> {
+  const needs = new Set<number>();
+  type Defs = Set<number> | null;
+  const meet = (a: Defs, b: Defs): Defs => (a === null ? b && new Set(b) : b === null ? new Set(a) : new Set([...a].filter((x) => b.has(x))));
+  const atLabel = new Map<string, Defs>();
+  const branch = (name: string, d: Defs) => { if (atLabel.has(name)) atLabel.set(name, meet(atLabel.get(name)!, d)); };
+  // enter a label's scope (a block collects branches, a loop ignores them); returns the exit
+  const scope = (name: string | null, block: boolean) => {
+    if (!name) return () => {};
+    const had = atLabel.has(name), prev = atLabel.get(name);
+    if (block) atLabel.set(name, null); else atLabel.delete(name);
+    return () => { if (had) atLabel.set(name, prev!); else atLabel.delete(name); };
+  };
+  const walk = (e: ExprRef, d: Defs): Defs => {
+    if (!e || d === null) return d;
+    const info = exprInfo(e);
+    switch (info.id) {
+      case ID.LocalGet: if (info.index >= firstVar && !d.has(info.index)) needs.add(info.index); return d;
+      case ID.LocalSet: { const r = walk(info.value, d); if (r) r.add(info.index); return r; }
+      case ID.Block: {
+        const outer = scope(info.name, true);
+        let cur: Defs = d;
+        for (const c of info.children) cur = walk(c, cur);
+        if (!info.name) return cur;
+        const r = meet(cur, atLabel.get(info.name)!);
+        outer();
+        return r;
+      }
+      case ID.Loop: {
+        // a branch to the loop goes back to its start: it adds no exit path
+        const outer = scope(info.name, false);
+        const r = walk(info.body, new Set(d));
+        outer();
+        return r;
+      }
+      case ID.If: {
+        const c = walk(info.condition, d);
+        const t = walk(info.ifTrue, c && new Set(c));
+        const f = info.ifFalse ? walk(info.ifFalse, c && new Set(c)) : c;
+        return meet(t, f);
+      }
+      case ID.Break: {
+        let cur = walk(info.value, d);
+        cur = walk(info.condition, cur);
+        branch(info.name, cur);
+        return info.condition ? cur : null;
+      }
+      case ID.Switch: {
+        let cur = walk(info.value, d);
+        cur = walk(info.condition, cur);
+        for (const n of [...info.names, info.defaultName]) branch(n, cur);
+        return null;
+      }
+      case ID.Return: walk(info.value, d); return null;
+      case ID.Unreachable: return null;
+    }
+    let cur: Defs = d;
+    forEachChild(info, (c) => { cur = walk(c, cur); });
+    // a call, load or other trap ends the function; an expression of type unreachable never completes
+    return info.type === binaryen.unreachable ? null : cur;
+  };
+  walk(body, new Set());
+  return needs;
+}
+
+/** Emits register moves [dst, src] as if all happened at once (rax breaks cycles). */
+export function parallelMove(moves: [string, string][], emit: (l: string) => void) {
+  const pending = moves.filter(([d, s]) => d !== s);
+  while (pending.length) {
+    const k = pending.findIndex(([d]) => !pending.some(([, s]) => s === d));
+    if (k >= 0) { const [d, s] = pending.splice(k, 1)[0]; emit(`mov ${d}, ${s}`); continue; }
+    // only cycles left: free one destination through rax
+    const [d, s] = pending[0];
+    emit(`mov rax, ${d}`);
+    for (const m of pending) if (m[1] === d) m[1] = "rax";
+    emit(`mov ${d}, ${s}`);
+    pending.shift();
+  }
+}
+
 function slot(off: number): string { return off >= 0 ? `[rbp+${off}]` : `[rbp${off}]`; }
 
 function regOf(op: string): string {
@@ -1142,8 +1393,12 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
     case "PopcntInt32": g.gen(v); g.e("popcnt eax, eax"); return true;
     case "PopcntInt64": g.gen(v); g.e("popcnt rax, rax"); return true;
     case "ExtendSInt32": g.gen(v); g.e("movsxd rax, eax"); return true;
-    case "ExtendUInt32": g.gen(v); g.e("mov eax, eax"); return true;
-    case "WrapInt64": g.gen(v); g.e("mov eax, eax"); return true;
+    case "ExtendUInt32": case "WrapInt64": {
+      // a 32-bit mov zero-extends: read the low half of a local/global/constant directly
+      const op = g.operand(v, true);
+      if (op !== null && !/^-?\d+$/.test(op)) { g.e(`mov eax, ${op.startsWith("qword") ? op.replace("qword", "dword") : op.startsWith("dword") ? op : reg(regOf(op), 32)}`); return true; }
+      g.gen(v); g.e("mov eax, eax"); return true;
+    }
     case "ExtendS8Int32": g.gen(v); g.e("movsx eax, al"); return true;
     case "ExtendS16Int32": g.gen(v); g.e("movsx eax, ax"); return true;
     case "ExtendS8Int64": g.gen(v); g.e("movsx rax, al"); return true;
@@ -1157,7 +1412,7 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
 function genFloatBinary(g: FuncGen, op: string, l: ExprRef, r: ExprRef, t: ValType) {
   const s = t === "f32" ? "ss" : "sd";
   const ucom = t === "f32" ? "ucomiss" : "ucomisd";
-  if (g.ctx.target === "baremetal") g.fail(`${t} arithmetic is not supported on the baremetal target`);
+  if (!g.ctx.target.floats) g.fail(`${t} arithmetic is not supported on the ${g.ctx.target.name} target`);
   switch (op) {
     case "Add": case "Sub": case "Mul": case "Div": {
       const mem = g.floatMem(r);
@@ -1222,7 +1477,7 @@ function loadFConst(g: FuncGen, t: ValType, x: number, xmm = "xmm1") {
 }
 
 function genFloatUnary(g: FuncGen, name: string, v: ExprRef): boolean {
-  if (g.ctx.target === "baremetal" && /Float|Reinterpret|Convert|Promote|Demote/.test(name)) g.fail(`${name} is not supported on the baremetal target (integer-only)`);
+  if (!g.ctx.target.floats && /Float|Reinterpret|Convert|Promote|Demote/.test(name)) g.fail(`${name} is not supported on the ${g.ctx.target.name} target (integer-only)`);
   let m = /^(Neg|Abs|Ceil|Floor|Trunc|Nearest|Sqrt)Float(32|64)$/.exec(name);
   if (m) {
     const f32 = m[2] === "32";
@@ -1344,7 +1599,12 @@ export function forEachChild(info: any, fn: (e: ExprRef) => void) {
     case ID.MemoryInit: fn(info.dest); fn(info.offset); fn(info.size); return;
     case ID.MemoryCopy: fn(info.dest); fn(info.source); fn(info.size); return;
     case ID.MemoryFill: fn(info.dest); fn(info.value); fn(info.size); return;
+    case ID.RefIsNull: fn(info.value); return;
+    case ID.TableGet: fn(info.index); return;
+    case ID.TableSet: fn(info.index); fn(info.value); return;
+    case ID.TableGrow: fn(info.value); fn(info.delta); return;
+    case ID.TupleMake: for (const c of info.operands) fn(c); return;
+    case ID.TupleExtract: fn(info.tuple); return;
   }
 }
 
-import { lowerHwImport } from "./hw.ts";

@@ -2,8 +2,17 @@
 // Arguments are pushed left to right, so the last argument is at [rsp]. Only rax, rcx, rdx
 // may be clobbered (plus rbx inside cpuid, saved around it).
 import type { ExprRef, FuncRec } from "./binaryen-adapter.ts";
-import { SYSV_VOLATILE_HOMES, type FuncGen } from "./codegen.ts";
-import { DIRECT_MAP, hex } from "./x86.ts";
+import { DIRECT_MAP, SYSV_VOLATILE_HOMES, hex } from "./x86.ts";
+
+/** The part of the function generator the lowering uses (kept structural so hw.ts imports no codegen). */
+export interface HwEmitter {
+  /** bytes pushed on the machine stack by the expression being generated */
+  depth: number;
+  e(line: string): void;
+  fail(what: string): never;
+  pushArg(e: ExprRef): void;
+  popTo(r: string): void;
+}
 
 const STATUS = ["mov eax, 0", "mov ecx, 1", "cmovc eax, ecx", "mov ecx, 2", "cmovz eax, ecx"];
 
@@ -68,7 +77,7 @@ export const INLINE_HW = new Set(Object.keys(INLINE));
 
 const SYSV_ARGS = ["rdi", "rsi", "rdx", "rcx", "r8", "r9"];
 
-export function lowerHwImport(g: FuncGen, callee: FuncRec, operands: ExprRef[]) {
+export function lowerHwImport(g: HwEmitter, callee: FuncRec, operands: ExprRef[]) {
   const name = callee.importBase!;
   const inl = INLINE[name];
   if (inl) {

@@ -5,10 +5,11 @@ import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { loadModule } from "./binaryen-adapter.ts";
 import { emitModule } from "./module.ts";
-import type { Target } from "./codegen.ts";
+import { getTarget, type TargetName } from "./target.ts";
 
-export { CompileError } from "./codegen.ts";
-export type { Target } from "./codegen.ts";
+export { CompileError } from "./errors.ts";
+/** The target's name as the API takes it ("linux" | "baremetal"). */
+export type Target = TargetName;
 
 const run = promisify(execFile);
 
@@ -32,14 +33,14 @@ export interface CompileResult {
 export function compileToAsm(wasm: Uint8Array, opts: { target: Target; optimize?: boolean }): { asm: string; functions: number } {
   const m = loadModule(wasm, { optimize: opts.optimize ?? true });
   try {
-    return emitModule(m, opts.target);
+    return emitModule(m, getTarget(opts.target));
   } finally {
     m.dispose();
   }
 }
 
 export async function compile(wasm: Uint8Array, opts: CompileOptions): Promise<CompileResult> {
-  if (opts.target !== "linux" && opts.target !== "baremetal") throw new Error(`unknown target ${opts.target}`);
+  getTarget(opts.target); // unknown names fail before any work
   const { asm, functions } = compileToAsm(wasm, opts);
   await mkdir(dirname(opts.out) || ".", { recursive: true });
   const asmPath = opts.out + ".s";

@@ -1,9 +1,10 @@
 // Module-level emission: functions, globals, table, data segments, wasm_init, export wrappers,
 // shared runtime helpers, symbol table, and (linux) the freestanding runtime.
 import { binaryen, constBits, exprInfo, type LoadedModule, type FuncRec } from "./binaryen-adapter.ts";
-import { CompileError, FuncGen, sigId, type ModuleCtx, type Target } from "./codegen.ts";
-import { linuxRuntime } from "./runtime-linux.ts";
-import { WASM_BASE, asciz, bytesDirective, hex, isFloat, mangle } from "./x86.ts";
+import { CompileError, FuncGen, sigId, type ModuleCtx } from "./codegen.ts";
+import type { Target } from "./target.ts";
+import type { RawItem } from "./wasm-rewrite.ts";
+import { WASM_BASE, argRegs, asciz, bytesDirective, hex, isFloat, mangle } from "./x86.ts";
 
 export interface AsmModule { asm: string; functions: number }
 
@@ -14,19 +15,13 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     globalIndex: new Map(m.globals.map((g) => [g.name, g.index])),
     dataIndex: new Map(m.data.map((d, i) => [d.name, i])),
     sigIds: new Map(), usedTraps: new Set(), importStubs: new Map(), labelSeq: 0,
-    tableSize: m.tables[0]?.initial ?? 0,
+    tableIndex: new Map(m.tables.map((t, k) => [t.name, k])), funcDescs: new Set(), maxTuple: 0,
   };
   if (m.memory?.importModule) throw new CompileError(`imported memory ${m.memory.importModule}.${m.memory.importBase} is not supported`);
   if (m.memory?.shared || m.memory?.is64) throw new CompileError("shared or 64-bit memories are not supported");
-  if (m.tables.length > 1) throw new CompileError("more than one table is not supported");
-  if (m.tables[0]?.importModule) throw new CompileError("imported tables are not supported");
+  if (m.tables.some((t) => t.importModule)) throw new CompileError("imported tables are not supported");
   for (const g of m.globals) if (g.importModule !== undefined) throw new CompileError(`imported global ${g.importModule}.${g.importBase} is not supported`);
-  for (const f of m.functions) {
-    if (f.importModule === undefined) continue;
-    if (f.importModule !== "hw") throw new CompileError(`import ${f.importModule}.${f.importBase} is not supported (only hw.* imports; remove or stub it before compiling)`);
-    if (target === "baremetal") for (const t of [...f.params, ...f.results]) if (isFloat(t)) throw new CompileError(`import hw.${f.importBase}: ${t} is not supported on the baremetal target`);
-  }
-  if (target === "baremetal") for (const g of m.globals) if (isFloat(g.type)) throw new CompileError(`global ${g.name}: ${g.type} is not supported on the baremetal target`);
+  target.checkModule(m);
 
   const text: string[] = [".intel_syntax noprefix", ".text"];
   let nfuncs = 0;
@@ -37,15 +32,15 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   }
 
 
-  // linux stubs for hw imports
-  for (const f of ctx.importStubs.values()) text.push(...linuxImportStub(f));
 
   const data: string[] = [".data", ".p2align 3"];
   const rodata: string[] = [".section .rodata", ".p2align 3"];
 
+  // multi-value: a tuple in flight (codegen.ts, TupleMake)
+  data.push("tv_tuple:", `\t.zero ${8 * Math.max(1, ctx.maxTuple)}`);
   // globals
   for (const g of m.globals) {
-    data.push(`tv_g_${g.index}:`, `\t.quad ${hex(globalInit(m, g.init, g.name))}`);
+    data.push(`tv_g_${g.index}:`, `\t.quad ${globalInit(ctx, g.init, g.name)}`);
   }
   // memory
   const mem = m.memory;
@@ -70,26 +65,48 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
     }
   });
 
-  // table: entries {u64 code address, u64 signature id}
-  if (m.tables.length) {
-    const entries: string[] = new Array(ctx.tableSize).fill("\t.quad 0, 0");
-    for (const el of m.elems) {
-      if (el.passive) continue;
-      const off = Number(BigInt.asUintN(32, constOffset(el.offset, "element segment offset")));
-      // an out-of-bounds active segment makes instantiation trap (after earlier segments)
-      if (off + el.funcs.length > entries.length) { ctx.usedTraps.add(9); elemTrap = true; break; }
-      el.funcs.forEach((fname, k) => {
-        const f = fname ? m.funcByName.get(fname) : undefined;
-        const slot = off + k;
-        if (fname && !f) throw new CompileError(`element segment ${el.name}: entry ${k} is not a constant function reference`);
-        if (!f) { entries[slot] = "\t.quad 0, 0"; return; } // ref.null
-        const sym = f.importModule !== undefined ? importThunk(ctx, f, text) : `tvf_${f.index}`;
-        entries[slot] = `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`;
-      });
-    }
-    data.push(".p2align 4", "tv_table:", ...entries);
+  // tables: {u64 size, u64 capacity} then `capacity` entries, each a reference (u64): 0 is
+  // null, a funcref is the address of a descriptor {u64 code, u64 signature id}, an externref
+  // the host's value. The capacity is fixed at compile time (table.grow past it returns -1,
+  // which the spec allows).
+  const tableEntries = m.tables.map((t) => new Array<string>(t.initial).fill("0"));
+  for (const el of activeElems(ctx)) {
+    const entries = tableEntries[el.table];
+    // an out-of-bounds active segment makes instantiation trap (after earlier segments)
+    if (!entries || el.offset + el.refs.length > entries.length) { ctx.usedTraps.add(9); elemTrap = true; break; }
+    el.refs.forEach((r, i) => { entries[el.offset + i] = r; });
   }
-  if (!m.tables.length) data.push("tv_table:");
+  m.tables.forEach((t, k) => {
+    const entries = tableEntries[k];
+    const cap = tableCapacity(t, target);
+    data.push(".p2align 4", `tv_tab_${k}:`, `\t.quad ${t.initial}, ${cap}`);
+    for (let i = 0; i < entries.length; i += 8) data.push(`\t.quad ${entries.slice(i, i + 8).join(", ")}`);
+    if (cap > t.initial) data.push(`\t.zero ${8 * (cap - t.initial)}`);
+  });
+  // element segments for table.init/elem.drop: {u64 length, u64 items}; active and
+  // declarative segments count as dropped once the module is instantiated
+  if (m.raw) {
+    m.raw.elems.forEach((el, k) => {
+      const refs = el.items.map((it) => elemRef(ctx, it));
+      rodata.push(`tv_ei_${k}:`, ...(refs.length ? [`\t.quad ${refs.join(", ")}`] : []));
+      data.push(`tv_eseg_${k}:`, `\t.quad ${el.mode === "passive" ? refs.length : 0}, tv_ei_${k}`);
+    });
+  }
+
+  // function descriptors {code, signature id}: what funcref values point at
+  rodata.push(".p2align 3");
+  for (const i of [...ctx.funcDescs].sort((a, b) => a - b)) {
+    const f = m.functions[i];
+    let sym = f.importModule !== undefined ? target.importThunk(f, (s) => ctx.importStubs.set(s.name, s)) : `tvf_${f.index}`;
+    if (f.importModule !== undefined && argRegs(f.params).some((r) => r)) {
+      // stubs take every argument on the stack: an adapter for calls through the table
+      text.push(...stackArgsAdapter(`tv_impt_${i}`, sym, f));
+      sym = `tv_impt_${i}`;
+    }
+    rodata.push(`tv_fd_${i}:`, `\t.quad ${sym}, ${sigId(ctx, f.params, f.results)}`);
+  }
+  // linux stubs for hw imports
+  for (const f of ctx.importStubs.values()) text.push(...linuxImportStub(f));
 
   // wasm_init
   text.push(".globl wasm_init", "wasm_init:", "\tpush rbp", "\tmov rbp, rsp", "\tpush r15", "\tpush rbx",
@@ -109,13 +126,15 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   }
 
   // trap stubs: called from the trapping function so [rsp] is an address inside it
-  for (const code of [...new Set([...ctx.usedTraps, 5])].sort()) {
+  for (const code of [...new Set([...ctx.usedTraps, 5, 9])].sort()) {
     text.push(`tv_trapstub_${code}:`, `\tmov edi, ${code}`, "\tpop rsi", "\tmov rdx, rbp", "\tand rsp, -16", "\tcall tv_trap", "\tud2");
   }
 
   // shared runtime helpers (both targets)
-  text.push(...bulkMemoryHelpers());
-  if (target === "baremetal") text.push(...baremetalGrow());
+  text.push(...bulkMemoryHelpers(), ...tableHelpers());
+  const main = m.exports.find((x) => x.kind === "function" && x.name === "main");
+  const rt = target.runtime({ hasMemory: !!mem, initialPages, mainSym: main ? `wasm_export_${mangle("main")}` : null });
+  text.push(...rt.text);
 
   // symbol table
   rodata.push(".p2align 3", ".globl tv_symtab", "tv_symtab:");
@@ -127,14 +146,7 @@ export function emitModule(m: LoadedModule, target: Target): AsmModule {
   }
   rodata.push(".globl tv_symtab_count", "tv_symtab_count:", `\t.quad ${nfuncs}`, ...names);
 
-  let runtime = "";
-  if (target === "linux") {
-    const main = m.exports.find((x) => x.kind === "function" && x.name === "main");
-    runtime = linuxRuntime({ hasMemory: !!mem, initialPages, mainSym: main ? `wasm_export_${mangle("main")}` : null });
-  } else {
-    text.push(".extern tv_trap", ".extern tv_memory_grow", ".extern tv_stack_limit");
-  }
-  const asm = [...text, ...data, ...rodata, runtime, ".section .note.GNU-stack,\"\",@progbits", ""].join("\n");
+  const asm = [...text, ...data, ...rodata, rt.tail, ".section .note.GNU-stack,\"\",@progbits", ""].join("\n");
   return { asm, functions: nfuncs };
 }
 
@@ -143,15 +155,63 @@ function constOffset(e: number, what: string): bigint {
   return constBits(e).bits;
 }
 
-function globalInit(m: LoadedModule, e: number, name: string): bigint {
+/** A global's initial value as an assembler expression (a number, or a function descriptor). */
+function globalInit(ctx: ModuleCtx, e: number, name: string): string {
+  const m = ctx.m;
   const id = binaryen.getExpressionId(e);
-  if (id === binaryen.ConstId) return constBits(e).bits;
+  if (id === binaryen.ConstId) return hex(constBits(e).bits);
   if (id === binaryen.GlobalGetId) {
     const g = m.globalByName.get(exprInfo(e).name)!;
-    return globalInit(m, g.init, g.name);
+    return globalInit(ctx, g.init, g.name);
   }
+  if (id === binaryen.RefNullId) return "0";
+  if (id === binaryen.RefFuncId) return funcDesc(ctx, m.funcByName.get(exprInfo(e).func)!);
   throw new CompileError(`global ${name}: unsupported initializer`);
 }
+
+/** The descriptor symbol {code, signature id} that stands for a function reference. */
+export function funcDesc(ctx: ModuleCtx, f: FuncRec): string {
+  ctx.funcDescs.add(f.index);
+  return `tv_fd_${f.index}`;
+}
+
+/** Entries a table can hold: its maximum, capped at the initial size plus the target's slack. */
+function tableCapacity(t: { initial: number; max?: number }, target: Target): number {
+  const limit = Math.min(t.max ?? 0xffffffff, 0xffffffff);
+  return Math.max(t.initial, Math.min(limit, t.initial + target.tableGrowSlack));
+}
+
+/** Active element segments in order: table index, offset, entries as assembler expressions. */
+function activeElems(ctx: ModuleCtx): { table: number; offset: number; refs: string[] }[] {
+  const m = ctx.m;
+  if (m.raw) {
+    return m.raw.elems.filter((el) => el.mode === "active").map((el) => {
+      let offset: number;
+      if (!el.offset) throw new CompileError("element segment offset is not a constant");
+      if ("const" in el.offset) offset = el.offset.const >>> 0;
+      else offset = Number(BigInt(globalInit(ctx, m.globals[el.offset.global].init, m.globals[el.offset.global].name)) & 0xffffffffn);
+      return { table: el.table, offset, refs: el.items.map((it) => elemRef(ctx, it)) };
+    });
+  }
+  return m.elems.filter((el) => !el.passive).map((el) => ({
+    table: ctx.tableIndex.get(el.table) ?? 0,
+    offset: Number(BigInt.asUintN(32, constOffset(el.offset, "element segment offset"))),
+    refs: el.funcs.map((fname, k) => {
+      if (!fname) return "0"; // ref.null
+      const f = m.funcByName.get(fname);
+      if (!f) throw new CompileError(`element segment ${el.name}: entry ${k} is not a constant function reference`);
+      return funcDesc(ctx, f);
+    }),
+  }));
+}
+
+function elemRef(ctx: ModuleCtx, it: RawItem): string {
+  if ("null" in it) return "0";
+  if ("func" in it) return funcDesc(ctx, ctx.m.functions[it.func]);
+  const g = ctx.m.globals[it.global];
+  return globalInit(ctx, g.init, g.name);
+}
+
 
 function exportWrapper(sym: string, f: FuncRec): string[] {
   const out = [`.globl ${sym}`, `${sym}:`, "\tpush rbp", "\tmov rbp, rsp", "\tpush r15", "\tpush rbx", `\tmovabs r15, ${hex(WASM_BASE)}`];
@@ -166,16 +226,24 @@ function exportWrapper(sym: string, f: FuncRec): string[] {
       else out.push(`\tpush qword ptr [rbp+${16 + 8 * stack++}]`);
     }
   }
+  // the internal convention takes the register suffix of the arguments in registers
+  const regs = argRegs(f.params);
+  for (let i = f.params.length - 1; i >= 0 && regs[i]; i--) out.push(`\tpop ${regs[i]}`);
+  const nstack = regs.filter((r) => r === null).length;
   out.push(`\tcall tvf_${f.index}`);
-  if (f.params.length) out.push(`\tadd rsp, ${8 * f.params.length}`);
+  if (nstack) out.push(`\tadd rsp, ${8 * nstack}`);
   out.push("\tpop rbx", "\tpop r15", "\tpop rbp", "\tret");
   return out;
 }
 
-/** A table entry for an imported function: a thunk with the internal convention. */
-function importThunk(ctx: ModuleCtx, f: FuncRec, text: string[]): string {
-  if (ctx.target === "linux") { ctx.importStubs.set(f.name, f); return `tv_imp_${f.index}`; }
-  throw new CompileError(`table entry for imported function hw.${f.importBase} is not supported on baremetal`);
+/** Internal convention (register suffix) -> every argument pushed, for a stub reading the stack. */
+function stackArgsAdapter(label: string, target: string, f: FuncRec): string[] {
+  const regs = argRegs(f.params);
+  const nstack = regs.filter((r) => r === null).length;
+  const out = [`${label}:`, "\tpush rbp", "\tmov rbp, rsp"];
+  f.params.forEach((_, i) => out.push(regs[i] ? `\tpush ${regs[i]}` : `\tpush qword ptr [rbp+${16 + 8 * (nstack - 1 - i)}]`));
+  out.push(`\tcall ${target}`, "\tleave", "\tret");
+  return out;
 }
 
 function linuxImportStub(f: FuncRec): string[] {
@@ -188,6 +256,14 @@ function linuxImportStub(f: FuncRec): string[] {
       break;
     case "arg":
       out.push(`\tmov eax, dword ptr ${arg(0)}`, "\tcall tv_rt_arg", "\tret");
+      break;
+    // test hooks for the spec harness: the host value N as an externref (N+1, so that 0
+    // stays null), and a reference's bits as an i64
+    case "ref_extern":
+      out.push(`\tmov eax, dword ptr ${arg(0)}`, "\tinc rax", "\tret");
+      break;
+    case "ref_bits": case "ref_bits_func":
+      out.push(`\tmov rax, qword ptr ${arg(0)}`, "\tret");
       break;
     default: {
       const msg = `hw.${f.importBase} is not available on linux`;
@@ -280,34 +356,109 @@ tv_rt_memory_init:
 `.split("\n");
 }
 
-function baremetalGrow(): string[] {
+/**
+ * Table helpers, operands on the stack (first pushed first), table address in rax (and the
+ * second table or element segment in rdx). Table: {u64 size, u64 capacity, u64 entries[]};
+ * segment: {u64 length, u64 items}. i32 operands are read as dwords (a pushed constant is
+ * sign-extended). Only rax, rcx, rdx may change (the internal convention's scratch registers).
+ * Bounds as in the spec (2.0, 4.4.6): n = 0 still traps when an index is past the end.
+ */
+function tableHelpers(): string[] {
   return `
-tv_rt_memory_grow:
+tv_rt_table_fill:
 	push rsi
 	push rdi
-	push r8
-	push r9
-	push r10
-	push r11
-	push rbx
-	push rbp
-	mov rbp, rsp
-	mov ebx, eax
-	mov edi, eax
-	and rsp, -16
-	call tv_memory_grow
-	mov rsp, rbp
-	cmp eax, -1
-	je 1f
-	add qword ptr [rip + tv_mem_pages], rbx
-1:	pop rbp
-	pop rbx
-	pop r11
-	pop r10
-	pop r9
-	pop r8
+	mov esi, dword ptr [rsp+40]
+	mov ecx, dword ptr [rsp+24]
+	lea rdx, [rsi+rcx]
+	cmp rdx, qword ptr [rax]
+	ja 9f
+	lea rdi, [rax+16+rsi*8]
+	mov rax, qword ptr [rsp+32]
+	rep stosq
 	pop rdi
 	pop rsi
+	ret
+9:	pop rdi
+	pop rsi
+	call tv_trapstub_9
+tv_rt_table_copy:
+	push rsi
+	push rdi
+	push rbx
+	mov ecx, dword ptr [rsp+32]
+	mov esi, dword ptr [rsp+40]
+	mov edi, dword ptr [rsp+48]
+	lea rbx, [rsi+rcx]
+	cmp rbx, qword ptr [rdx]
+	ja 9f
+	lea rbx, [rdi+rcx]
+	cmp rbx, qword ptr [rax]
+	ja 9f
+	lea rsi, [rdx+16+rsi*8]
+	lea rdi, [rax+16+rdi*8]
+	cmp rdi, rsi
+	jbe 1f
+	lea rdx, [rsi+rcx*8]
+	cmp rdi, rdx
+	jae 1f
+	lea rsi, [rsi+rcx*8-8]
+	lea rdi, [rdi+rcx*8-8]
+	std
+	rep movsq
+	cld
+	jmp 2f
+1:	rep movsq
+2:	pop rbx
+	pop rdi
+	pop rsi
+	ret
+9:	pop rbx
+	pop rdi
+	pop rsi
+	call tv_trapstub_9
+tv_rt_table_init:
+	push rsi
+	push rdi
+	push rbx
+	mov ecx, dword ptr [rsp+32]
+	mov esi, dword ptr [rsp+40]
+	mov edi, dword ptr [rsp+48]
+	lea rbx, [rsi+rcx]
+	cmp rbx, qword ptr [rdx]
+	ja 9f
+	lea rbx, [rdi+rcx]
+	cmp rbx, qword ptr [rax]
+	ja 9f
+	mov rdx, qword ptr [rdx+8]
+	lea rsi, [rdx+rsi*8]
+	lea rdi, [rax+16+rdi*8]
+	rep movsq
+	pop rbx
+	pop rdi
+	pop rsi
+	ret
+9:	pop rbx
+	pop rdi
+	pop rsi
+	call tv_trapstub_9
+tv_rt_table_grow:
+	push rdi
+	mov ecx, dword ptr [rsp+16]
+	mov rdx, qword ptr [rax]
+	add rcx, rdx
+	cmp rcx, qword ptr [rax+8]
+	ja 8f
+	mov qword ptr [rax], rcx
+	sub rcx, rdx
+	lea rdi, [rax+16+rdx*8]
+	mov rax, qword ptr [rsp+24]
+	rep stosq
+	mov eax, edx
+	pop rdi
+	ret
+8:	mov eax, -1
+	pop rdi
 	ret
 `.split("\n");
 }

@@ -19,7 +19,9 @@ export const TRAP_MESSAGES = [
 // Linux x86-64 syscall numbers
 const SYS = { write: 1, mmap: 9, mprotect: 10, rt_sigaction: 13, rt_sigreturn: 15, getrlimit: 97, sigaltstack: 131, exit_group: 231 };
 
-export function linuxRuntime(o: { hasMemory: boolean; initialPages: number; mainSym: string | null }): string {
+export interface RuntimeOptions { hasMemory: boolean; initialPages: number; mainSym: string | null }
+
+export function linuxRuntime(o: RuntimeOptions): string {
   const msgs = TRAP_MESSAGES.map((m, i) => `tv_tm_${i}: ${asciz(m + "\n")}`).join("\n");
   const msgTab = TRAP_MESSAGES.map((m, i) => `\t.quad tv_tm_${i}, ${m.length + 1}`).join("\n");
   return `

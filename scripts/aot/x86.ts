@@ -5,6 +5,28 @@ export const WASM_BASE = 0x0000_0100_0000_0000n;
 export const DIRECT_MAP = 0xffff_8000_0000_0000n;
 export const GUARD_BYTES = 0x2_0001_0000n; // 8 GiB + 64 KiB reserved after WASM_BASE
 
+/** Registers that can hold locals. All are preserved across internal calls (callee-saved in
+ *  our internal convention); only rax, rcx, rdx and xmm0-xmm3 are scratch. */
+export const HOME_REGS = ["rbx", "r12", "r13", "r14", "rsi", "rdi", "r8", "r9", "r10", "r11"];
+/** Caller-saved in the internal convention: free for leaf functions, saved around calls. */
+export const VOLATILE_REGS = ["r8", "r9", "r10", "r11"];
+/** Internal calls pass the longest suffix of integer-class arguments (at most 4) in these
+ *  registers: argument n-1 in ARG_REGS[0], n-2 in ARG_REGS[1], ...; the others are pushed
+ *  left to right. They are the caller-saved ones, which a caller spills around calls anyway. */
+export const ARG_REGS = ["r8", "r9", "r10", "r11"];
+/** For each parameter: its argument register, or null when it is passed on the stack. */
+export function argRegs(params: readonly string[]): (string | null)[] {
+  const out: (string | null)[] = params.map(() => null);
+  for (let i = params.length - 1, k = 0; i >= 0 && k < ARG_REGS.length; i--, k++) {
+    if (params[i] === "f32" || params[i] === "f64") break;
+    out[i] = ARG_REGS[k];
+  }
+  return out;
+}
+
+/** Homes that SysV callees (extern hw_* on baremetal) may clobber. */
+export const SYSV_VOLATILE_HOMES = ["rsi", "rdi", "r8", "r9", "r10", "r11"];
+
 const R32: Record<string, string> = {
   rax: "eax", rbx: "ebx", rcx: "ecx", rdx: "edx", rsi: "esi", rdi: "edi", rbp: "ebp", rsp: "esp",
   r8: "r8d", r9: "r9d", r10: "r10d", r11: "r11d", r12: "r12d", r13: "r13d", r14: "r14d", r15: "r15d",

@@ -58,7 +58,8 @@ export function decodeWatString(s: string): Buffer {
 const STR = '"((?:[^"\\\\]|\\\\.)*)"';
 const importRe = new RegExp(`^\\s*\\(import ${STR} ${STR} \\((func|table|memory|global) (\\$\\S+)(.*)\\)\\)\\s*$`);
 const exportRe = new RegExp(`^\\s*\\(export ${STR} \\((\\w+) (\\$\\S+)\\)\\)\\s*$`);
-const funcRe = /^\s*\(func (\$\S+) \(type (\$\S+)\)/;
+// a one-line function ends in "))": the type name stops at the first ")"
+const funcRe = /^\s*\(func (\$\S+) \(type (\$[^\s)]+)\)/;
 const typeRe = /^\s*\(type (\$\S+) \(func(.*)\)\)\s*$/;
 
 function parseSig(s: string): { params: string[]; results: string[] } {
