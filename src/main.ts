@@ -7,7 +7,7 @@ import { com1 } from "./drivers/uart";
 import { consoleDrain, consoleInit, consoleSelect, log, print, setLogLevel, warn, Level } from "./drivers/console";
 import { dec, hex, size } from "./lib/fmt";
 import { MbModule, MemRegion, MemType, parseMultiboot, parseOptions, setBootModules, setBootOptions, BootOptions } from "./platform/multiboot";
-import { physPages } from "./platform/pages";
+import { physPages, setUsableMemory } from "./platform/pages";
 import { cpuFeatures, cpuSummary, detectCpu, virtSummary, Virt } from "./platform/cpu";
 import { systemStart } from "./system";
 import { calibrateTsc, tscHz, tscSource } from "./platform/tsc";
@@ -111,6 +111,7 @@ function bootMemory(regions: Array<MemRegion>, mods: Array<MbModule>): void {
   physPages.reserve(kStart, kEnd);
   physPages.reserve(heapPa, heapPa + heapSize);
   bootModules(mods, kStart, kEnd, heapPa, heapPa + heapSize, dmSize);
+  setUsableMemory(usable);
   log("boot", "memory: " + size(usable) + " usable in " + dec(<u64>regions.length) + " map entries, RAM top 0x" +
     hex(<u64>boot_info(BootInfo.RamTop)) + ", direct map " + size(dmSize) + " at 0x" + hex(DIRECT_MAP));
   log("boot", "memory: kernel 0x" + hex(kStart) + "-0x" + hex(kEnd) + " (" + size(kEnd - kStart) + "), monitor heap " +

@@ -17,6 +17,7 @@ import { KIND_VM, Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
 import { MachineDevices, bindMachineDevices } from "./drivers/machine";
 import { tscHz, tscToMs } from "./platform/tsc";
+import { usableMemory } from "./platform/pages";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
@@ -39,6 +40,7 @@ export function systemStart(): void {
   s.methods = new SwitchMethods(sw, s.host);
   s.vms = new VmmBackend(m);
   s.host.virt = m.backend.name();
+  s.host.memoryMib = <i64>(usableMemory >> 20); // system.info: from the memory map
   server = s;
   // the machine's NICs become ports uplink0.. (GUESTS.md "The machine's NICs"); a virtio-console is a second management channel
   const d = bindMachineDevices(sw);

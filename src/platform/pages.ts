@@ -127,3 +127,9 @@ export class PageAllocator {
 
 /** The machine's physical pages (src/main.ts fills it at boot). */
 export const physPages = new PageAllocator();
+
+/** Bytes of usable RAM in the firmware's memory map (system.info memory_mib), set once at boot. */
+export let usableMemory: u64 = 0;
+export function setUsableMemory(bytes: u64): void {
+  usableMemory = bytes;
+}

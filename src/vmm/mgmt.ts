@@ -18,7 +18,7 @@ export class VmmBackend extends VmBackend {
   private info(vm: Vm): VmInfo {
     const i = new VmInfo();
     i.name = vm.name;
-    i.state = STATE_NAMES[vm.state];
+    i.state = this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state];
     i.reason = vm.reason;
     i.vcpus = 1;
     i.memoryMib = vm.memoryMib();
@@ -85,7 +85,7 @@ export class VmmBackend extends VmBackend {
     if (!vm) return VmResult.error(1, "VM not found: " + name);
     const r = this.monitor.change(vm, <i32>op);
     if (r == OpResult.Ok) return VmResult.ok();
-    if (r == OpResult.WrongState) return VmResult.error(2, "VM " + name + " is " + STATE_NAMES[vm.state]);
+    if (r == OpResult.WrongState) return VmResult.error(2, "VM " + name + " is " + (this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state]));
     return VmResult.error(4, "out of memory for VM " + name);
   }
 }

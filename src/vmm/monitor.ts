@@ -58,7 +58,7 @@ export class Monitor {
       vm.state = VmState.Stopped;
       vlog("VM " + vm.name + " stopped by request");
     } else if (op == 2) { // pause
-      if (s != VmState.Running) return OpResult.WrongState;
+      if (s != VmState.Running || this.halted(vm)) return OpResult.WrongState;
       vm.state = VmState.Paused;
       vlog("VM " + vm.name + " paused");
     } else if (op == 3) { // resume
@@ -67,7 +67,8 @@ export class Monitor {
       vlog("VM " + vm.name + " resumed");
     } else if (op == 4) { // reset
       if (s == VmState.Created) return OpResult.WrongState;
-      vm.param = vm.paramMod == 0 ? vm.param : (vm.param + vm.paramStep) % vm.paramMod;
+      // PROTOCOL.md: a reset keeps the start parameter; only the hostile test guest steps to its next attack
+      if (vm.paramStep != 0 && vm.paramMod != 0) vm.param = (vm.param + vm.paramStep) % vm.paramMod;
       if (!vm.load()) return OpResult.NoResources;
       this.backend.flushGuestTlb(vm.vcpu);
       vm.state = VmState.Running;
@@ -76,6 +77,11 @@ export class Monitor {
       return OpResult.WrongState;
     }
     return OpResult.Ok;
+  }
+
+  /** PROTOCOL.md `halted`: a test guest that executed HLT (it has no interrupt source to wake it). */
+  halted(vm: Vm): bool {
+    return vm.state == VmState.Running && vm.halted && vm.platform == null;
   }
 
   /** True when some VM can run now. */
