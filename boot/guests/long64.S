@@ -66,26 +66,7 @@ long_entry:
 3:      hlt
         jmp     3b
 
-puts64: lodsb
-        test    %al, %al
-        jz      1f
-        outb    %al, $DBG_PORT
-        jmp     puts64
-1:      ret
-
-puthex64:
-        mov     %rax, %rdx
-        mov     $16, %ecx
-1:      rol     $4, %rdx
-        mov     %dl, %al
-        and     $0x0f, %al
-        add     $'0', %al
-        cmp     $'9', %al
-        jbe     2f
-        add     $('a' - '0' - 10), %al
-2:      outb    %al, $DBG_PORT
-        loop    1b
-        ret
+        .include "lib64.inc"
 
         .code16
         .include "lib16.inc"

@@ -231,3 +231,15 @@ export function interleaved(serial: string, a: string, b: string): boolean {
   if (ia.length < 2 || ib.length < 2) return false;
   return ib.some((i) => i > ia[0] && i < ia[ia.length - 1]) && ia.some((i) => i > ib[0] && i < ib[ib.length - 1]);
 }
+
+/** The Linux guest kernel and initramfs (scripts/guest-linux.ts; cached in build/linux, the first run needs Debian's archive). */
+export async function guestMaterial(): Promise<void> {
+  const out = await new Promise<string>((resolve) => {
+    const p = spawn("npx", ["tsx", "scripts/guest-linux.ts"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    p.stdout!.on("data", (d: Buffer) => (text += d.toString()));
+    p.stderr!.on("data", (d: Buffer) => (text += d.toString()));
+    p.on("close", (code) => resolve(code === 0 ? "" : text || `exit ${code}`));
+  });
+  if (out) throw new Error(`scripts/guest-linux.ts could not provide the guest kernel:\n${out}`);
+}

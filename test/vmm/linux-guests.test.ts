@@ -3,27 +3,15 @@
 // runs the commands on its command line, keeps time, and the two ping each other through the switch. Bad
 // modules each get one skip line and the others still start. The console is also read through vm.console.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildVmmImage, QemuSession, Rpc } from "./helpers";
+import { buildVmmImage, guestMaterial, QemuSession, Rpc } from "./helpers";
 import { root } from "../../scripts/lib/emulators";
 
 const KERNEL = "build/linux/bzImage";
 const INITRD = "build/linux/initramfs.cpio.gz";
 const NOT_LINUX = "build/vmm/not-a-kernel.bin";
 
-/** The kernel and initramfs (cached in build/linux after the first run; the first needs Debian's archive). */
-async function guestMaterial(): Promise<void> {
-  const out = await new Promise<string>((resolve) => {
-    const p = spawn("npx", ["tsx", "scripts/guest-linux.ts"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    p.stdout.on("data", (d: Buffer) => (text += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (text += d.toString()));
-    p.on("close", (code) => resolve(code === 0 ? "" : text || `exit ${code}`));
-  });
-  if (out) throw new Error(`scripts/guest-linux.ts could not provide the guest kernel:\n${out}`);
-}
 
 /** `tv.run=` words (scripts/guest-linux.ts): spaces as %20. */
 const run = (cmd: string) => `tv.run=${cmd.replace(/%/g, "%25").replace(/ /g, "%20").replace(/,/g, "%2C")}`;

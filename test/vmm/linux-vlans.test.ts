@@ -3,25 +3,15 @@
 // not lin3; moved to VLAN 10 with port.set at run time, lin3 answers too. Commands are typed into lin1's
 // shell with vm.console_write.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildVmmImage, QemuSession, Rpc } from "./helpers";
+import { buildVmmImage, guestMaterial, QemuSession, Rpc } from "./helpers";
 import { root } from "../../scripts/lib/emulators";
 
 const run = (cmd: string) => `tv.run=${cmd.replace(/%/g, "%25").replace(/ /g, "%20")}`;
 const CONFIG = "build/vmm/switch-config-vlans.json";
 
-async function guestMaterial(): Promise<void> {
-  const out = await new Promise<string>((resolve) => {
-    const p = spawn("npx", ["tsx", "scripts/guest-linux.ts"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    p.stdout.on("data", (d: Buffer) => (text += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (text += d.toString()));
-    p.on("close", (code) => resolve(code === 0 ? "" : text || `exit ${code}`));
-  });
-  if (out) throw new Error(`scripts/guest-linux.ts could not provide the guest kernel:\n${out}`);
-}
+
 
 describe("VLANs between Linux VMs (switch-config at boot, port.set at run time)", () => {
   let q: QemuSession;
