@@ -771,6 +771,21 @@ export class JsonWriter {
     return this;
   }
 
+  /** `len` bytes at `p` as a string of lower-case hex digits (two per byte): no escaping, no allocation. */
+  strHex(p: usize, len: i32): JsonWriter {
+    this.sep();
+    this.b.byte(0x22);
+    for (let i = 0; i < len; i++) {
+      const v = <i32>load<u8>(p + <usize>i);
+      const hi = v >> 4;
+      const lo = v & 15;
+      this.b.byte(hi < 10 ? 48 + hi : 87 + hi);
+      this.b.byte(lo < 10 ? 48 + lo : 87 + lo);
+    }
+    this.b.byte(0x22);
+    return this;
+  }
+
   int(v: i64): JsonWriter {
     this.sep();
     writeInt(this.b, v);

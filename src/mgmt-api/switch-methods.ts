@@ -3,8 +3,11 @@
 // Every method parses and validates everything before it changes anything.
 
 import {
+  Batch,
   ConfigError,
+  DIR_BOTH,
   FdbConfig,
+  KIND_INTERNAL,
   MirrorConfig,
   MirrorSource,
   PortConfig,
@@ -42,10 +45,13 @@ import { MethodSet } from "./server";
 import { HostInfo } from "./vm";
 
 const NS_PER_MS: i64 = 1_000_000;
+/** The internal port (and mirror) a capture uses. */
+export const CAPTURE_PORT = "capture0";
 
 export class SwitchMethods extends MethodSet {
   sw: Switch;
   host: HostInfo;
+  private captureBatch: Batch = new Batch();
 
   constructor(sw: Switch, host: HostInfo) {
     super();
@@ -73,6 +79,9 @@ export class SwitchMethods extends MethodSet {
     else if (m == "stats.reset") this.statsReset(call);
     else if (m == "config.get") this.configGet(call);
     else if (m == "config.apply") this.configApply(call);
+    else if (m == "capture.start") this.captureStart(call);
+    else if (m == "capture.read") this.captureRead(call);
+    else if (m == "capture.stop") this.captureStop(call);
     else return false;
     return true;
   }
@@ -341,6 +350,93 @@ export class SwitchMethods extends MethodSet {
     const e = this.sw.addMirror(m);
     if (e !== null) return this.switchError(call, e);
     this.writeMirror(call.w, m.name, true);
+  }
+
+  // ---------------------------------------------------------- capture (an addition to protocol version 1)
+
+  /**
+   * capture.start {port, vlan?}: a temporary mirror of everything `port` receives and sends (one VLAN's
+   * frames with `vlan`) to the internal port CAPTURE_PORT, whose queue capture.read drains. One capture at a
+   * time; error 2 while one runs. Frames the queue cannot hold are counted as that port's tx_dropped.
+   */
+  private captureStart(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["port", "vlan"], "")) return;
+    const pv = call.need(p, "port", "");
+    if (pv === null) return;
+    const port = call.name(pv, "port");
+    if (port === null) return;
+    let vlan: i64 = 0;
+    const vv = p.get("vlan");
+    if (vv !== null) {
+      vlan = call.int(vv, "vlan", 1, 4094);
+      if (call.failed) return;
+    }
+    if (this.sw.portId(port) < 0) return call.notFound("port", port, "port");
+    if (this.sw.portId(CAPTURE_PORT) >= 0) return call.fail(2, "a capture is running (capture.stop ends it)", "port", "a capture is running");
+    if (this.sw.addPort(CAPTURE_PORT, KIND_INTERNAL) < 0) return this.switchError(call, <ConfigError>this.sw.lastError);
+    const m = new MirrorConfig(CAPTURE_PORT);
+    m.srcPorts.push(new MirrorSource(port, DIR_BOTH));
+    if (vlan > 0) m.srcVlans.add(<i32>vlan);
+    m.dstPort = CAPTURE_PORT;
+    const e = this.sw.addMirror(m);
+    if (e !== null) {
+      this.sw.removePort(CAPTURE_PORT);
+      return this.switchError(call, e);
+    }
+    const w = call.w;
+    w.beginObj();
+    w.key("port").str(port);
+    w.key("capture_port").str(CAPTURE_PORT);
+    w.endObj();
+  }
+
+  /** capture.read {max?}: up to `max` (default 32, at most 64) captured frames, oldest first, as hex. */
+  private captureRead(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, ["max"], "")) return;
+    let max: i64 = 32;
+    const mv = p.get("max");
+    if (mv !== null) {
+      max = call.int(mv, "max", 1, 64);
+      if (call.failed) return;
+    }
+    const id = this.sw.portId(CAPTURE_PORT);
+    if (id < 0) return call.fail(2, "no capture is running (capture.start begins one)", "", "no capture");
+    const w = call.w;
+    w.beginObj();
+    w.key("uptime_ms").int(this.host.nowMs);
+    w.key("frames").beginArr();
+    const b = this.captureBatch;
+    let left = <i32>max;
+    while (left > 0) {
+      const n = this.sw.tx(id, b, this.now());
+      if (n == 0) break;
+      const pool = this.sw.pool;
+      for (let i = 0; i < b.count; i++) {
+        const h = b.handles[i];
+        if (left > 0) {
+          w.strHex(pool.data(h), pool.len(h));
+          left--;
+        }
+        pool.free(h); // frames beyond max in this batch are dropped (counted below as not returned)
+      }
+      b.count = 0;
+    }
+    w.endArr();
+    const port = this.sw.port(id);
+    w.key("dropped").int(port !== null ? port.stats[TX_DROPPED] : 0);
+    w.endObj();
+  }
+
+  /** capture.stop: removes the mirror and the capture port (frames still queued are discarded). */
+  private captureStop(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, [], "")) return;
+    if (this.sw.portId(CAPTURE_PORT) < 0) return call.fail(2, "no capture is running", "", "no capture");
+    this.sw.removeMirror(CAPTURE_PORT);
+    this.sw.removePort(CAPTURE_PORT);
+    call.w.beginObj().endObj();
   }
 
   private mirrorRemove(call: Call): void {

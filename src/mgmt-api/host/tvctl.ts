@@ -4,6 +4,7 @@
 // shell completion and the man page are generated from these definitions.
 
 import pkg from "../../../package.json" with { type: "json" };
+import { closeSync, openSync, writeSync } from "node:fs";
 import {
   Client,
   connect,
@@ -24,6 +25,27 @@ import { readConfigFile, toYaml } from "./config-file";
 import { EXIT } from "./exit-codes";
 import { bashCompletion, manPage, zshCompletion } from "./gen-docs";
 import { serveMetrics } from "./metrics";
+
+/** pcap global header (little-endian, microsecond timestamps, Ethernet, snaplen 65535). */
+function pcapHeader(): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32LE(0xa1b2c3d4, 0);
+  b.writeUInt16LE(2, 4);
+  b.writeUInt16LE(4, 6);
+  b.writeUInt32LE(65535, 16);
+  b.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+  return b;
+}
+
+/** One pcap record; the time is when the frame reached tvctl (the monitor keeps no per-frame time). */
+function pcapRecord(ms: number, frame: Buffer): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt32LE(Math.floor(ms / 1000), 0);
+  h.writeUInt32LE((ms % 1000) * 1000, 4);
+  h.writeUInt32LE(frame.length, 8);
+  h.writeUInt32LE(frame.length, 12);
+  return Buffer.concat([h, frame]);
+}
 
 /**
  * `vm console NAME --follow`: new lines every 200 ms (vm.console since the last seq); stdin in raw mode,
@@ -682,6 +704,47 @@ export function buildProgram(io: CliIo, makeCtx: (cmd: Command) => Ctx, helpWidt
       }),
     );
   examples(vm, ["tvctl vm list", "tvctl vm show print-1", "tvctl vm pause print-1", "tvctl vm resume print-1"]);
+
+  // ---- capture
+  program
+    .command("capture")
+    .argument("<PORT>", "the port whose frames (received and sent) are captured")
+    .requiredOption("-w, --write <FILE>", "pcap file to write (tcpdump -r / tshark -r read it)")
+    .option("-c, --count <N>", "stop after N frames (default: until Ctrl-C)", intParser("--count", 1, 100_000_000))
+    .option("--vlan <VLAN>", "only frames of this VLAN", intParser("--vlan", 1, 4094))
+    .description("captures a port's traffic into a pcap file, through a temporary mirror to the internal port capture0")
+    .action(
+      act(async (ctx, cmd, port: string) => {
+        const o = cmd.opts() as { write: string; count?: number; vlan?: number };
+        const c = await ctx.client();
+        await c.call("capture.start", o.vlan ? { port, vlan: o.vlan } : { port });
+        const out = openSync(o.write, "w");
+        writeSync(out, pcapHeader());
+        let n = 0;
+        let dropped = 0;
+        let stop = false;
+        const onInt = () => (stop = true);
+        process.on("SIGINT", onInt);
+        try {
+          while (!stop && (o.count === undefined || n < o.count)) {
+            const r = (await c.call("capture.read", { max: 64 })) as { frames: string[]; dropped: number };
+            dropped = r.dropped;
+            const now = Date.now();
+            for (const hex of r.frames) {
+              if (o.count !== undefined && n >= o.count) break;
+              writeSync(out, pcapRecord(now, Buffer.from(hex, "hex")));
+              n++;
+            }
+            if (r.frames.length === 0) await new Promise((res) => setTimeout(res, 100));
+          }
+        } finally {
+          process.off("SIGINT", onInt);
+          closeSync(out);
+          await c.call("capture.stop").catch(() => undefined);
+        }
+        if (ctx.verbose || !ctx.json) ctx.err(`tvctl: ${n} frames written to ${o.write}` + (dropped ? `, ${dropped} not captured (the capture queue was full)` : ""));
+      }),
+    );
 
   // ---- call
   examples(
