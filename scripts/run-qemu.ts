@@ -40,6 +40,7 @@ const program = setupProgram(new Command("run-qemu"), io)
   .option("--nic <LOCAL:REMOTE[:modern|legacy]>", "a virtio-net-pci NIC on UDP 127.0.0.1 (repeatable; uplink0, uplink1, ...)", collectNic, [] as DgramNic[])
   .option("--virtio-console", "a virtconsole on build/vcon.sock: a second management channel (docs/DRIVERS.md)")
   .option("--initrd <MODULES>", "multiboot modules, QEMU -initrd syntax: \"FILE WORDS,FILE WORDS\" (Linux guests: docs/GUESTS.md)")
+  .option("--demo", "the test guests' demo: kernel command line `demo` (the default here; `npm start -- --demo` boots it instead of Linux VMs)")
   .option("--dry-run", "print the QEMU command line and stop (nothing built or booted)")
   .action(async (kernelOpts: string[], o: { kvm?: boolean; tcg?: boolean; iso?: boolean; cpu?: string; memory?: number; timeout?: number; com2: string; dryRun?: boolean; nic: DgramNic[]; virtioConsole?: boolean; initrd?: string }, cmd: Command) => {
     if (o.kvm && o.tcg) throw usageIn(cmd, "--kvm and --tcg exclude each other");

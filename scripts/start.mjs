@@ -11,9 +11,8 @@ import { ensureAll } from "./ensure-deps.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
-let args = process.argv.slice(2);
-const demo = args.includes("--demo");
-args = args.filter((a) => a !== "--demo");
+const args = process.argv.slice(2);
+const demo = args.slice(0, args.includes("--") ? args.indexOf("--") : args.length).includes("--demo"); // run-qemu takes it too
 ensureAll();
 
 /** `tv.run=` words of the guest initramfs (scripts/guest-linux.ts): spaces as %20. */

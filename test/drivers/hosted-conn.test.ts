@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { FEED_PIECE, serveConnection } from "../../src/mgmt-api/host/conn";
-import { LineConn, startRunner } from "../mgmt/helpers";
+import { LineConn, startRunner } from "../mgmt-api/helpers";
 
 /** A socket whose output holds `limit` bytes until the test drains it. */
 class FakeConn extends EventEmitter {
