@@ -35,6 +35,14 @@ export class VmResult {
   }
 }
 
+/** Application error codes of the vm.* methods (PROTOCOL.md "Error codes"). */
+export const enum VmError {
+  NotFound = 1,
+  WrongState = 2,
+  Busy = 3,
+  NoResources = 4,
+}
+
 export const enum VmOp {
   Start = 0,
   Stop = 1,
@@ -64,7 +72,7 @@ export abstract class VmBackend {
   }
   /** vm.console_write: bytes for the VM's serial console; the count taken, or an error result. */
   consoleWrite(name: string, data: string): VmResult {
-    return VmResult.error(1, "VM not found: " + name);
+    return VmResult.error(VmError.NotFound, "VM not found: " + name);
   }
 }
 
@@ -77,7 +85,7 @@ export class NoVms extends VmBackend {
     return null;
   }
   change(name: string, op: VmOp): VmResult {
-    return VmResult.error(1, "VM not found: " + name);
+    return VmResult.error(VmError.NotFound, "VM not found: " + name);
   }
 }
 

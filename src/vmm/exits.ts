@@ -183,10 +183,10 @@ export function emulateIo(vm: Vm): void {
 
 /** Read-only MSRs with fixed values a guest may probe. */
 function fixedMsr(msr: u32): i64 {
-  if (msr == 0x17) return 0; // IA32_PLATFORM_ID
-  if (msr == 0x8b) return 0; // IA32_BIOS_SIGN_ID
-  if (msr == 0xfe) return 0; // IA32_MTRRCAP: no MTRRs
-  if (msr == 0x1a0) return 1; // IA32_MISC_ENABLE: fast strings
+  if (msr == Msr.IA32_PLATFORM_ID) return 0;
+  if (msr == Msr.IA32_BIOS_SIGN_ID) return 0;
+  if (msr == Msr.IA32_MTRRCAP) return 0; // no MTRRs
+  if (msr == Msr.IA32_MISC_ENABLE) return 1; // fast strings
   return -1;
 }
 
@@ -211,7 +211,7 @@ export function emulateMsr(vm: Vm, write: bool): void {
       result = vm.vcpu.efer();
       ok = true;
     }
-  } else if (msr == 0x277) {
+  } else if (msr == Msr.IA32_PAT) {
     // IA32_PAT: kept per VM (guest memory is write-back through EPT/NPT).
     if (write) {
       ok = validPat(value);
@@ -229,7 +229,7 @@ export function emulateMsr(vm: Vm, write: bool): void {
       result = vm.vcpu.readSysMsr(m);
       ok = true;
     }
-  } else if (msr == 0x10 && !write) {
+  } else if (msr == Msr.IA32_TIME_STAMP_COUNTER && !write) {
     result = rdtsc();
     ok = true;
   } else if (!write) {
@@ -238,7 +238,7 @@ export function emulateMsr(vm: Vm, write: bool): void {
       result = <u64>f;
       ok = true;
     }
-  } else if (msr == 0x8b) {
+  } else if (msr == Msr.IA32_BIOS_SIGN_ID) {
     ok = true; // microcode signature reset: ignored
   }
   if (!ok) {

@@ -9,6 +9,7 @@ import { Monitor } from "./monitor";
 import { Vm } from "./vm";
 import { cpuidReg } from "./hw";
 import { vlog, vwarn } from "./log";
+import { VmOp } from "../mgmt-api/vm";
 import { initLazyState } from "./lazy-state";
 import { setupModuleVms } from "./modules";
 import { bootModules, bootOptions } from "../platform/multiboot";
@@ -51,7 +52,7 @@ export function setupVms(m: Monitor): void {
     // minimal exit path, for the ratio against the full handler.
     m.minimalCpuid = bench == "min";
     const b = m.create("cpuidloop", Image.CpuidLoop, MIB);
-    if (b) m.change(b, 0);
+    if (b) m.change(b, VmOp.Start);
     return;
   }
   const p1 = m.create("print-1", Image.Print, MIB);
@@ -82,9 +83,9 @@ export function setupVms(m: Monitor): void {
     h.param = digit(bootOptions.value("hostile", "0")) % 3;
   }
   if (bootOptions.has("demo")) {
-    if (p1) m.change(p1, 0);
-    if (p2) m.change(p2, 0);
-    if (h) m.change(h, 0);
+    if (p1) m.change(p1, VmOp.Start);
+    if (p2) m.change(p2, VmOp.Start);
+    if (h) m.change(h, VmOp.Start);
   }
   setupModuleVms(m, bootModules);
   // start=NAME,NAME...: more VMs started at boot (for runs without COM2).
@@ -93,7 +94,7 @@ export function setupVms(m: Monitor): void {
     const names = more.split(",");
     for (let i = 0; i < names.length; i++) {
       const vm = m.find(names[i]);
-      if (vm) m.change(vm, 0);
+      if (vm) m.change(vm, VmOp.Start);
       else vwarn("start=: no VM named " + names[i]);
     }
   }

@@ -1,7 +1,7 @@
 // The VMM side of the management channel: VmBackend for vm.* (src/mgmt-api)
 // and the COM2 byte pump that feeds the MgmtServer from the main loop.
 
-import { VmBackend, VmInfo, VmOp, VmResult } from "../mgmt-api/vm";
+import { VmBackend, VmError, VmInfo, VmOp, VmResult } from "../mgmt-api/vm";
 import { MgmtServer } from "../mgmt-api/server";
 import { com2, COM2_TX_QUEUE } from "../drivers/uart";
 import { consolePoll } from "../drivers/console";
@@ -69,9 +69,9 @@ export class VmmBackend extends VmBackend {
 
   consoleWrite(name: string, data: string): VmResult {
     const vm = this.monitor.find(name);
-    if (!vm) return VmResult.error(1, "VM not found: " + name);
+    if (!vm) return VmResult.error(VmError.NotFound, "VM not found: " + name);
     const p = vm.platform;
-    if (!p) return VmResult.error(2, "VM " + name + " has no serial console (a test guest)");
+    if (!p) return VmResult.error(VmError.WrongState, "VM " + name + " has no serial console (a test guest)");
     const bytes = Uint8Array.wrap(String.UTF8.encode(data));
     let n = 0;
     for (let i = 0; i < bytes.length; i++) if (p.dev.uart.inputByte(bytes[i])) n++;
@@ -82,11 +82,11 @@ export class VmmBackend extends VmBackend {
 
   change(name: string, op: VmOp): VmResult {
     const vm = this.monitor.find(name);
-    if (!vm) return VmResult.error(1, "VM not found: " + name);
-    const r = this.monitor.change(vm, <i32>op);
+    if (!vm) return VmResult.error(VmError.NotFound, "VM not found: " + name);
+    const r = this.monitor.change(vm, op);
     if (r == OpResult.Ok) return VmResult.ok();
-    if (r == OpResult.WrongState) return VmResult.error(2, "VM " + name + " is " + (this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state]));
-    return VmResult.error(4, "out of memory for VM " + name);
+    if (r == OpResult.WrongState) return VmResult.error(VmError.WrongState, "VM " + name + " is " + (this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state]));
+    return VmResult.error(VmError.NoResources, "out of memory for VM " + name);
   }
 }
 

@@ -11,6 +11,7 @@ import { LinuxImage, Vm, GUEST_LOAD } from "./vm";
 import { GuestRam } from "./guest-ram";
 import { parseBzImage } from "./linux/bzimage";
 import { vlog, vwarn } from "./log";
+import { VmOp } from "../mgmt-api/vm";
 import { tscHz } from "../platform/tsc";
 
 const MIB: u64 = 1 << 20;
@@ -133,7 +134,7 @@ export function setupModuleVms(m: Monitor, mods: Array<MbModule>): void {
   for (let i = 0; i < m.vms.length; i++) {
     const vm = m.vms[i];
     if (!vm.linux) continue;
-    if (m.change(vm, 0) != 0) vwarn("VM " + vm.name + " not started: " + (vm.loadError.length > 0 ? vm.loadError : "no memory"));
+    if (m.change(vm, VmOp.Start) != 0) vwarn("VM " + vm.name + " not started: " + (vm.loadError.length > 0 ? vm.loadError : "no memory"));
   }
 }
 
@@ -213,6 +214,6 @@ function flatVm(m: Monitor, mod: MbModule, w: Words, tag: string, first: Vm | nu
   // like the embedded hostile guest: RCX = another VM's host-physical RAM
   vm.peerPa = first ? first.ramPa : vm.ramPa;
   vlog(tag + "VM " + name + " (" + len.toString() + " bytes, param " + param.toString() + ")");
-  m.change(vm, 0);
+  m.change(vm, VmOp.Start);
   return "";
 }

@@ -5,6 +5,7 @@ import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
 import { Vm, VmState } from "./vm";
 import { flushConsole, handleExit, stopVm } from "./exits";
 import { rdtsc } from "./hw";
+import { VmOp } from "../mgmt-api/vm";
 import { switchLazyState } from "./lazy-state";
 import { vlog, vwarn } from "./log";
 
@@ -45,27 +46,27 @@ export class Monitor {
   }
 
   /** vm.start / stop / pause / resume / reset (MGMT-API.md); changes nothing on error. */
-  change(vm: Vm, op: i32): OpResult {
+  change(vm: Vm, op: VmOp): OpResult {
     const s = vm.state;
-    if (op == 0) { // start
+    if (op == VmOp.Start) {
       if (s != VmState.Created && s != VmState.Stopped) return OpResult.WrongState;
       if (!vm.load()) return OpResult.NoResources;
       vm.state = VmState.Running;
       vlog("VM " + vm.name + " started");
-    } else if (op == 1) { // stop
+    } else if (op == VmOp.Stop) {
       if (s != VmState.Running && s != VmState.Paused) return OpResult.WrongState;
       flushConsole(vm);
       vm.state = VmState.Stopped;
       vlog("VM " + vm.name + " stopped by request");
-    } else if (op == 2) { // pause
+    } else if (op == VmOp.Pause) {
       if (s != VmState.Running || this.halted(vm)) return OpResult.WrongState;
       vm.state = VmState.Paused;
       vlog("VM " + vm.name + " paused");
-    } else if (op == 3) { // resume
+    } else if (op == VmOp.Resume) {
       if (s != VmState.Paused) return OpResult.WrongState;
       vm.state = VmState.Running;
       vlog("VM " + vm.name + " resumed");
-    } else if (op == 4) { // reset
+    } else if (op == VmOp.Reset) {
       if (s == VmState.Created) return OpResult.WrongState;
       // PROTOCOL.md: a reset keeps the start parameter; only the hostile test guest steps to its next attack
       if (vm.paramStep != 0 && vm.paramMod != 0) vm.param = (vm.param + vm.paramStep) % vm.paramMod;
