@@ -50,6 +50,7 @@ guest_table:                                /* EMBEDDED_GUESTS order */
         GUEST spin
         GUEST isolate
         GUEST prefixes
+        GUEST storm
         .set GUEST_COUNT, (. - guest_table) / 16
 
 .macro EMBED name
@@ -67,3 +68,4 @@ guest_\name\()_end:
         EMBED spin
         EMBED isolate
         EMBED prefixes
+        EMBED storm

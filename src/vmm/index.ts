@@ -26,6 +26,7 @@ export const enum Image {
   Spin = 6,
   Isolate = 7,
   Prefixes = 8,
+  Storm = 9,
 }
 
 const MIB: u64 = 1 << 20;
@@ -71,6 +72,7 @@ export function setupVms(m: Monitor): void {
   if (iso1) iso1.param = 1;
   if (iso2) iso2.param = 2;
   m.create("prefixes", Image.Prefixes, MIB); // prefixed exiting instructions: exact next RIP
+  m.create("storm", Image.Storm, MIB); // #DB storm, RDPMC, reserved CR4 bit: intercepted, reflected, #GP
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {
