@@ -7,6 +7,7 @@ import { allocFrame, allocFrames, cpuidReg, phys_fill, phys_load32, phys_store32
 import { SvmVcpu } from "./vcpu";
 import { Apic, SLICE_VECTOR, SvmCaps } from "./caps";
 import { Msr } from "../../hw/msr";
+import { hostXapicBase } from "../../platform/host-apic";
 
 
 export class SvmBackend extends VirtBackend {
@@ -48,9 +49,8 @@ export class SvmBackend extends VirtBackend {
    * or disabled) slices end at the first exit after their budget.
    */
   private setupSliceTimer(): void {
-    const base = rdmsr(Msr.IA32_APIC_BASE);
-    if ((base & (1 << 11)) == 0 || (base & (1 << 10)) != 0) return;
-    const apic = base & 0xffffff000;
+    const apic = hostXapicBase();
+    if (apic == 0) return;
     slice_timer_install(<i32>SLICE_VECTOR, apic + Apic.Eoi);
     phys_store32(apic + Apic.Svr, 0x1ff); // software enable, spurious vector 0xFF
     phys_store32(apic + Apic.Tpr, 0);

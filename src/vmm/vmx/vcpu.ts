@@ -7,6 +7,7 @@ import {
 } from "../../hw/vmx";
 import { ExitKind, REFLECTED_EXCEPTIONS, SysMsr, Vcpu, Vector } from "../vcpu";
 import { CpuState, Seg } from "../cpu-state";
+import { hostApicEoi } from "../../platform/host-apic";
 import { read_dr6, write_dr6 } from "../../hw/intrinsics";
 import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_store32, phys_store64, rdmsr, read_cr0, read_cr3, read_cr4, wrmsr } from "../hw";
@@ -268,7 +269,7 @@ export class VmxVcpu extends Vcpu {
       case VmxExit.ExternalInterrupt:
         // Acknowledged on exit (ExitCtl.AckInterruptOnExit): end it at the xAPIC.
         e.kind = ExitKind.Interrupt;
-        apicEoi();
+        hostApicEoi();
         break;
       case VmxExit.ExceptionOrNmi: {
         // SDM 24.9.2: interruption type in bits 10:8 (2 NMI, 3 hardware, 5 privileged software, 6 software).
@@ -484,8 +485,4 @@ function fromAccessRights(ar: u32): u32 {
   return (ar & 0xff) | ((ar >> 4) & 0xf00);
 }
 
-/** xAPIC EOI register (SDM vol 3 10.8.5) through the direct map. */
-function apicEoi(): void {
-  const base = rdmsr(Msr.IA32_APIC_BASE) & 0xfffff000;
-  phys_store32(base + 0xb0, 0);
-}
+
