@@ -83,7 +83,7 @@ export class GuestPlatform {
    * instruction length (RIP advances by it), or -1 with `stopReason` set:
    * an instruction it cannot decode, or an address no device claims.
    */
-  emulateMmio(gpa: u64, insn: StaticArray<u8>, avail: i32, mode: CpuMode, regs: StaticArray<u64>): i32 {
+  emulateMmio(gpa: u64, insn: StaticArray<u8>, avail: i32, mode: CpuMode, regs: StaticArray<u64>, absentReg: i32 = -1): i32 {
     const a = this.access;
     if (!decodeMmio(insn, avail, mode, a)) {
       this.stopReason = "cannot decode MMIO instruction at 0x" + gpa.toString(16) + " (" + a.error + "): " + hexBytes(insn, avail);
@@ -91,6 +91,11 @@ export class GuestPlatform {
     }
     if (a.reg >= regs.length) {
       this.stopReason = "register out of range";
+      return -1;
+    }
+    // `absentReg`: a register the caller does not keep in `regs` (the VMM's RSP lives in the VMCS/VMCB)
+    if (a.reg >= 0 && a.reg == absentReg) {
+      this.stopReason = "MMIO access through register " + a.reg.toString() + " at 0x" + gpa.toString(16) + " is not emulated";
       return -1;
     }
     if (a.write) {

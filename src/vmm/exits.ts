@@ -12,7 +12,7 @@ import { Cr4, Msr, Xcr0 } from "../hw/msr";
 import { guestXcr0Mask, liveXcr0, setGuestXcr0, useXsave } from "./lazy-state";
 import { CpuState } from "./cpu-state";
 import { cpuMode, fetchInsn } from "./guest-walk";
-import { decodeExit, decodeMmio, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH, MmioAccess } from "./x86/decode";
+import { decodeExit, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH } from "./x86/decode";
 import { LAPIC_BUS_HZ, VmPlatform } from "./guest-platform";
 import { tscHz } from "../platform/tsc";
 import { print } from "../drivers/console";
@@ -291,8 +291,6 @@ function validPat(v: u64): bool {
   return true;
 }
 
-const mmioAccess = new MmioAccess();
-
 /**
  * An access outside RAM by a Linux VM: the instruction is decoded (EPT violations and NPFs carry no data,
  * SDM 28.3.3.2 / APM 15.25.6) and the device that owns the address does it. An address no device claims,
@@ -304,11 +302,9 @@ function emulateMmio(vm: Vm): bool {
   const e = v.exit;
   v.getState(insnState);
   const n = fetchInsn(vm.ram, insnState, insnBytes);
-  // RSP is not in the register block (it lives in the VMCS/VMCB): an MMIO mov through RSP is refused.
-  const mode = cpuMode(insnState);
-  const len = decodeMmio(insnBytes, n, mode, mmioAccess) && mmioAccess.reg == Reg.Rsp ? -2 : p.mmio(e.gpa, insnBytes, n, mode, v.regs);
+  const len = p.mmio(e.gpa, insnBytes, n, cpuMode(insnState), v.regs);
   if (len < 0) {
-    stopVm(vm, (len == -2 ? "MMIO access through RSP at " + hex0x(e.gpa) : p.stopReason) + ", rip " + hex0x(insnState.rip));
+    stopVm(vm, p.stopReason + ", rip " + hex0x(insnState.rip));
     return false;
   }
   v.exit.insnLen = <u32>len;

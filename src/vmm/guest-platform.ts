@@ -14,6 +14,7 @@ import { NET_PCI_CLASS, NetPort, VirtioNet, VirtioPci } from "../devices/virtio-
 import { NoBarrier } from "../virtio/barrier";
 import { BoundedMemory } from "../lib/bounded-memory";
 import { CpuMode } from "./x86/decode";
+import { Reg } from "./regs";
 import { rdtsc } from "./hw";
 import { tscHz } from "../platform/tsc";
 
@@ -127,7 +128,7 @@ export class VmPlatform {
 
   /** An access outside RAM by the instruction in `insn`: its length (RIP advances by it), or -1 (`stopReason`). */
   mmio(gpa: u64, insn: StaticArray<u8>, avail: i32, mode: CpuMode, regs: StaticArray<u64>): i32 {
-    return this.dev.emulateMmio(gpa, insn, avail, mode, regs);
+    return this.dev.emulateMmio(gpa, insn, avail, mode, regs, Reg.Rsp); // RSP is in the VMCS/VMCB, not in regs
   }
 
   get stopReason(): string {
