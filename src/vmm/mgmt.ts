@@ -6,7 +6,7 @@ import { MgmtServer } from "../mgmt-api/server";
 import { com2, COM2_TX_QUEUE } from "../drivers/uart";
 import { consolePoll } from "../drivers/console";
 import { ExitKind, EXIT_NAMES } from "./vcpu";
-import { Monitor, OpResult } from "./monitor";
+import { Monitor } from "./monitor";
 import { STATE_NAMES, Vm } from "./vm";
 import { ConsoleLog } from "./guest-platform";
 
@@ -84,8 +84,8 @@ export class VmmBackend extends VmBackend {
     const vm = this.monitor.find(name);
     if (!vm) return VmResult.error(VmError.NotFound, "VM not found: " + name);
     const r = this.monitor.change(vm, op);
-    if (r == OpResult.Ok) return VmResult.ok();
-    if (r == OpResult.WrongState) return VmResult.error(VmError.WrongState, "VM " + name + " is " + (this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state]));
+    if (r == 0) return VmResult.ok();
+    if (r == VmError.WrongState) return VmResult.error(VmError.WrongState, "VM " + name + " is " + (this.monitor.halted(vm) ? "halted" : STATE_NAMES[vm.state]));
     return VmResult.error(VmError.NoResources, "out of memory for VM " + name);
   }
 }

@@ -5,19 +5,12 @@ import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
 import { Vm, VmState } from "./vm";
 import { flushConsole, handleExit, stopVm } from "./exits";
 import { rdtsc } from "./hw";
-import { VmOp } from "../mgmt-api/vm";
+import { VmError, VmOp } from "../mgmt-api/vm";
 import { switchLazyState } from "./lazy-state";
 import { vlog, vwarn } from "./log";
 
 /** Slice length in TSC ticks: ~2 ms in QEMU TCG (host-rate TSC), ~0.5 s of guest time in Bochs (ips=10M). */
 export const SLICE_TSC: u64 = 5_000_000;
-
-export const enum OpResult {
-  Ok = 0,
-  NotFound = 1,
-  WrongState = 2,
-  NoResources = 4,
-}
 
 export class Monitor {
   vms: Array<Vm> = new Array<Vm>();
@@ -46,38 +39,39 @@ export class Monitor {
   }
 
   /** vm.start / stop / pause / resume / reset (MGMT-API.md); changes nothing on error. */
-  change(vm: Vm, op: VmOp): OpResult {
+  /** 0, or the vm.* error code (VmError) the management protocol reports. */
+  change(vm: Vm, op: VmOp): i32 {
     const s = vm.state;
     if (op == VmOp.Start) {
-      if (s != VmState.Created && s != VmState.Stopped) return OpResult.WrongState;
-      if (!vm.load()) return OpResult.NoResources;
+      if (s != VmState.Created && s != VmState.Stopped) return VmError.WrongState;
+      if (!vm.load()) return VmError.NoResources;
       vm.state = VmState.Running;
       vlog("VM " + vm.name + " started");
     } else if (op == VmOp.Stop) {
-      if (s != VmState.Running && s != VmState.Paused) return OpResult.WrongState;
+      if (s != VmState.Running && s != VmState.Paused) return VmError.WrongState;
       flushConsole(vm);
       vm.state = VmState.Stopped;
       vlog("VM " + vm.name + " stopped by request");
     } else if (op == VmOp.Pause) {
-      if (s != VmState.Running || this.halted(vm)) return OpResult.WrongState;
+      if (s != VmState.Running || this.halted(vm)) return VmError.WrongState;
       vm.state = VmState.Paused;
       vlog("VM " + vm.name + " paused");
     } else if (op == VmOp.Resume) {
-      if (s != VmState.Paused) return OpResult.WrongState;
+      if (s != VmState.Paused) return VmError.WrongState;
       vm.state = VmState.Running;
       vlog("VM " + vm.name + " resumed");
     } else if (op == VmOp.Reset) {
-      if (s == VmState.Created) return OpResult.WrongState;
+      if (s == VmState.Created) return VmError.WrongState;
       // PROTOCOL.md: a reset keeps the start parameter; only the hostile test guest steps to its next attack
       if (vm.paramStep != 0 && vm.paramMod != 0) vm.param = (vm.param + vm.paramStep) % vm.paramMod;
-      if (!vm.load()) return OpResult.NoResources;
+      if (!vm.load()) return VmError.NoResources;
       this.backend.flushGuestTlb(vm.vcpu);
       vm.state = VmState.Running;
       vlog("VM " + vm.name + " reset");
     } else {
-      return OpResult.WrongState;
+      return VmError.WrongState;
     }
-    return OpResult.Ok;
+    return 0;
   }
 
   /** PROTOCOL.md `halted`: a test guest that executed HLT (it has no interrupt source to wake it). */
