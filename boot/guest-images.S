@@ -3,6 +3,7 @@
  * hw_guest_copy, which loads one into a VM's RAM. */
 #include "layout.inc"
 
+        .intel_syntax noprefix
         .text
         .code64
 
@@ -14,24 +15,24 @@
         .globl  hw_guest_copy
         .type   hw_guest_copy, @function
 hw_guest_copy:
-        mov     $-1, %rax
-        cmp     $GUEST_COUNT, %edi
+        mov     rax, -1
+        cmp     edi, OFFSET GUEST_COUNT
         jae     1f
-        mov     %edi, %edi
-        shl     $4, %rdi
-        lea     guest_table(%rip), %rcx
-        mov     8(%rcx, %rdi), %r8          /* end */
-        mov     (%rcx, %rdi), %rcx          /* start */
-        sub     %rcx, %r8                   /* length */
-        cmp     %rdx, %r8
+        mov     edi, edi
+        shl     rdi, 4
+        lea     rcx, [rip + guest_table]
+        mov     r8, [rcx + rdi + 8]         /* end */
+        mov     rcx, [rcx + rdi]            /* start */
+        sub     r8, rcx                     /* length */
+        cmp     r8, rdx
         ja      1f
-        movabs  $DIRECT_MAP, %rdi
-        add     %rsi, %rdi                  /* destination through the direct map */
-        mov     %rcx, %rsi
-        mov     %r8, %rcx
+        movabs  rdi, DIRECT_MAP
+        add     rdi, rsi                    /* destination through the direct map */
+        mov     rsi, rcx
+        mov     rcx, r8
         cld
         rep movsb
-        mov     %r8, %rax
+        mov     rax, r8
 1:      ret
         .size   hw_guest_copy, . - hw_guest_copy
 

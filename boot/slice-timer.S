@@ -2,6 +2,7 @@
  * (the LAPIC timer ends a guest's run with #VMEXIT(INTR), src/vmm/svm/svm.ts). */
 #include "layout.inc"
 
+        .intel_syntax noprefix
         .text
         .code64
 
@@ -14,38 +15,38 @@
         .globl  hw_slice_timer_install
         .type   hw_slice_timer_install, @function
 hw_slice_timer_install:
-        movabs  $DIRECT_MAP, %rax
-        add     %rax, %rsi
-        mov     %rsi, slice_timer_eoi(%rip)
-        sub     $16, %rsp
-        sidt    (%rsp)
-        mov     2(%rsp), %r8                /* IDT base */
-        add     $16, %rsp
-        mov     %edi, %edi
-        shl     $4, %rdi
-        lea     slice_timer_isr(%rip), %rax
+        movabs  rax, DIRECT_MAP
+        add     rsi, rax
+        mov     [rip + slice_timer_eoi], rsi
+        sub     rsp, 16
+        sidt    [rsp]
+        mov     r8, [rsp + 2]               /* IDT base */
+        add     rsp, 16
+        mov     edi, edi
+        shl     rdi, 4
+        lea     rax, [rip + slice_timer_isr]
         call    1f
-        mov     $(0xff << 4), %edi
-        lea     spurious_isr(%rip), %rax
+        mov     edi, 0xff << 4
+        lea     rax, [rip + spurious_isr]
         call    1f
         ret
 1:      /* gate for handler rax at IDT offset rdi */
-        mov     %rax, %rdx
-        and     $0xffff, %edx               /* offset 15:0 */
-        mov     %cs, %cx
-        movzwl  %cx, %ecx
-        shl     $16, %rcx
-        or      %rcx, %rdx                  /* selector */
-        movabs  $0x00008e0000000000, %rcx   /* present, DPL 0, interrupt gate */
-        or      %rcx, %rdx
-        mov     %rax, %rcx
-        shr     $16, %rcx
-        and     $0xffff, %ecx
-        shl     $48, %rcx
-        or      %rcx, %rdx                  /* offset 31:16 */
-        shr     $32, %rax                   /* offset 63:32 */
-        mov     %rdx, (%r8, %rdi)
-        mov     %rax, 8(%r8, %rdi)
+        mov     rdx, rax
+        and     edx, 0xffff                 /* offset 15:0 */
+        mov     cx, cs
+        movzx   ecx, cx
+        shl     rcx, 16
+        or      rdx, rcx                    /* selector */
+        movabs  rcx, 0x00008e0000000000     /* present, DPL 0, interrupt gate */
+        or      rdx, rcx
+        mov     rcx, rax
+        shr     rcx, 16
+        and     ecx, 0xffff
+        shl     rcx, 48
+        or      rdx, rcx                    /* offset 31:16 */
+        shr     rax, 32                     /* offset 63:32 */
+        mov     [r8 + rdi], rdx
+        mov     [r8 + rdi + 8], rax
         ret
         .size   hw_slice_timer_install, . - hw_slice_timer_install
 
@@ -60,10 +61,10 @@ hw_irq_window:
         .size   hw_irq_window, . - hw_irq_window
 
 slice_timer_isr:
-        push    %rax
-        mov     slice_timer_eoi(%rip), %rax
-        movl    $0, (%rax)                  /* xAPIC EOI (SDM vol 3 10.8.5) */
-        pop     %rax
+        push    rax
+        mov     rax, [rip + slice_timer_eoi]
+        mov     dword ptr [rax], 0          /* xAPIC EOI (SDM vol 3 10.8.5) */
+        pop     rax
         iretq
 
 spurious_isr:                               /* no EOI for spurious (SDM 10.9) */

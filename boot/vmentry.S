@@ -9,9 +9,8 @@
  * Guest register block (src/vmm/regs.ts), u64 each, in x86 encoding order:
  *   0 rax  1 rcx  2 rdx  3 rbx  4 rsp(unused: in VMCS/VMCB)  5 rbp  6 rsi
  *   7 rdi  8-15 r8-r15  16 cr2 */
-#ifndef DIRECT_MAP
-#define DIRECT_MAP 0xFFFF800000000000
-#endif
+#include "layout.inc"
+
 #define R_RAX 0
 #define R_RCX 8
 #define R_RDX 16
@@ -33,69 +32,70 @@
 #define VMCS_HOST_RIP 0x6C16
 #define VMCB_RAX      0x5F8           /* APM 15 appendix B, table B-2 */
 
+        .intel_syntax noprefix
         .text
         .code64
 
 /* Loads the guest CR2 (VT-x does not switch it, SDM 27.3). */
 .macro LOAD_GUEST_CR2
-        mov     R_CR2(%rax), %rcx
-        mov     %rcx, %cr2                  /* leaves the arithmetic flags undefined */
+        mov     rcx, [rax + R_CR2]
+        mov     cr2, rcx                    /* leaves the arithmetic flags undefined */
 .endm
 
 /* Loads rcx..r15 from the block at [rax] (rax itself is left to the caller);
  * plain moves, so the flags survive. */
 .macro LOAD_GUEST_GPRS
-        mov     R_RCX(%rax), %rcx
-        mov     R_RDX(%rax), %rdx
-        mov     R_RBX(%rax), %rbx
-        mov     R_RBP(%rax), %rbp
-        mov     R_RSI(%rax), %rsi
-        mov     R_RDI(%rax), %rdi
-        mov     R_R8(%rax), %r8
-        mov     R_R9(%rax), %r9
-        mov     R_R10(%rax), %r10
-        mov     R_R11(%rax), %r11
-        mov     R_R12(%rax), %r12
-        mov     R_R13(%rax), %r13
-        mov     R_R14(%rax), %r14
-        mov     R_R15(%rax), %r15
+        mov     rcx, [rax + R_RCX]
+        mov     rdx, [rax + R_RDX]
+        mov     rbx, [rax + R_RBX]
+        mov     rbp, [rax + R_RBP]
+        mov     rsi, [rax + R_RSI]
+        mov     rdi, [rax + R_RDI]
+        mov     r8, [rax + R_R8]
+        mov     r9, [rax + R_R9]
+        mov     r10, [rax + R_R10]
+        mov     r11, [rax + R_R11]
+        mov     r12, [rax + R_R12]
+        mov     r13, [rax + R_R13]
+        mov     r14, [rax + R_R14]
+        mov     r15, [rax + R_R15]
 .endm
 
 /* Stores every GPR but rax (and rsp) to the block at [rax]. */
 .macro STORE_GUEST_GPRS_BUT_RAX
-        mov     %rcx, R_RCX(%rax)
-        mov     %rdx, R_RDX(%rax)
-        mov     %rbx, R_RBX(%rax)
-        mov     %rbp, R_RBP(%rax)
-        mov     %rsi, R_RSI(%rax)
-        mov     %rdi, R_RDI(%rax)
-        mov     %r8, R_R8(%rax)
-        mov     %r9, R_R9(%rax)
-        mov     %r10, R_R10(%rax)
-        mov     %r11, R_R11(%rax)
-        mov     %r12, R_R12(%rax)
-        mov     %r13, R_R13(%rax)
-        mov     %r14, R_R14(%rax)
-        mov     %r15, R_R15(%rax)
+        mov     [rax + R_RCX], rcx
+        mov     [rax + R_RDX], rdx
+        mov     [rax + R_RBX], rbx
+        mov     [rax + R_RBP], rbp
+        mov     [rax + R_RSI], rsi
+        mov     [rax + R_RDI], rdi
+        mov     [rax + R_R8], r8
+        mov     [rax + R_R9], r9
+        mov     [rax + R_R10], r10
+        mov     [rax + R_R11], r11
+        mov     [rax + R_R12], r12
+        mov     [rax + R_R13], r13
+        mov     [rax + R_R14], r14
+        mov     [rax + R_R15], r15
 .endm
 
 .macro PUSH_CALLEE_SAVED
-        push    %rbp
-        mov     %rsp, %rbp
-        push    %rbx
-        push    %r12
-        push    %r13
-        push    %r14
-        push    %r15
+        push    rbp
+        mov     rbp, rsp
+        push    rbx
+        push    r12
+        push    r13
+        push    r14
+        push    r15
 .endm
 
 .macro POP_CALLEE_SAVED
-        pop     %r15
-        pop     %r14
-        pop     %r13
-        pop     %r12
-        pop     %rbx
-        pop     %rbp
+        pop     r15
+        pop     r14
+        pop     r13
+        pop     r12
+        pop     rbx
+        pop     rbp
 .endm
 
 /* ---- VT-x ------------------------------------------------------------------
@@ -109,42 +109,42 @@
         .type   hw_vmx_run, @function
 hw_vmx_run:
         PUSH_CALLEE_SAVED
-        mov     %edi, %eax
-        add     %r15, %rax                  /* absolute address of the block */
-        push    %rax                        /* 8(%rsp) = block, found again after the exit */
-        push    %rsi                        /* (%rsp) = launched; keeps 16-byte alignment */
-        mov     $VMCS_HOST_RSP, %rdx
-        vmwrite %rsp, %rdx
+        mov     eax, edi
+        add     rax, r15                    /* absolute address of the block */
+        push    rax                         /* [rsp + 8] = block, found again after the exit */
+        push    rsi                         /* [rsp] = launched; keeps 16-byte alignment */
+        mov     rdx, VMCS_HOST_RSP
+        vmwrite rdx, rsp
         jbe     .Lvmx_failed
-        mov     $VMCS_HOST_RIP, %rdx
-        lea     .Lvmx_exit(%rip), %rcx
-        vmwrite %rcx, %rdx
+        mov     rdx, VMCS_HOST_RIP
+        lea     rcx, [rip + .Lvmx_exit]
+        vmwrite rdx, rcx
         jbe     .Lvmx_failed
         LOAD_GUEST_CR2
-        test    %esi, %esi
+        test    esi, esi
         LOAD_GUEST_GPRS                     /* mov does not touch the flags */
-        mov     R_RAX(%rax), %rax
+        mov     rax, [rax + R_RAX]
         jnz     1f
         vmlaunch
         jmp     .Lvmx_failed
 1:      vmresume
 .Lvmx_failed:                               /* no VM exit: rsp is ours, GPRs are not */
-        mov     $1, %eax
-        mov     $2, %ecx
-        cmovz   %ecx, %eax                  /* ZF: VMfailValid, else CF: VMfailInvalid */
+        mov     eax, 1
+        mov     ecx, 2
+        cmovz   eax, ecx                    /* ZF: VMfailValid, else CF: VMfailInvalid */
         jmp     .Lvmx_out
 
 .Lvmx_exit:                                 /* SDM 27.5: rsp = HOST_RSP, rflags = 2 */
-        push    %rax
-        mov     16(%rsp), %rax              /* the block */
+        push    rax
+        mov     rax, [rsp + 16]             /* the block */
         STORE_GUEST_GPRS_BUT_RAX
-        pop     %rcx
-        mov     %rcx, R_RAX(%rax)
-        mov     %cr2, %rcx
-        mov     %rcx, R_CR2(%rax)
-        xor     %eax, %eax
+        pop     rcx
+        mov     [rax + R_RAX], rcx
+        mov     rcx, cr2
+        mov     [rax + R_CR2], rcx
+        xor     eax, eax
 .Lvmx_out:
-        add     $16, %rsp
+        add     rsp, 16
         POP_CALLEE_SAVED                    /* r15 (wasm base) and rbp come back here */
         ret
         .size   hw_vmx_run, . - hw_vmx_run
@@ -154,46 +154,47 @@ hw_vmx_run:
  * APM 15.5: clgi; vmsave the host's extra state (FS/GS/TR/LDTR/syscall MSRs)
  * to host_vmcb_pa; vmload + vmrun + vmsave the guest; vmload the host; stgi.
  * VMRUN keeps host rsp/rip/rax in the host save area (VM_HSAVE_PA).
- * Guest RAX lives in the VMCB; the trampoline copies it to/from the block. */
+ * Guest RAX lives in the VMCB; the trampoline copies it to/from the block.
+ * VMSAVE/VMLOAD/VMRUN take the VMCB's physical address in rax (APM vol 3). */
         .globl  hw_svm_run
         .type   hw_svm_run, @function
 hw_svm_run:
         PUSH_CALLEE_SAVED
-        mov     %esi, %esi
-        add     %r15, %rsi                  /* absolute address of the block */
-        push    %rsi                        /* 24(%rsp): block */
-        push    %rdi                        /* 16(%rsp): guest VMCB */
-        push    %rdx                        /*  8(%rsp): host save VMCB */
-        push    %rdx                        /*  (%rsp): alignment */
+        mov     esi, esi
+        add     rsi, r15                    /* absolute address of the block */
+        push    rsi                         /* [rsp + 24]: block */
+        push    rdi                         /* [rsp + 16]: guest VMCB */
+        push    rdx                         /* [rsp + 8]: host save VMCB */
+        push    rdx                         /* [rsp]: alignment */
         clgi
         sti                                 /* host IF=1 for the guest's run: with
                                                V_INTR_MASKING a physical interrupt
                                                is a #VMEXIT(INTR) (APM 15.21.1);
                                                GIF=0 keeps it off the host here */
-        mov     %rdx, %rax
-        vmsave  %rax
-        movabs  $DIRECT_MAP, %rcx
-        add     %rdi, %rcx
-        mov     R_RAX(%rsi), %rdx
-        mov     %rdx, VMCB_RAX(%rcx)        /* guest RAX */
-        mov     %rsi, %rax
+        mov     rax, rdx
+        vmsave  rax
+        movabs  rcx, DIRECT_MAP
+        add     rcx, rdi
+        mov     rdx, [rsi + R_RAX]
+        mov     [rcx + VMCB_RAX], rdx       /* guest RAX */
+        mov     rax, rsi
         LOAD_GUEST_GPRS                     /* rbp is now the guest's; rsp is ours */
-        mov     16(%rsp), %rax              /* guest VMCB */
-        vmload  %rax
-        vmrun   %rax
-        vmsave  %rax                        /* rax = guest VMCB again (host rax restored) */
-        push    %rax
-        mov     32(%rsp), %rax              /* the block */
+        mov     rax, [rsp + 16]             /* guest VMCB */
+        vmload  rax
+        vmrun   rax
+        vmsave  rax                         /* rax = guest VMCB again (host rax restored) */
+        push    rax
+        mov     rax, [rsp + 32]             /* the block */
         STORE_GUEST_GPRS_BUT_RAX
-        pop     %rcx                        /* guest VMCB */
-        movabs  $DIRECT_MAP, %rdx
-        mov     VMCB_RAX(%rcx, %rdx), %rdx
-        mov     %rdx, R_RAX(%rax)
-        mov     8(%rsp), %rax               /* host save VMCB */
-        vmload  %rax
+        pop     rcx                         /* guest VMCB */
+        movabs  rdx, DIRECT_MAP
+        mov     rdx, [rcx + rdx + VMCB_RAX]
+        mov     [rax + R_RAX], rdx
+        mov     rax, [rsp + 8]              /* host save VMCB */
+        vmload  rax
         cli                                 /* pending interrupts wait for hw_irq_window */
         stgi
-        add     $32, %rsp
+        add     rsp, 32
         POP_CALLEE_SAVED
         ret
         .size   hw_svm_run, . - hw_svm_run
@@ -206,50 +207,49 @@ hw_svm_run:
         .globl  hw_host_tables
         .type   hw_host_tables, @function
 hw_host_tables:
-        mov     %edi, %edi
-        add     %r15, %rdi
-        sub     $16, %rsp
-        sgdt    (%rsp)
-        movzwl  (%rsp), %eax
-        mov     %rax, 8(%rdi)
-        mov     2(%rsp), %rax
-        mov     %rax, 0(%rdi)
-        sidt    (%rsp)
-        movzwl  (%rsp), %eax
-        mov     %rax, 24(%rdi)
-        mov     2(%rsp), %rax
-        mov     %rax, 16(%rdi)
-        add     $16, %rsp
-        xor     %eax, %eax
-        str     %ax
-        mov     %rax, 32(%rdi)
+        mov     edi, edi
+        add     rdi, r15
+        sub     rsp, 16
+        sgdt    [rsp]
+        movzx   eax, word ptr [rsp]
+        mov     [rdi + 8], rax
+        mov     rax, [rsp + 2]
+        mov     [rdi + 0], rax
+        sidt    [rsp]
+        movzx   eax, word ptr [rsp]
+        mov     [rdi + 24], rax
+        mov     rax, [rsp + 2]
+        mov     [rdi + 16], rax
+        add     rsp, 16
+        xor     eax, eax
+        str     ax
+        mov     [rdi + 32], rax
         /* TSS descriptor at gdt + (sel & ~7) */
-        and     $0xfff8, %eax
-        add     0(%rdi), %rax
-        movzwl  2(%rax), %ecx               /* base 15:0 */
-        movzbl  4(%rax), %edx               /* base 23:16 */
-        shl     $16, %edx
-        or      %edx, %ecx
-        movzbl  7(%rax), %edx               /* base 31:24 */
-        shl     $24, %edx
-        or      %edx, %ecx
-        mov     8(%rax), %edx               /* base 63:32 */
-        shl     $32, %rdx
-        or      %rdx, %rcx
-        mov     %rcx, 40(%rdi)
-        xor     %eax, %eax
-        mov     %cs, %ax
-        mov     %rax, 48(%rdi)
-        mov     %ss, %ax
-        mov     %rax, 56(%rdi)
-        mov     %ds, %ax
-        mov     %rax, 64(%rdi)
-        mov     %es, %ax
-        mov     %rax, 72(%rdi)
-        mov     %fs, %ax
-        mov     %rax, 80(%rdi)
-        mov     %gs, %ax
-        mov     %rax, 88(%rdi)
+        and     eax, 0xfff8
+        add     rax, [rdi + 0]
+        movzx   ecx, word ptr [rax + 2]     /* base 15:0 */
+        movzx   edx, byte ptr [rax + 4]     /* base 23:16 */
+        shl     edx, 16
+        or      ecx, edx
+        movzx   edx, byte ptr [rax + 7]     /* base 31:24 */
+        shl     edx, 24
+        or      ecx, edx
+        mov     edx, [rax + 8]              /* base 63:32 */
+        shl     rdx, 32
+        or      rcx, rdx
+        mov     [rdi + 40], rcx
+        xor     eax, eax
+        mov     ax, cs
+        mov     [rdi + 48], rax
+        mov     ax, ss
+        mov     [rdi + 56], rax
+        mov     ax, ds
+        mov     [rdi + 64], rax
+        mov     ax, es
+        mov     [rdi + 72], rax
+        mov     ax, fs
+        mov     [rdi + 80], rax
+        mov     ax, gs
+        mov     [rdi + 88], rax
         ret
         .size   hw_host_tables, . - hw_host_tables
-
