@@ -305,16 +305,24 @@ export class VmxVcpu extends Vcpu {
       case VmxExit.Getsec:
       case VmxExit.MwaitInstruction:
       case VmxExit.MonitorInstruction:
+      // the VMX instructions exit unconditionally (SDM 25.1.2)
+      case VmxExit.Vmcall:
+      case VmxExit.Vmclear:
+      case VmxExit.Vmlaunch:
+      case VmxExit.Vmptrld:
+      case VmxExit.Vmptrst:
+      case VmxExit.Vmread:
+      case VmxExit.Vmresume:
+      case VmxExit.Vmwrite:
+      case VmxExit.Vmxoff:
+      case VmxExit.Vmxon:
+      case VmxExit.Invept:
+      case VmxExit.Invvpid:
         e.kind = ExitKind.VirtInsn;
         break;
       default:
-        // VMX instructions (reasons 18-27, 50 INVEPT, 53 INVVPID) exit unconditionally (SDM 25.1.2).
-        if ((basic >= 18 && basic <= 27) || basic == 50 || basic == 53) {
-          e.kind = ExitKind.VirtInsn;
-        } else {
-          e.kind = ExitKind.Unhandled;
-          e.detail = "VMX exit reason " + basic.toString();
-        }
+        e.kind = ExitKind.Unhandled;
+        e.detail = "VMX exit reason " + basic.toString();
     }
   }
 
