@@ -1,64 +1,12 @@
 // Builds the AssemblyScript switch for Node (build/vswitch/<hash>/) and wraps test/vswitch/entry.ts for the suites.
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { buildEntry as buildShared, root } from "../lib/as-build";
+export { root };
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-function sources(): string[] {
-  const src = join(root, "src", "vswitch");
-  return [
-    ...readdirSync(src).filter((f) => f.endsWith(".ts")).sort().map((f) => join(src, f)),
-    join(root, "test", "vswitch", "entry.ts"),
-  ];
-}
-
-/** Compiles entry.ts (if its sources changed) and returns the wasm path; safe when several workers race. */
-export async function buildEntry(): Promise<string> {
-  const h = createHash("sha256");
-  for (const f of sources()) h.update(f).update(readFileSync(f));
-  const dir = join(root, "build", "vswitch", h.digest("hex").slice(0, 16));
-  const wasm = join(dir, "sw.wasm");
-  if (existsSync(wasm)) return wasm;
-  // One worker compiles; the others wait for its result (the machine has 2 cores).
-  const lock = `${dir}.lock`;
-  mkdirSync(dirname(lock), { recursive: true });
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(wasm)) return wasm;
-      if (Date.now() > deadline) break; // a stale lock: compile anyway
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    if (existsSync(wasm)) return wasm;
-    return await compileTo(dir, wasm);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-async function compileTo(dir: string, wasm: string): Promise<string> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  mkdirSync(tmp, { recursive: true });
-  const asc = (await import("assemblyscript/asc")).default;
-  let errText = "";
-  const { error } = await asc.main(
-    ["test/vswitch/entry.ts", "--target", "node", "--bindings", "esm", "-o", join(tmp, "sw.wasm")],
-    { stderr: { write: (s: string | Uint8Array) => ((errText += String(s)), true) } as never },
-  );
-  if (error) throw new Error(`asc failed: ${error.message}\n${errText}`);
-  try {
-    renameSync(tmp, dir);
-  } catch {
-    rmSync(tmp, { recursive: true, force: true }); // another worker won the race
-  }
-  return wasm;
+/** Compiles entry.ts (if it or the switch's sources changed) and returns the wasm path (test/lib/as-build.ts). */
+export function buildEntry(): Promise<string> {
+  return buildShared("vswitch", "test/vswitch/entry.ts", ["src/vswitch", "src/lib"]);
 }
 
 export const RX_PACKETS = 0, RX_BYTES = 1, RX_DROPPED = 2, TX_PACKETS = 3, TX_BYTES = 4, TX_DROPPED = 5, DROP_BASE = 6;
@@ -136,7 +84,7 @@ export class Sw {
 
 export async function loadSw(): Promise<Sw> {
   const wasm = await buildEntry();
-  const mod = await import(pathToFileURL(join(dirname(wasm), "sw.js")).href);
+  const mod = await import(pathToFileURL(join(dirname(wasm), "m.js")).href);
   return new Sw(mod);
 }
 
