@@ -5,45 +5,17 @@
  * 256 rounds it prints "isolate P round N". Run two with different params. */
         .code16
         .include "common.inc"
-        .set PML4, 0x10000
-        .set PDPT, 0x11000
-        .set PD,   0x12000
+        .include "long-mode.inc"
         .globl _start
 _start:
         GUEST_ENTRY
         mov     %ebx, %ebp                  /* the parameter survives the mode switch in ebp */
-        mov     $0x1000, %ax
-        mov     %ax, %es
-        xor     %di, %di
-        xor     %eax, %eax
-        mov     $(3*4096/4), %cx
-        rep stosl
-        movl    $(PDPT | 3), %es:0x0000
-        movl    $(PD | 3),   %es:0x1000
-        movl    $0x83,       %es:0x2000
-        lgdtl   gdtr
-        mov     %cr4, %eax
-        or      $((1 << 5) | (1 << 9) | (1 << 10)), %eax   /* PAE, OSFXSR, OSXMMEXCPT */
-        mov     %eax, %cr4
-        mov     $PML4, %eax
-        mov     %eax, %cr3
-        mov     $0xC0000080, %ecx
-        rdmsr
-        or      $(1 << 8), %eax
-        wrmsr
-        mov     %cr0, %eax
-        and     $~(1 << 2), %eax            /* EM = 0 */
-        or      $0x80000003, %eax           /* PG | MP | PE */
-        mov     %eax, %cr0
-        ljmpl   $0x08, $long_entry
+        /* PAE, OSFXSR, OSXMMEXCPT; EM = 0; PG | MP | PE */
+        ENTER_LONG_MODE ((1 << 5) | (1 << 9) | (1 << 10)), (1 << 2), 0x80000003
 
         .code64
 long_entry:
-        mov     $0x10, %ax
-        mov     %ax, %ds
-        mov     %ax, %es
-        mov     %ax, %ss
-        mov     $0x8000, %rsp
+        LONG_MODE_DATA
         /* pattern P = param * 0x0000010101010101 (canonical for param < 0x80) */
         mov     %ebp, %eax
         mov     $0x0000010101010101, %rdx
@@ -148,12 +120,7 @@ pattern: .quad  0
 tmp:    .quad   0
 mxcsr:  .long   0
 fcw:    .word   0
-        .p2align 3
-gdt:    .quad   0
-        .quad   0x00af9a000000ffff
-        .quad   0x00cf92000000ffff
-gdtr:   .word   gdtr - gdt - 1
-        .long   gdt
+        LONG_MODE_GDT
 msg_leak:   .asciz "LEAK "
 msg_round:  .asciz "isolate "
 msg_round2: .asciz " round "
