@@ -364,6 +364,24 @@ tv_rt_memory_init:
  * Bounds as in the spec (2.0, 4.4.6): n = 0 still traps when an index is past the end.
  */
 function tableHelpers(): string[] {
+  // table.copy and table.init: rsi, rdi, rbx saved; ecx = n, esi = source index, edi = destination index;
+  // to 9f when source + n passes the source's length ([rdx]) or destination + n the table's size ([rax])
+  const TWO_RANGE_ENTRY = `	push rsi
+	push rdi
+	push rbx
+	mov ecx, dword ptr [rsp+32]
+	mov esi, dword ptr [rsp+40]
+	mov edi, dword ptr [rsp+48]
+	lea rbx, [rsi+rcx]
+	cmp rbx, qword ptr [rdx]
+	ja 9f
+	lea rbx, [rdi+rcx]
+	cmp rbx, qword ptr [rax]
+	ja 9f`;
+  const TWO_RANGE_TRAP = `9:	pop rbx
+	pop rdi
+	pop rsi
+	call tv_trapstub_9`;
   return `
 tv_rt_table_fill:
 	push rsi
@@ -383,18 +401,7 @@ tv_rt_table_fill:
 	pop rsi
 	call tv_trapstub_9
 tv_rt_table_copy:
-	push rsi
-	push rdi
-	push rbx
-	mov ecx, dword ptr [rsp+32]
-	mov esi, dword ptr [rsp+40]
-	mov edi, dword ptr [rsp+48]
-	lea rbx, [rsi+rcx]
-	cmp rbx, qword ptr [rdx]
-	ja 9f
-	lea rbx, [rdi+rcx]
-	cmp rbx, qword ptr [rax]
-	ja 9f
+${TWO_RANGE_ENTRY}
 	lea rsi, [rdx+16+rsi*8]
 	lea rdi, [rax+16+rdi*8]
 	cmp rdi, rsi
@@ -413,23 +420,9 @@ tv_rt_table_copy:
 	pop rdi
 	pop rsi
 	ret
-9:	pop rbx
-	pop rdi
-	pop rsi
-	call tv_trapstub_9
+${TWO_RANGE_TRAP}
 tv_rt_table_init:
-	push rsi
-	push rdi
-	push rbx
-	mov ecx, dword ptr [rsp+32]
-	mov esi, dword ptr [rsp+40]
-	mov edi, dword ptr [rsp+48]
-	lea rbx, [rsi+rcx]
-	cmp rbx, qword ptr [rdx]
-	ja 9f
-	lea rbx, [rdi+rcx]
-	cmp rbx, qword ptr [rax]
-	ja 9f
+${TWO_RANGE_ENTRY}
 	mov rdx, qword ptr [rdx+8]
 	lea rsi, [rdx+rsi*8]
 	lea rdi, [rax+16+rdi*8]
@@ -438,10 +431,7 @@ tv_rt_table_init:
 	pop rdi
 	pop rsi
 	ret
-9:	pop rbx
-	pop rdi
-	pop rsi
-	call tv_trapstub_9
+${TWO_RANGE_TRAP}
 tv_rt_table_grow:
 	push rdi
 	mov ecx, dword ptr [rsp+16]
