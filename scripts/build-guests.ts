@@ -1,7 +1,7 @@
 // Builds the test guests (boot/guests/*.S) into flat binaries in
 // build/guests/NAME.bin, loaded at guest-physical 0x1000 (src/vmm/README.md).
 // Run by scripts/build-image.ts before boot/*.S are assembled, since
-// boot/vmentry.S embeds the binaries with .incbin.
+// boot/guest-images.S embeds the binaries with .incbin.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";

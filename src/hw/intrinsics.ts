@@ -85,6 +85,6 @@
 /**
  * boot/guest-images.S hw_guest_copy: copies embedded guest `index` to physical
  * `dstPa` (at most maxLen bytes); returns its size or -1. Used by both
- * backends' common code; declared here because vmentry.S defines it.
+ * backends' common code, so declared here rather than in vmx.ts or svm.ts.
  */
 @external("hw", "guest_copy") export declare function guest_copy(index: i32, dstPa: u64, maxLen: u64): i64;

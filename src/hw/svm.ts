@@ -15,12 +15,12 @@
 @external("hw", "svm_run") export declare function svm_run(vmcbPa: u64, regs: usize, hostVmcbPa: u64): void;
 
 /**
- * boot/vmentry.S: points IDT[vector] at a stub that EOIs the xAPIC register
+ * boot/slice-timer.S: points IDT[vector] at a stub that EOIs the xAPIC register
  * at physical `eoiPa`, and IDT[0xFF] (spurious) at a bare iretq. Used for
  * the AMD-V slice timer (LAPIC timer + INTR intercept).
  */
 @external("hw", "slice_timer_install") export declare function slice_timer_install(vector: i32, eoiPa: u64): void;
-/** boot/vmentry.S: sti; nop; cli: lets a pending host interrupt be taken. */
+/** boot/slice-timer.S: sti; nop; cli: lets a pending host interrupt be taken. */
 @external("hw", "irq_window") export declare function irq_window(): void;
 
 /** SVM MSRs, APM 15.30. */
