@@ -2,7 +2,8 @@
 import { dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { buildEntry as buildShared, root } from "../lib/as-build";
-export { root };
+import { rng } from "../lib/rng";
+export { rng, root };
 
 /** The sources the entries may reach: the contract, the devices and the pure vmm parts. */
 const SOURCES = ["src/lib", "src/devices", "src/virtio", "src/vswitch", "src/vmm/x86", "src/vmm/linux"];
@@ -19,17 +20,4 @@ export type Exports = any;
 export async function load(entry: string): Promise<Exports> {
   const wasm = await buildEntry(entry);
   return await import(pathToFileURL(join(dirname(wasm), "m.js")).href);
-}
-
-/** A small deterministic PRNG (xorshift32) so fuzz failures reproduce from the seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
 }

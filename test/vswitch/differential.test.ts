@@ -2,6 +2,7 @@
 // Reproduce a run with VSWITCH_SEED=<seed>; VSWITCH_FRAMES=<n> changes its length (default 120000).
 import { beforeAll, describe, expect, test } from "vitest";
 import { Sw, loadSw, hex, macBytes } from "./harness";
+import { rng as xorshift32 } from "../lib/rng";
 import { RefSwitch, RefPortConfig, defaultPortConfig, STATS } from "./reference";
 
 let sw: Sw;
@@ -9,17 +10,9 @@ beforeAll(async () => {
   sw = await loadSw();
 });
 
-/** xorshift32: small, seedable. */
+/** Seeded choices over xorshift32 (test/lib/rng.ts). */
 function rng(seed: number): { int(n: number): number; pick<T>(a: T[]): T; chance(p: number): boolean } {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const next = xorshift32(seed);
   return {
     int: (n) => next() % n,
     pick: (a) => a[next() % a.length],
