@@ -122,6 +122,34 @@ describe("scheduling", () => {
     expect(m.x.exits(a, Exit.Cpuid)).toBe(SLICE_TSC / m.tscStep - 1n);
   });
 
+  it("HLT parks a VM with a platform until its LAPIC timer fires, and the interrupt is injected when IF allows", () => {
+    const id = m.running("linux");
+    m.x.attachPlatform(id);
+    m.tscStep = 1n;
+    const wr = (msr: bigint, v: bigint) => m.exit(id, Exit.MsrWrite, { rcx: msr, rax: v & 0xffff_ffffn, rdx: v >> 32n });
+    wr(0x1bn, 0xfee0_0000n | 0x900n | 0x400n); // IA32_APIC_BASE: enabled, BSP, x2APIC (SDM 10.12.1)
+    wr(0x80fn, 0x1ffn); // SVR: APIC software-enabled
+    wr(0x832n, 0x40n | (2n << 17n)); // LVT timer: vector 0x40, TSC-deadline mode (SDM 10.5.4.1)
+    const deadline = m.tsc + 1_000_000n;
+    wr(0x6e0n, deadline);
+    expect([m.x.injections(id), m.x.msrDenied(id)]).toEqual([0, 0n]);
+    expect(m.exit(id, Exit.Hlt)).toBe(false);
+    expect(m.x.isHalted(id)).toBe(0); // PROTOCOL.md `halted` is for test guests, which nothing can wake
+    expect(m.x.change(id, Op.Pause)).toBe(0); // and a parked VM can be paused
+    expect(m.x.change(id, Op.Resume)).toBe(0);
+    ran();
+    expect(m.x.runnable()).toBe(0);
+    expect(m.x.runSlice()).toBe(0);
+    m.x.setInterruptible(id, 0); // HLT with IF = 0: only NMI/INIT would wake it
+    m.tsc = deadline + 10n;
+    expect(m.x.runnable()).toBe(0);
+    m.x.setInterruptible(id, 1);
+    expect(m.x.runnable()).toBe(1);
+    expect(m.x.runSlice()).toBe(1);
+    expect(ran()).toEqual([id]);
+    expect(m.x.lastInterrupt(id)).toBe(0x40);
+  });
+
   it("switches the lazily switched state only when another vCPU takes the CPU", () => {
     const a = m.running("a");
     m.x.slices(3);

@@ -8,6 +8,7 @@ import { handleExit } from "../../../src/vmm/exits";
 import { GuestTables } from "../../../src/vmm/gpt";
 import { initLazyState } from "../../../src/vmm/lazy-state";
 import { physPages } from "../../../src/platform/pages";
+import { VmPlatform } from "../../../src/vmm/guest-platform";
 import { clearRunTrace, eptFormat, FakeBackend, FakeVcpu, runTrace, runTraceLen } from "./fake-vcpu";
 
 let backend = new FakeBackend(false);
@@ -40,6 +41,11 @@ function vm(id: i32): Vm {
 }
 function fake(id: i32): FakeVcpu {
   return changetype<FakeVcpu>(monitor.vms[id].vcpu);
+}
+
+/** Gives the VM a Linux VM's platform (LAPIC, IOAPIC, ...) without the Linux image: HLT parks it until an interrupt. */
+export function attachPlatform(id: i32): void {
+  vm(id).platform = new VmPlatform(vm(id).console);
 }
 
 /** Monitor.change: 0 or a VmError code. */
@@ -162,6 +168,12 @@ export function lastErrorCode(id: i32): u32 {
 }
 export function lastHasError(id: i32): bool {
   return fake(id).lastHasError;
+}
+export function lastInterrupt(id: i32): i32 {
+  return fake(id).lastInterrupt;
+}
+export function windowRequested(id: i32): bool {
+  return fake(id).windowRequested;
 }
 export function reflections(id: i32): i32 {
   return fake(id).reflections;
