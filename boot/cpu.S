@@ -190,13 +190,7 @@ isr_common:
         rep movsq
         mov qword ptr [rip + tv_frame + F_KIND], 0
         mov qword ptr [rip + tv_frame + F_TRAP], 0
-        cmp byte ptr [rip + tv_in_panic], 0
-        jne tv_panic_fallback
-        mov byte ptr [rip + tv_in_panic], 1
-        lea rsp, [rip + panic_stack_top]
-        lea rax, [rip + panic_stack_bottom + STACK_LIMIT_MARGIN / 4]
-        mov [rip + tv_stack_limit], rax
-        xor ebp, ebp
+        ENTER_PANIC
         /* #PF inside [WASM_BASE, WASM_BASE + 8 GiB + 64 KiB) is wasm trap 5 */
         cmp qword ptr [rip + tv_frame + F_VECTOR], 14
         jne 1f

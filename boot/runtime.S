@@ -107,13 +107,7 @@ tv_trap:
         mov eax, edi
         mov [rip + tv_frame + F_TRAP], rax
         cli
-        cmp byte ptr [rip + tv_in_panic], 0
-        jne tv_panic_fallback
-        mov byte ptr [rip + tv_in_panic], 1
-        lea rsp, [rip + panic_stack_top]
-        lea rax, [rip + panic_stack_bottom + STACK_LIMIT_MARGIN / 4]
-        mov [rip + tv_stack_limit], rax
-        xor ebp, ebp
+        ENTER_PANIC
         lea rsi, [rip + tv_frame]
         call wasm_export_panic_trap
         lea rsi, [rip + msg_panic_returned2]
