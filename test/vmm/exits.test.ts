@@ -243,6 +243,21 @@ describe("port I/O", () => {
     expect(m.x.exits(vm, Exit.Io)).toBe(5n);
   });
 
+  it("with a platform (a Linux VM), other ports and the LAPIC's MSRs go to the device models", () => {
+    m.x.attachPlatform(vm);
+    inp(0x3fd, 1, 0n); // COM1 line status: the emulated 16550, transmitter empty (THRE | TEMT)
+    expect(m.reg(vm, Reg.Rax)).toBe(0x60n);
+    inp(0x60, 1, 0n); // nobody there: all ones, counted by the platform rather than as io_unknown
+    expect(m.reg(vm, Reg.Rax)).toBe(0xffn);
+    expect(m.x.unknownIo(vm)).toBe(0n);
+    out(0xe9, 0x41);
+    out(0xe9, 10);
+    expect(m.consoleLine(vm)).toBe("A"); // the debug console stays the monitor's
+    expect(m.exit(vm, Exit.MsrRead, { rcx: Msr.APIC_BASE })).toBe(true);
+    expect(m.reg(vm, Reg.Rax) & 0xffff_f000n).toBe(0xfee0_0000n);
+    expect(m.x.msrDenied(vm)).toBe(0n);
+  });
+
   it("string I/O is not emulated: counted as unknown and skipped", () => {
     m.exit(vm, Exit.Io, { arg: 0xe9n, arg2: 1, rax: 0x41n, flags: Flag.IoString });
     expect(m.x.unknownIo(vm)).toBe(1n);
