@@ -11,18 +11,13 @@ import { physPages } from "../../../src/platform/pages";
 import { VmPlatform } from "../../../src/vmm/guest-platform";
 import { clearRunTrace, eptFormat, FakeBackend, FakeVcpu, runTrace, runTraceLen } from "./fake-vcpu";
 
-let backend = new FakeBackend(false);
-let monitor = new Monitor(backend);
+// one monitor per instance: each test file instantiates the module afresh (fake/machine.ts machine())
+const backend = new FakeBackend(false);
+const monitor = new Monitor(backend);
 
 /** Frees [start, end) of the fake physical memory for the page allocator (once per instance). */
 export function addRam(start: u64, end: u64): void {
   physPages.addFree(start, end);
-}
-
-/** A fresh monitor (the VMs of the previous one stay allocated; each test uses its own instance anyway). */
-export function newMonitor(large: bool): void {
-  backend = new FakeBackend(large);
-  monitor = new Monitor(backend);
 }
 
 /** CPUID-based setup of the extended-state policy (XSAVE, the guest XCR0 mask), as at boot. */
