@@ -8,7 +8,7 @@ import { buildVmmImage, isoWith } from "./helpers";
 import { needHost, probeBochs } from "./host-caps";
 
 describe("exception storms and privileged instructions stay in the guest", () => {
-  it.each([["corei7_skylake_x"], ["ryzen"]])("Bochs %s", async (cpu, ctx) => {
+  it.for([["corei7_skylake_x"], ["ryzen"]])("Bochs %s", { timeout: 400_000 }, async ([cpu], ctx) => {
     await needHost(ctx, probeBochs(cpu)); // a host whose Bochs cannot run is a skip with its reason
     await buildVmmImage();
     const iso = await isoWith("start=storm,print-1");
@@ -20,5 +20,5 @@ describe("exception storms and privileged instructions stay in the guest", () =>
     expect(Number(m![1])).toBeGreaterThanOrEqual(20000); // every single-step trap reached the guest's handler
     expect(Number(m![2])).toBe(2); // RDPMC and the reserved CR4 bit
     expect(r.serial).toMatch(/\[print-1\] done, halting/);
-  }, 400_000);
+  });
 });
