@@ -22,7 +22,7 @@ const AREA_OPTIONS: Record<string, Record<string, "=" | " " | "flag" | "bare">> 
   scale: { aot: "=" },
   only: { aot: "=" },
   w2cFlags: { aot: "=" },
-  seconds: { vmm: "=" },
+  seconds: { vmm: "=", net: "=" },
   qemu: { vmm: "flag" },
   bochs: { vmm: "flag" },
   quick: { vswitch: "flag" },
@@ -38,7 +38,7 @@ const program = setupProgram(new Command("bench"), { out: (s) => console.log(s),
   .option("--scale <F>", "work scale factor (aot)")
   .option("--only <KERNEL>", "one kernel only (aot)")
   .option("--w2c-flags <FLAGS>", "gcc flags of the wasm2c yardstick (aot)")
-  .option("--seconds <S>", "seconds per run (vmm)", intParser("--seconds", 1, 3600))
+  .option("--seconds <S>", "seconds per run (vmm), count window (net)", intParser("--seconds", 1, 3600))
   .option("--no-qemu", "skip the QEMU runs (vmm)")
   .option("--no-bochs", "skip the Bochs runs (vmm)")
   .option("--quick", "fewer frames (vswitch)")

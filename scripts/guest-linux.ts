@@ -15,6 +15,9 @@
 // write a command with spaces as `tv.run="uname -r"` or with %20 for each space,
 // %XX decodes any byte), each framed by `TV-RUN: <cmd>` and `TV-RUN-EXIT: <status>`;
 // powers off when `tv.poweroff` is given, else starts a shell on the console.
+//
+// /bin/tvnet is the project's own guest tool (scripts/guest-tools/tvnet.c: a UDP flood, a UDP counter, a
+// virtio driver that breaks its TX ring), compiled here with `gcc -static -O2`; its binary is never committed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -225,9 +228,30 @@ export interface Manifest {
   initHash: string;
 }
 
+/** The guest tools' C sources (scripts/guest-tools/NAME.c -> /bin/NAME). */
+export const GUEST_TOOLS = ["tvnet"];
+const toolSource = (name: string): string => join(root, "scripts", "guest-tools", `${name}.c`);
+
+/** Compiles a guest tool statically (the guests have no libc of their own); gcc missing is an error naming the package. */
+function compileTool(name: string): Buffer {
+  const out = join(LINUX_DIR, `${name}.tmp-${process.pid}`);
+  try {
+    execFileSync("gcc", ["-static", "-O2", "-o", out, toolSource(name)], { stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    const err = e as { code?: string; stderr?: Buffer; message: string };
+    if (err.code === "ENOENT") throw new Error(`gcc is needed to build the guest tool ${name} (apt-get install gcc libc6-dev)`);
+    throw new Error(`gcc -static -O2 ${toolSource(name)} failed: ${(err.stderr ?? "").toString().trim() || err.message}`);
+  }
+  const b = readFileSync(out);
+  rmSync(out, { force: true });
+  return b;
+}
+
 /** Fetches and builds everything unless it is there already; returns the manifest. */
 export function guestLinux(force = false): Manifest {
-  const initHash = createHash("sha256").update(INIT_SCRIPT).update(MODULES.join(",")).update(cpioNewc.toString()).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(INIT_SCRIPT).update(MODULES.join(",")).update(cpioNewc.toString());
+  for (const t of GUEST_TOOLS) hash.update(t).update(readFileSync(toolSource(t)));
+  const initHash = hash.digest("hex").slice(0, 16);
   if (!force && existsSync(BZIMAGE) && existsSync(INITRAMFS) && existsSync(MANIFEST)) {
     const m = JSON.parse(readFileSync(MANIFEST, "utf8")) as Manifest;
     if (m.initHash === initHash) return m;
@@ -279,6 +303,7 @@ export function guestLinux(force = false): Manifest {
   entries.push({ name: "bin/busybox", mode: S_IFREG | 0o755, data: readFileSync(busybox) });
   entries.push({ name: "bin/sh", mode: S_IFLNK | 0o777, data: Buffer.from("busybox") });
   entries.push({ name: "init", mode: S_IFREG | 0o755, data: Buffer.from(INIT_SCRIPT) });
+  for (const t of GUEST_TOOLS) entries.push({ name: `bin/${t}`, mode: S_IFREG | 0o755, data: compileTool(t) });
   entries.push({ name: "etc/modules", mode: S_IFREG | 0o644, data: Buffer.from(order.join("\n") + "\n") });
   for (const m of order) {
     entries.push({ name: `lib/modules/${m}.ko`, mode: S_IFREG | 0o644, data: readFileSync(join(modDir, deps.get(m)!.path)) });

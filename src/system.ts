@@ -9,9 +9,11 @@ import { pause, rdtsc } from "./vmm/hw";
 import { vlog, vwarn } from "./vmm/log";
 import { switchConfigs } from "./vmm/modules";
 import { GuestRam } from "./vmm/guest-ram";
-import { log, warn } from "./drivers/console";
-import { NetPort, VirtioNet } from "./devices/virtio-net/index";
-import { MgmtServer } from "./mgmt-api/server";
+import { Level, log, logLevel, print, warn } from "./drivers/console";
+import { VirtioLog } from "./virtio/index";
+import { DatapathStats, DP_BUCKETS, NetPort, NicLoop, Ticks, VirtioNet, dpLow } from "./devices/virtio-net/index";
+import { MethodSet, MgmtServer } from "./mgmt-api/server";
+import { Call } from "./mgmt-api/call";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { KIND_VM, Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
@@ -25,6 +27,9 @@ export let monitor: Monitor | null = null;
 export let server: MgmtServer | null = null;
 export let vswitch: Switch | null = null;
 export let devices: MachineDevices | null = null;
+export let nics: NicLoop | null = null;
+/** The VM NIC data path's cost (net.stats); filled by NicLoop.turn. */
+export const datapath: DatapathStats = new DatapathStats();
 
 /** Builds the system and runs it; returns only when no VM can run at all. */
 export function systemStart(): void {
@@ -35,9 +40,11 @@ export function systemStart(): void {
 
   const sw = new Switch();
   vswitch = sw;
-  bindVmNics(m, sw);
+  const nl = new NicLoop(sw.maxPorts, new Tsc(), datapath, VM_NIC_BATCHES);
+  nics = nl;
+  bindVmNics(m, sw, nl);
   const s = new MgmtServer();
-  s.methods = new SwitchMethods(sw, s.host);
+  s.methods = new NetMethods(new SwitchMethods(sw, s.host), m, nl);
   s.vms = new VmmBackend(m);
   s.host.virt = m.backend.name();
   s.host.memoryMib = <i64>(usableMemory >> 20); // system.info: from the memory map
@@ -49,11 +56,11 @@ export function systemStart(): void {
   if (!com2.present) com2.init(115200);
   vlog("main loop: " + m.vms.length.toString() + " VMs, management on COM2" + (com2.present ? "" : " (absent)") +
     (d.console !== null ? " and virtio-console" : "") + ", " + d.uplinks.length.toString() + " uplinks");
-  mainLoop(m, s, sw, d);
+  mainLoop(m, s, sw, d, nl);
 }
 
 /** Every Linux VM's NIC becomes a switch port named after the VM, kind vm, with its MAC (GUESTS.md). */
-function bindVmNics(m: Monitor, sw: Switch): void {
+function bindVmNics(m: Monitor, sw: Switch, nl: NicLoop): void {
   for (let i = 0; i < m.vms.length; i++) {
     const vm = m.vms[i];
     const p = vm.platform;
@@ -63,10 +70,22 @@ function bindVmNics(m: Monitor, sw: Switch): void {
       vwarn("VM " + vm.name + ": the switch refused its port");
       continue;
     }
-    p.port = new NetPort(<VirtioNet>p.net, sw, id);
+    const net = <VirtioNet>p.net;
+    net.log = netFaults;
+    const np = new NetPort(net, sw, id);
+    p.port = np;
+    nl.add(np);
     vm.ports.push(vm.name);
   }
 }
+
+/** A broken ring's `[net] VM: QUEUE queue: FAULT; device needs reset` line (src/virtio/README.md), a warning. */
+class NetFaultLog extends VirtioLog {
+  line(s: string): void {
+    if (logLevel() >= Level.Warn) print(s + "\n");
+  }
+}
+const netFaults = new NetFaultLog();
 
 /** Longest switch-config document read from a module. */
 const SWITCH_CONFIG_MAX: u64 = 256 << 10;
@@ -95,18 +114,19 @@ function applySwitchConfigs(s: MgmtServer): void {
   }
 }
 
-/** Moves frames between the VMs' NICs and the switch: a bounded turn for each NIC with work. */
-function pollVmNics(m: Monitor, now: i64): void {
-  for (let i = 0; i < m.vms.length; i++) {
-    const p = m.vms[i].platform;
-    if (!p) continue;
-    const port = p.port;
-    if (port) port.service(now, VM_NIC_BATCHES);
+/** The data path's clock: the TSC. */
+class Tsc extends Ticks {
+  now(): u64 {
+    return rdtsc();
   }
 }
 
-/** Batches of 32 frames each way per NIC and turn: bounds the time one guest's traffic takes from the loop. */
-const VM_NIC_BATCHES: i32 = 4;
+/**
+ * Batches of 32 frames each way per NIC and turn: bounds the time one guest's traffic takes from the loop.
+ * Two batches are 64 frames, an egress queue's depth (src/vswitch/port.ts QUEUE_DEPTH): what one sender
+ * puts on a receiver's port in a turn fits until the receiver is serviced later in the same turn.
+ */
+const VM_NIC_BATCHES: i32 = 2;
 
 /** Nanoseconds for a TSC difference, without overflowing u64 (whole seconds apart from the rest). */
 function ticksToNs(ticks: u64): u64 {
@@ -118,7 +138,7 @@ function ticksToNs(ticks: u64): u64 {
  * point. Each step does a bounded amount of work, so no step can starve the
  * others; when nothing can run the CPU pauses briefly.
  */
-function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): void {
+function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices, nl: NicLoop): void {
   const t0 = rdtsc();
   for (;;) {
     const ran = m.runSlice();
@@ -126,7 +146,7 @@ function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): voi
     s.host.nowMs = <i64>tscToMs(ticks);
     const nowNs = <i64>ticksToNs(ticks); // the switch's clock is in ns
     d.pollNet(sw, nowNs);
-    pollVmNics(m, nowNs);
+    nl.turn(sw, nowNs);
     pumpCom2(s);
     d.pollConsole(s); // after COM2 has taken its replies: the server's output is empty here
     // The garbage collector's only safe point (vmm/gc.ts): live objects are reachable from the globals above;
@@ -134,5 +154,79 @@ function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices): voi
     gcSafePoint();
     s.host.collections = gcCollections;
     if (!ran) pause();
+  }
+}
+
+/**
+ * net.stats (an addition to protocol version 1): each VM NIC's device counters and the data path's cost
+ * (DatapathStats: cycles are TSC ticks, `tsc_khz` converts them). net.stats_reset clears the cost figures.
+ * Every other method goes to the switch's set.
+ */
+class NetMethods extends MethodSet {
+  constructor(readonly inner: MethodSet, readonly m: Monitor, readonly nl: NicLoop) {
+    super();
+  }
+
+  handle(call: Call): bool {
+    if (call.method == "net.stats") {
+      this.stats(call);
+      return true;
+    }
+    if (call.method == "net.stats_reset") {
+      const p = call.paramsObj();
+      if (p === null || !call.onlyMembers(p, [], "")) return true;
+      datapath.reset();
+      call.w.beginObj();
+      call.w.endObj();
+      return true;
+    }
+    return this.inner.handle(call);
+  }
+
+  private stats(call: Call): void {
+    const p = call.paramsObj();
+    if (p === null || !call.onlyMembers(p, [], "")) return;
+    const w = call.w;
+    w.beginObj();
+    w.key("tsc_khz").int(<i64>(tscHz / 1000));
+    w.key("nics").beginArr();
+    const all = this.nl.all;
+    for (let i = 0; i < all.length; i++) {
+      const np = all[i];
+      const c = np.net.counters;
+      w.beginObj();
+      w.key("port").str(np.sw.port(np.portId) != null ? np.sw.port(np.portId)!.name : "");
+      w.key("rx_packets").int(<i64>c.rxPackets);
+      w.key("rx_no_buffer").int(<i64>c.rxNoBuffer);
+      w.key("rx_too_small").int(<i64>c.rxTooSmall);
+      w.key("tx_packets").int(<i64>c.txPackets);
+      w.key("tx_malformed").int(<i64>c.txMalformed);
+      w.key("rx_interrupts").int(<i64>c.rxInterrupts);
+      w.key("tx_interrupts").int(<i64>c.txInterrupts);
+      w.key("busy_turns").int(<i64>np.busyTurns);
+      w.key("faults").int(<i64>np.net.faultCount);
+      w.endObj();
+    }
+    w.endArr();
+    const d = datapath;
+    w.key("datapath").beginObj();
+    w.key("turns").int(<i64>d.turns);
+    w.key("frames").int(<i64>d.frames);
+    w.key("cycles").int(<i64>d.cycles);
+    w.key("idle_turns").int(<i64>d.idleTurns);
+    w.key("idle_cycles").int(<i64>d.idleCycles);
+    // [low, frames] for each non-empty bucket of cycles per frame, lowest first
+    w.key("cycles_per_frame").beginArr();
+    for (let b = 0; b < DP_BUCKETS; b++) {
+      const n = unchecked(d.hist[b]);
+      if (n == 0) continue;
+      w.beginArr();
+      w.int(<i64>dpLow(b));
+      w.int(<i64>n);
+      w.endArr();
+    }
+    w.endArr();
+    w.endObj();
+    w.endObj();
   }
 }

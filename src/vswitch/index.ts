@@ -7,3 +7,4 @@ export * from "./bucket";
 export * from "./fdb";
 export * from "./port";
 export * from "./switch";
+export * from "./ready";

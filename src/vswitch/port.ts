@@ -2,6 +2,7 @@
 
 import { PortConfig, VLAN_TRUNK, TPID_8021AD } from "./config";
 import { TokenBucket, kbpsToBytesPerSecond } from "./bucket";
+import { ReadySet } from "./ready";
 
 // Counter indexes (Port.stats, Switch.stat).
 export const RX_PACKETS: i32 = 0;
@@ -75,9 +76,10 @@ export class Port {
   q: StaticArray<i32> = new StaticArray<i32>(PRIORITIES * QUEUE_DEPTH);
   qHead: StaticArray<i32> = new StaticArray<i32>(PRIORITIES);
   qLen: StaticArray<i32> = new StaticArray<i32>(PRIORITIES);
-  queued: i32 = 0;
   /** Bit p set while queue p is non-empty. */
   nonEmpty: u32 = 0;
+  /** Marked when a frame is queued while every queue was empty (the switch's ready set; null: nobody listens). */
+  ready: ReadySet | null = null;
 
   constructor(public id: i32, public name: string, public kind: i32, public mac: i64) {
     this.cfg = new PortConfig(name);
@@ -121,9 +123,20 @@ export class Port {
     if (n >= QUEUE_DEPTH) return false;
     unchecked((this.q[pcp * QUEUE_DEPTH + ((this.qHead[pcp] + n) & (QUEUE_DEPTH - 1))] = h));
     unchecked((this.qLen[pcp] = n + 1));
-    this.queued++;
     this.nonEmpty |= (<u32>1) << pcp;
+    // This queue was empty: tell the ready set (it lists a port once until taken). Testing the queue's own
+    // length, already loaded, keeps the per-frame cost to a compare; the mark runs once per batch or less.
+    if (n == 0) {
+      const r = this.ready;
+      if (r != null) r.mark(this.id);
+    }
     return true;
+  }
+  /** Frames waiting in all priority queues (summed: the per-frame path keeps no total). */
+  get queued(): i32 {
+    let n = 0;
+    for (let p = 0; p < PRIORITIES; p++) n += unchecked(this.qLen[p]);
+    return n;
   }
   /** Highest non-empty priority, or -1. */
   @inline topPriority(): i32 {
@@ -138,7 +151,6 @@ export class Port {
     const n = unchecked(this.qLen[pcp]) - 1;
     unchecked((this.qLen[pcp] = n));
     if (n == 0) this.nonEmpty &= ~((<u32>1) << pcp);
-    this.queued--;
     return h;
   }
   /** Moves up to max handles of queue pcp, oldest first, to out[at..]; returns how many. */
@@ -154,7 +166,6 @@ export class Port {
     unchecked((this.qHead[pcp] = head));
     unchecked((this.qLen[pcp] = len - n));
     if (len == n) this.nonEmpty &= ~((<u32>1) << pcp);
-    this.queued -= n;
     return n;
   }
   drop(reason: i32): void {

@@ -12,6 +12,7 @@ import {
   DROP_NO_BUFFER, DROP_POLICER, DROP_SECURITY, DROP_SHAPER, DROP_STORM, DROP_VLAN, MAX_MTU,
 } from "./port";
 import { TokenBucket } from "./bucket";
+import { ReadySet } from "./ready";
 
 export const MAX_BATCH: i32 = 32;
 export const DEFAULT_POOL_BUFFERS: i32 = 4096;
@@ -57,6 +58,8 @@ export class Switch {
   readonly pool: PacketPool;
   readonly fdb: Fdb;
   readonly maxPorts: i32;
+  /** Ports that got frames to send while they had none queued: the main loop services these (ready.ts). */
+  readonly ready: ReadySet;
   private ports: StaticArray<Port | null>;
   /** Port ids sorted by name. */
   private byName: Array<i32> = new Array<i32>();
@@ -80,6 +83,7 @@ export class Switch {
     this.ports = new StaticArray<Port | null>(maxPorts);
     this.outPorts = new StaticArray<i32>(maxPorts);
     this.outSent = new StaticArray<i32>(maxPorts);
+    this.ready = new ReadySet(maxPorts);
   }
 
   // ---- ports ----
@@ -97,7 +101,9 @@ export class Switch {
         break;
       }
     if (id < 0) return this.fail(new ConfigError(ERR_RESOURCE_LIMIT, "name", "too many ports"));
-    this.ports[id] = new Port(id, name, kind, mac);
+    const np = new Port(id, name, kind, mac);
+    np.ready = this.ready;
+    this.ports[id] = np;
     let at = 0;
     while (at < this.byName.length && this.ports[this.byName[at]]!.name < name) at++;
     this.byName.splice(at, 0);

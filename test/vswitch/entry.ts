@@ -279,3 +279,17 @@ export function getConfig(): string {
 // Keep otherwise-unused imports referenced.
 export const TPID_AD: i32 = TPID_8021AD;
 export const MODE_TRUNK: i32 = VLAN_TRUNK;
+
+// ---- the ready set (ready.ts) ----
+const readyOut = new StaticArray<i32>(256);
+/** Takes up to max marked port ids; returns them comma-separated in marking order. */
+export function readyTake(max: i32): string {
+  const out = max >= 256 ? readyOut : new StaticArray<i32>(max);
+  const n = sw.ready.take(out);
+  let s = "";
+  for (let i = 0; i < n; i++) s += (i > 0 ? "," : "") + out[i].toString();
+  return s;
+}
+export function readyCount(): i32 {
+  return sw.ready.count;
+}

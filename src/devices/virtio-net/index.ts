@@ -3,3 +3,5 @@
 export * from "./net";
 export * from "./pci";
 export * from "./port";
+export * from "./datapath";
+export * from "./nic-loop";

@@ -12,6 +12,10 @@ export class NetPort {
   private batch: Batch = new Batch();
   /** Turns that ended with work left (the bound was hit, or chains arrived while finishing). */
   busyTurns: u64 = 0;
+  /** Calls of `service`. */
+  turns: u64 = 0;
+  /** Frames that crossed the NIC in the last `service` (guest TX taken, frames handed to guest RX). */
+  moved: u64 = 0;
 
   constructor(readonly net: VirtioNet, readonly sw: Switch, readonly portId: i32) {}
 
@@ -20,21 +24,27 @@ export class NetPort {
     const net = this.net;
     const sw = this.sw;
     const b = this.batch;
+    this.turns++;
     net.kicked = 0;
     net.pollTx(); // no kicks while the monitor is polling this queue (EVENT_IDX: avail_event left behind)
     let more = false;
+    let moved: u64 = 0;
     let i = 0;
     for (; i < maxBatches; i++) {
       const n = net.transmit(sw.pool, b);
+      moved += <u64>n;
       if (b.count > 0) sw.rx(this.portId, b, now);
       if (n < MAX_BATCH) break;
     }
     // Bound hit: kicks stay suppressed and the NIC stays ready. Otherwise ask for kicks again and re-check.
     if (i == maxBatches || net.idleTx()) more = true;
     for (let j = 0; j < maxBatches; j++) {
-      if (sw.tx(this.portId, b, now) == 0) break;
+      const n = sw.tx(this.portId, b, now);
+      if (n == 0) break;
+      moved += <u64>n; // delivered or dropped for want of a buffer: the copy or the drop was work
       net.receive(sw.pool, b, sw.port(this.portId));
     }
+    this.moved = moved;
     if (sw.queued(this.portId) > 0) more = true;
     if (more) this.busyTurns++;
     return more;

@@ -37,3 +37,28 @@ test("transmit, the switch and receive allocate nothing per frame", () => {
   expect(after - before).toBeLessThanOrEqual(32);
   expect(x.memFault(0) || x.memFault(1)).toBe(false);
 });
+
+test("the main loop's NIC turn (ready set, kicks, both NICs) allocates nothing per turn or frame", () => {
+  x.reset(RAM, 512);
+  const a = new GuestNic(x, 0), b = new GuestNic(x, 1);
+  const all = [F_VERSION_1, F_MAC, F_STATUS, F_EVENT_IDX];
+  a.init(all);
+  b.init(all);
+  const frame = new Uint8Array(100);
+  frame.set([0x02, 0x74, 0x76, 0, 0, 2, 0x02, 0x74, 0x76, 0, 0, 1, 8, 0], 0);
+  const round = (r: number) => {
+    b.postRx(r * 32, 32);
+    a.send(Array.from({ length: 32 }, () => frame));
+    x.kick(0, 1);
+    expect(x.loopTurn(BigInt(r))).toBe(2);
+    expect(b.received().length).toBe(32);
+    a.tx.reap();
+    expect(x.loopTurn(BigInt(r))).toBe(0);
+  };
+  round(0);
+  const before = x.heapTop();
+  for (let r = 1; r <= 64; r++) round(r);
+  const after = x.heapTop();
+  expect(after - before).toBeGreaterThan(0);
+  expect(after - before).toBeLessThanOrEqual(32);
+});

@@ -2,7 +2,7 @@
 
 import { LinearMemory } from "../../../src/lib/bounded-memory";
 import { VirtioNotify, VirtioLog } from "../../../src/virtio/index";
-import { VirtioNet, NetPort } from "../../../src/devices/virtio-net/index";
+import { VirtioNet, NetPort, NicLoop, Ticks, DatapathStats } from "../../../src/devices/virtio-net/index";
 import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
 
 class Irqs extends VirtioNotify {
@@ -30,6 +30,16 @@ let log = new Lines();
 let sw = new Switch(64, 8);
 let ports: StaticArray<i32> = [0, 1];
 let netPorts: StaticArray<NetPort> = [new NetPort(nets[0], sw, 0), new NetPort(nets[1], sw, 1)];
+/** A clock that advances 100 ticks per reading (the loop's cost figures need one). */
+class StepTicks extends Ticks {
+  t: u64 = 0;
+  now(): u64 {
+    this.t += 100;
+    return this.t;
+  }
+}
+let dstats = new DatapathStats();
+let loop = new NicLoop(8, new StepTicks(), dstats);
 const batch = new Batch();
 const frameBuf = new StaticArray<u8>(4096);
 const capBuf = new StaticArray<u8>(32 * 2048);
@@ -51,6 +61,9 @@ export function reset(bytes: i32, poolBuffers: i32): void {
     ports[i] = sw.addPort(name, KIND_VM, <i64>mac);
   }
   for (let i = 0; i < 2; i++) netPorts[i] = new NetPort(nets[i], sw, ports[i]);
+  dstats = new DatapathStats();
+  loop = new NicLoop(8, new StepTicks(), dstats);
+  for (let i = 0; i < 2; i++) loop.add(netPorts[i]);
 }
 export function memBase(vm: i32): usize { return changetype<usize>(rams[vm]); }
 export function memFault(vm: i32): bool { return mems[vm].fault; }
@@ -144,3 +157,11 @@ export function configIrqs(vm: i32): i32 { return irqs[vm].cfg; }
 export function logLines(): string { return log.lines.join("\n"); }
 export function logCount(): i32 { return log.lines.length; }
 export function logLine(i: i32): string { return log.lines[i]; }
+
+// ---- the main loop's NIC turn (nic-loop.ts) ----
+/** One NicLoop turn; returns the NICs serviced. */
+export function loopTurn(now: i64): i32 { return loop.turn(sw, now); }
+/** NetPort.service calls so far for vm. */
+export function serviceTurns(vm: i32): u64 { return netPorts[vm].turns; }
+export function dpFrames(): u64 { return dstats.frames; }
+export function dpIdleTurns(): u64 { return dstats.idleTurns; }

@@ -87,7 +87,7 @@ describe("guest material (needs the Debian archive the first time)", () => {
     expect(hdr).toBe("HdrS");
     const files = readCpio(gunzipSync(readFileSync(INITRAMFS)));
     const names = files.map((f) => f.name);
-    for (const n of ["init", "bin/busybox", "bin/sh", "dev/console", "etc/modules"]) expect(names).toContain(n);
+    for (const n of ["init", "bin/busybox", "bin/sh", "dev/console", "etc/modules", "bin/tvnet"]) expect(names).toContain(n);
     for (const mod of MODULES) if (!m.builtin.includes(mod)) expect(names).toContain(`lib/modules/${mod}.ko`);
     // Dependencies load first: each module's modinfo depends= names appear earlier in etc/modules.
     const order = Buffer.from(files.find((f) => f.name === "etc/modules")!.data!).toString().trim().split("\n");
