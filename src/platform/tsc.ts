@@ -27,7 +27,7 @@ const GOOD_BRACKET_DIV: u64 = 400;
  * count's second byte, the end between the read before the last low OUT2 sample and the read after the
  * high one), so a window in which the CPU was away (a loaded host descheduling an emulator, an SMI) has
  * wide brackets and is not believed: up to PIT_TRIES windows, the tightest kept. One 10 ms window with a
- * 4 ms gap at its end once put the clock 40% off under QEMU on a loaded host.
+ * gap of a few ms at an end of a 10 ms window is a 40% error.
  */
 export function calibrateTsc(): void {
   const r = new CpuidResult();
