@@ -297,8 +297,15 @@ export class FuncGen {
     return r;
   }
   /** Evaluates integer expression e and keeps it like save(); an integer load goes straight into the temporary. */
-  evalSaved(e: ExprRef): string {
+  evalSaved(e: ExprRef, next?: ExprRef): string {
     const t = this.tyOf(e);
+    // a local.tee into a register home that `next` (evaluated before the value is used) cannot
+    // write: the home itself keeps the value (release() leaves it alone)
+    if (next !== undefined && binaryen.getExpressionId(e) === ID.LocalSet && !isFloat(t)) {
+      const li = binaryen.getExpressionInfo(e) as any;
+      const h = this.homes[li.index];
+      if (li.isTee && h.kind === "reg" && !this.localsWritten(next).has(li.index)) { this.gen(e); return h.reg; }
+    }
     if (!isFloat(t) && binaryen.getExpressionId(e) === ID.Load && this.freeTemps.length > 0) {
       const r = this.freeTemps.pop()!;
       this.usedTemps.add(r);
@@ -308,10 +315,12 @@ export class FuncGen {
     this.gen(e);
     return this.save(t);
   }
+  /** Gives back a temporary from evalSaved()/save(); a borrowed local home stays the local's. */
+  release(h: string) { if (!this.homeRegs.includes(h)) this.freeTemps.push(h); }
   restoreInt(h: string, into: string) {
     if (h === "stack") { this.popTo(into); return; }
     this.e(`mov ${into}, ${h}`);
-    this.freeTemps.push(h);
+    this.release(h);
   }
   restoreXmm(h: string, xmm: string, t: ValType) {
     if (h === "stack") {
@@ -321,7 +330,7 @@ export class FuncGen {
       return;
     }
     this.e(`movq ${xmm}, ${h}`);
-    this.freeTemps.push(h);
+    this.release(h);
   }
 
   /** Integer operand usable directly as the source of an ALU op (imm, register or memory). */
@@ -787,6 +796,7 @@ export class FuncGen {
   fixOffset(r: string, off: number): string {
     if (off === 0) return `[r15+${r}]`;
     if (off <= 0x7fffffff) return `[r15+${r}+${off}]`;
+    if (this.homeRegs.includes(r)) { this.e(`mov rcx, ${r}`); r = "rcx"; } // a borrowed local home is not changed
     this.e(`mov edx, ${off}`);
     this.e(`add ${r}, rdx`);
     return `[r15+${r}]`;
@@ -852,12 +862,12 @@ export class FuncGen {
       return;
     }
     const off = info.offset >>> 0;
-    const h = this.evalSaved(info.ptr);
+    const h = this.evalSaved(info.ptr, info.value);
     this.gen(info.value);
     if (h !== "stack") {
       // The pointer waits in register h (zero-extended: it came from a 32-bit eax): address through it.
       this.storeFrom(this.fixOffset(h, off), vt, bits);
-      this.freeTemps.push(h);
+      this.release(h);
       return;
     }
     this.restoreInt(h, "rcx");
@@ -873,7 +883,13 @@ export class FuncGen {
     const ld = binaryen.getExpressionInfo(b.left) as any;
     if (ld.bytes !== info.bytes || (ld.offset >>> 0) !== (info.offset >>> 0) || !this.ptrIsStable(info.ptr) || !this.samePtr(ld.ptr, info.ptr)) return false;
     const src = this.operand(b.right, false);
-    if (src === null) return false;
+    if (src === null) {
+      // a right side that only reads (no trap, write or call) may run before the load
+      if (!this.isPure(b.right)) return false;
+      this.gen(b.right);
+      this.e(`${m[1].toLowerCase()} ${ptrSize(bits)} ${this.address(info.ptr, info.offset)}, ${reg("rax", bits)}`);
+      return true;
+    }
     const a = this.address(info.ptr, info.offset);
     const isImm = /^-?\d+$/.test(src);
     const v = isImm ? (bits === 64 ? src : String(Number(BigInt.asIntN(bits, BigInt(src))))) : reg(regOf(src), bits);
@@ -1041,7 +1057,7 @@ export class FuncGen {
       this.gen(info.ifFalse);
       if (h !== "stack") {
         this.e(`cmov${this.genCond(info.condition)} ${ra}, ${reg(h, bits)}`);
-        this.freeTemps.push(h);
+        this.release(h);
         return;
       }
       this.popTo("rcx");
@@ -1299,10 +1315,9 @@ export class FuncGen {
       this.e(`cmp ${ra}, ${lop}`);
       return SWAP[cc];
     }
-    this.gen(l);
-    const h = this.save("i64");
+    const h = this.evalSaved(l, r);
     this.gen(r);
-    if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.freeTemps.push(h); return cc; }
+    if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.release(h); return cc; }
     this.e(`mov ${reg("rcx", bits)}, ${ra}`);
     this.popTo("rax");
     this.e(`cmp ${ra}, ${reg("rcx", bits)}`);
@@ -1479,7 +1494,7 @@ export class FuncGen {
         return;
       }
     }
-    const h = this.evalSaved(l);
+    const h = this.evalSaved(l, r);
     if (!aluOp && binaryen.getExpressionId(r) === ID.Load && !isFloat(this.tyOf(r))) {
       this.genLoad(exprInfo(r), "rcx");
       this.restoreInt(h, "rax");
@@ -1490,9 +1505,10 @@ export class FuncGen {
     if (h !== "stack" && (commutative || op === "Sub")) {
       // The left value waits in register h: combine in place instead of shuffling through rcx.
       const a = reg("rax", bits), t = reg(h, bits);
-      if (op === "Sub") { this.e(`sub ${t}, ${a}`); this.e(`mov ${a}, ${t}`); }
+      if (op === "Sub" && this.homeRegs.includes(h)) { this.e(`neg ${a}`); this.e(`add ${a}, ${t}`); } // h is a local: leave it
+      else if (op === "Sub") { this.e(`sub ${t}, ${a}`); this.e(`mov ${a}, ${t}`); }
       else this.e(op === "Mul" ? `imul ${a}, ${t}` : `${op.toLowerCase()} ${a}, ${t}`);
-      this.freeTemps.push(h);
+      this.release(h);
       return;
     }
     this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
@@ -1525,11 +1541,11 @@ export class FuncGen {
     if (fReg && sReg) { lea(...base(fReg, sReg)); return true; }
     if (fReg && this.operandSafe(first, second)) { this.gen(second); lea(...base(fReg, "rax")); return true; }
     if (sReg) { this.gen(first); lea(...base("rax", sReg)); return true; }
-    const h = this.evalSaved(first);
+    const h = this.evalSaved(first, second);
     this.gen(second);
     if (h === "stack") { this.popTo("rcx"); lea(...base("rcx", "rax")); return true; }
     lea(...base(h, "rax"));
-    this.freeTemps.push(h);
+    this.release(h);
     return true;
   }
   loadInt(_e: ExprRef, bits: number, op: string) {

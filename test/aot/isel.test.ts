@@ -149,4 +149,44 @@ describe("instruction selection", () => {
     const imm = ["\tmov eax, 5", "\tmov 5, eax"];
     expect(dropReloads(imm)).toEqual(imm);
   });
+
+  it("memory.copy of variable sizes: SSE blocks, words and bytes on linux, memmove both ways; none of it on baremetal", async () => {
+    // sizes 0..150 at shifting offsets, source and destination overlapping either way or apart;
+    // a rolling hash over the region after each copy
+    const WAT = `(module (memory 1)
+      (func (export "main") (result i32) (local $i i32) (local $h i32) (local $k i32)
+        (loop $fill (i32.store8 (local.get $i) (i32.mul (local.get $i) (i32.const 31))) (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1024))))
+        (local.set $i (i32.const 0))
+        (loop $l
+          (memory.copy (i32.add (i32.const 300) (i32.rem_u (i32.mul (local.get $i) (i32.const 7)) (i32.const 97)))
+                       (i32.add (i32.const 300) (i32.rem_u (i32.mul (local.get $i) (i32.const 13)) (i32.const 89))) (local.get $i))
+          (memory.copy (i32.add (i32.const 700) (local.get $i)) (i32.const 10) (i32.sub (i32.const 150) (local.get $i)))
+          (local.set $k (i32.const 0))
+          (loop $sum
+            (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 33)) (i32.load8_u (i32.add (i32.const 280) (local.get $k)))))
+            (br_if $sum (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 600))))
+          (br_if $l (i32.le_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 150))))
+        (i32.and (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))) (i32.const 255))))`;
+    const wasm = wat2wasm("isel_copy", WAT);
+    const { instance } = await WebAssembly.instantiate(wasm);
+    const exe = join(dir, "isel_copy");
+    await compile(wasm, { target: "linux", out: exe, optimize: false, keepAsm: true });
+    expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
+    const helper = (asm: string) => asm.slice(asm.indexOf("tv_rt_memory_copy:"), asm.indexOf("tv_rt_memory_fill:"));
+    expect(helper(readFileSync(exe + ".s", "utf8"))).toMatch(/movdqu xmm0/);
+    expect(helper(compileToAsm(wasm, { target: "baremetal", optimize: false }).asm)).not.toMatch(/xmm/);
+  });
+
+  it("a tee into a register local serves as the waiting left operand (no copy), and is not changed by a sub", async () => {
+    // f(x, y) = ((a = x * 3) - (y * y)) + a * 2, evaluated left to right
+    const f = `(func $f (param $x i32) (param $y i32) (result i32) (local $a i32) (local $b i32)
+      (local.set $b (i32.sub (local.tee $a (i32.mul (local.get $x) (i32.const 3))) (i32.mul (local.get $y) (local.get $y))))
+      (i32.add (local.get $b) (i32.shl (local.get $a) (i32.const 1))))`;
+    const a = funcAsm("isel_tee", mod(f, 2), "f");
+    const i = a.findIndex((l) => /imul eax, eax, 3/.test(l));
+    expect(a[i + 1]).toMatch(/^\tmov (r\w+d|e[bsd]\w), eax$/); // the tee
+    expect(a[i + 2]).not.toMatch(/^\tmov r\w+, rax$/); // no copy of it into a temporary
+    expect(a.join("\n")).toMatch(/\tneg eax\n\tadd eax, /);
+    expect(await status("isel_tee", mod(f, 2), [20, 5])).toBe(60 - 25 + 120);
+  });
 });
