@@ -97,6 +97,10 @@ export class FuncGen {
   slotBytes = 0;
   /** callee-saved registers not used as homes: temporaries instead of push/pop */
   freeTemps: string[] = [];
+  /** locals that may be read before written (zeroed in the prologue) */
+  needsZero = new Set<number>();
+  /** live interval of each register candidate (positions in evaluation order), for tests */
+  intervals = new Map<number, [number, number]>();
   usedTemps = new Set<string>();
   opName = "";
   constructor(public ctx: ModuleCtx, public f: FuncRec) {}
@@ -114,37 +118,88 @@ export class FuncGen {
   assignHomes() {
     const f = this.f;
     this.types = [...f.params, ...f.vars];
-    const weight = new Array(this.types.length).fill(0);
+    const n = this.types.length, np = f.params.length;
+    const weight = new Array(n).fill(0);
+    // positions in evaluation order: a local.get where it is visited, a local.set after its value
+    const refs: number[][] = this.types.map(() => []);
+    const loops: [number, number][] = [];
+    let pos = 0;
     let leaf = true;
     const walk = (e: ExprRef, loop: number) => {
       if (!e) return;
       const info = exprInfo(e);
+      const p0 = pos++;
       if (info.id === ID.CallIndirect || (info.id === ID.Call && this.ctx.m.funcByName.get(info.target)?.importModule === undefined)) leaf = false;
       if (info.id === ID.LocalGet || info.id === ID.LocalSet) weight[info.index] += loop;
       const inner = info.id === ID.Loop ? Math.min(loop * 8, 1 << 20) : loop;
       forEachChild(info, (c) => walk(c, inner));
+      if (info.id === ID.LocalGet) refs[info.index].push(p0);
+      else if (info.id === ID.LocalSet) refs[info.index].push(pos++);
+      else if (info.id === ID.Loop) loops.push([p0, pos++]);
     };
     walk(f.body, 1);
     const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && this.types[i] !== "tuple" && weight[i] > 0)
       .sort((a, b) => weight[b] - weight[a]);
+    // Live intervals: first to last reference (parameters and locals that may be read before
+    // written start at entry), stretched over every loop that refers to the local, since a value
+    // can travel round a back edge. Every path from a write to a read stays inside the interval,
+    // so locals whose intervals do not overlap can share a register.
+    this.needsZero = readBeforeWrite(f.body, np);
+    const start = new Array(n).fill(0), end = new Array(n).fill(0);
+    for (const i of order) {
+      const r = refs[i];
+      let s = i < np || this.needsZero.has(i) ? 0 : r[0], e = r[r.length - 1];
+      for (const [ls, le] of loops) {
+        // any reference inside [ls, le]? (refs are sorted)
+        let lo = 0, hi = r.length;
+        while (lo < hi) { const mid = (lo + hi) >> 1; if (r[mid] < ls) lo = mid + 1; else hi = mid; }
+        if (lo < r.length && r[lo] <= le) { s = Math.min(s, ls); e = Math.max(e, le); }
+      }
+      start[i] = s; end[i] = e;
+    }
+    this.intervals = new Map(order.map((i) => [i, [start[i], end[i]] as [number, number]]));
     let slot = 0;
-    const homes: Home[] = new Array(this.types.length);
+    const homes: Home[] = new Array(n);
     // With many candidates keep a few registers back as expression temporaries.
     // Leaf functions take the caller-saved registers first (no save needed at all).
     const pool = leaf ? [...VOLATILE_REGS, ...HOME_REGS.filter((r) => !VOLATILE_REGS.includes(r))] : HOME_REGS;
-    const regs = pool.slice(0, order.length > pool.length - 2 ? pool.length - 3 : pool.length);
-    // a parameter arriving in a register that is in the pool stays there (no prologue move)
+    const regs = pool.slice(0, order.length > pool.length - 1 ? pool.length - 2 : pool.length);
     this.argRegs = argRegs(f.params);
-    // (leaf functions only: elsewhere r8-r11 would be spilled around every call)
-    for (const i of leaf ? order : []) {
+    // Linear scan over the intervals in order of start (Poletto & Sarkar), parameters first at
+    // entry. A freed register already in use elsewhere is taken before a new one (fewer
+    // callee-saved registers to save); a parameter arriving in a free pool register keeps it (leaf
+    // functions only: elsewhere r8-r11 would be spilled around every call). With no register free,
+    // the lowest loop-weighted interval among the active ones and the new one goes to a frame slot.
+    const byStart = [...order].sort((a, b) => start[a] - start[b] || a - b);
+    const active: number[] = [];
+    const used = new Set<string>();
+    let free = [...regs];
+    for (const i of byStart) {
+      for (let k = active.length - 1; k >= 0; k--) {
+        const j = active[k];
+        if (end[j] < start[i]) { active.splice(k, 1); free.push((homes[j] as { reg: string }).reg); }
+      }
+      free = regs.filter((r) => free.includes(r));
+      let r: string | undefined;
       const a = this.argRegs[i];
-      if (a && regs.includes(a)) { regs.splice(regs.indexOf(a), 1); homes[i] = { kind: "reg", reg: a }; this.homeRegs.push(a); }
+      if (leaf && i < np && a && free.includes(a)) r = a;
+      else r = free.find((x) => used.has(x)) ?? free[0];
+      if (r === undefined) {
+        let victim = -1;
+        for (const j of active) if (victim < 0 || weight[j] < weight[victim]) victim = j;
+        if (victim < 0 || weight[victim] >= weight[i]) continue; // i stays in a slot
+        r = (homes[victim] as { reg: string }).reg;
+        homes[victim] = undefined as never;
+        active.splice(active.indexOf(victim), 1);
+      } else free.splice(free.indexOf(r), 1);
+      homes[i] = { kind: "reg", reg: r };
+      used.add(r);
+      active.push(i);
     }
-    for (const i of order) { if (!homes[i] && regs.length) { const r = regs.shift()!; homes[i] = { kind: "reg", reg: r }; this.homeRegs.push(r); } }
+    this.homeRegs = regs.filter((r) => used.has(r));
     this.savedRegs = this.homeRegs.filter((r) => !VOLATILE_REGS.includes(r));
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
-    const np = f.params.length;
     const nstack = this.argRegs.filter((r) => r === null).length;
     for (let i = 0; i < this.types.length; i++) {
       if (homes[i]) continue;
@@ -199,7 +254,7 @@ export class FuncGen {
     }
     parallelMove(moves, (l) => this.e(l));
     const nstack = this.argRegs.filter((r) => r === null).length;
-    const needsZero = readBeforeWrite(f.body, np);
+    const needsZero = this.needsZero;
     for (let i = 0; i < this.types.length; i++) {
       const t = this.types[i], h = this.homes[i];
       const bits = t === "i32" || t === "f32" ? 32 : 64;
@@ -210,7 +265,7 @@ export class FuncGen {
         else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
     }
-    this.out.push(...body);
+    this.out.push(...dropReloads(body));
     this.label(`.Lret_${f.index}`);
     saved.forEach((r, k) => this.e(`mov ${r}, qword ptr ${saveAt(k)}`));
     this.e("leave");
@@ -242,8 +297,15 @@ export class FuncGen {
     return r;
   }
   /** Evaluates integer expression e and keeps it like save(); an integer load goes straight into the temporary. */
-  evalSaved(e: ExprRef): string {
+  evalSaved(e: ExprRef, next?: ExprRef): string {
     const t = this.tyOf(e);
+    // a local.tee into a register home that `next` (evaluated before the value is used) cannot
+    // write: the home itself keeps the value (release() leaves it alone)
+    if (next !== undefined && binaryen.getExpressionId(e) === ID.LocalSet && !isFloat(t)) {
+      const li = binaryen.getExpressionInfo(e) as any;
+      const h = this.homes[li.index];
+      if (li.isTee && h.kind === "reg" && !this.localsWritten(next).has(li.index)) { this.gen(e); return h.reg; }
+    }
     if (!isFloat(t) && binaryen.getExpressionId(e) === ID.Load && this.freeTemps.length > 0) {
       const r = this.freeTemps.pop()!;
       this.usedTemps.add(r);
@@ -253,10 +315,12 @@ export class FuncGen {
     this.gen(e);
     return this.save(t);
   }
+  /** Gives back a temporary from evalSaved()/save(); a borrowed local home stays the local's. */
+  release(h: string) { if (!this.homeRegs.includes(h)) this.freeTemps.push(h); }
   restoreInt(h: string, into: string) {
     if (h === "stack") { this.popTo(into); return; }
     this.e(`mov ${into}, ${h}`);
-    this.freeTemps.push(h);
+    this.release(h);
   }
   restoreXmm(h: string, xmm: string, t: ValType) {
     if (h === "stack") {
@@ -266,7 +330,7 @@ export class FuncGen {
       return;
     }
     this.e(`movq ${xmm}, ${h}`);
-    this.freeTemps.push(h);
+    this.release(h);
   }
 
   /** Integer operand usable directly as the source of an ALU op (imm, register or memory). */
@@ -301,6 +365,29 @@ export class FuncGen {
   preservesOperands(e: ExprRef): boolean {
     const S = binaryen.SideEffects;
     return (sideEffects(e, this.ctx.m.mod) & (S.WritesLocal | S.WritesGlobal | S.Calls)) === 0;
+  }
+  /** The locals that evaluating e may write (local.set/tee anywhere inside it), memoized per expression. */
+  localsWritten(e: ExprRef): Set<number> {
+    let w = this.writtenMemo.get(e);
+    if (w) return w;
+    w = new Set<number>();
+    const info = exprInfo(e);
+    if (info.id === ID.LocalSet) w.add(info.index);
+    forEachChild(info, (c) => { if (c) for (const i of this.localsWritten(c)) w!.add(i); });
+    this.writtenMemo.set(e, w);
+    return w;
+  }
+  writtenMemo = new Map<ExprRef, Set<number>>();
+  /**
+   * True when operand expression `op` (a constant, local.get or global.get) reads the same value
+   * after `e` is evaluated as before: a local only changes if e sets that very local (calls cannot
+   * touch this function's locals), a global if e writes globals or calls.
+   */
+  operandSafe(op: ExprRef, e: ExprRef): boolean {
+    const id = binaryen.getExpressionId(op);
+    if (id === ID.Const) return true;
+    if (id === ID.LocalGet) return !this.localsWritten(e).has((binaryen.getExpressionInfo(op) as any).index);
+    return this.preservesOperands(e);
   }
 
   /** Branch to a label from the current stack depth, optionally on condition cc. */
@@ -670,6 +757,13 @@ export class FuncGen {
         }
       }
     }
+    // local = wrap(x): the 32-bit store of the home truncates (a 32-bit register write zero-extends)
+    if (!info.isTee && bits === 32 && binaryen.getExpressionId(info.value) === ID.Unary && UNARY_OP[(binaryen.getExpressionInfo(info.value) as any).op] === "WrapInt64"
+      && this.operand((binaryen.getExpressionInfo(info.value) as any).value, true) === null) {
+      this.gen((binaryen.getExpressionInfo(info.value) as any).value);
+      this.e(`mov ${dst}, eax`);
+      return;
+    }
     // local = load: straight into a register home (writing a 32-bit register zero-extends, as i32 values are kept)
     if (!info.isTee && h.kind === "reg" && binaryen.getExpressionId(info.value) === ID.Load) {
       this.genLoad(exprInfo(info.value), h.reg);
@@ -702,6 +796,7 @@ export class FuncGen {
   fixOffset(r: string, off: number): string {
     if (off === 0) return `[r15+${r}]`;
     if (off <= 0x7fffffff) return `[r15+${r}+${off}]`;
+    if (this.homeRegs.includes(r)) { this.e(`mov rcx, ${r}`); r = "rcx"; } // a borrowed local home is not changed
     this.e(`mov edx, ${off}`);
     this.e(`add ${r}, rdx`);
     return `[r15+${r}]`;
@@ -750,23 +845,64 @@ export class FuncGen {
         return;
       }
     }
-    if (this.ptrIsStable(info.ptr) && (this.isConst(info.ptr) || !this.writesLocals(info.value))) {
+    if (!isFloat(vt) && this.genStoreRmw(info, bits)) return;
+    // value a memory operand (a local in a frame slot, a global): the pointer is evaluated first as
+    // written, the value then read into rcx
+    const mop = isFloat(vt) ? null : this.operand(info.value, true);
+    if (mop !== null) {
+      const a = this.address(info.ptr, info.offset);
+      this.e(`mov ${reg("rcx", vt === "i64" ? 64 : 32)}, ${mop}`);
+      this.e(`mov ${ptrSize(bits)} ${a}, ${reg("rcx", bits)}`);
+      return;
+    }
+    if (this.ptrIsStable(info.ptr) && this.operandSafe(info.ptr, info.value)) {
       this.gen(info.value);
       const a = this.address(info.ptr, info.offset, "rcx");
       this.storeFrom(a, vt, bits);
       return;
     }
     const off = info.offset >>> 0;
-    const h = this.evalSaved(info.ptr);
+    const h = this.evalSaved(info.ptr, info.value);
     this.gen(info.value);
     if (h !== "stack") {
       // The pointer waits in register h (zero-extended: it came from a 32-bit eax): address through it.
       this.storeFrom(this.fixOffset(h, off), vt, bits);
-      this.freeTemps.push(h);
+      this.release(h);
       return;
     }
     this.restoreInt(h, "rcx");
     this.storeFrom(this.fixOffset("rcx", off), vt, bits);
+  }
+  /** store(p, op(load(p), x)) with the same address and width, x an immediate or register: one
+   *  read-modify-write instruction (only the stored low bits matter, so a narrow load's extension does not). */
+  genStoreRmw(info: any, bits: number): boolean {
+    if (binaryen.getExpressionId(info.value) !== ID.Binary) return false;
+    const b = binaryen.getExpressionInfo(info.value) as any;
+    const m = /^(Add|Sub|And|Or|Xor)Int(32|64)$/.exec(BINARY_OP[b.op] ?? "");
+    if (!m || binaryen.getExpressionId(b.left) !== ID.Load) return false;
+    const ld = binaryen.getExpressionInfo(b.left) as any;
+    if (ld.bytes !== info.bytes || (ld.offset >>> 0) !== (info.offset >>> 0) || !this.ptrIsStable(info.ptr) || !this.samePtr(ld.ptr, info.ptr)) return false;
+    const src = this.operand(b.right, false);
+    if (src === null) {
+      // a right side that only reads (no trap, write or call) may run before the load
+      if (!this.isPure(b.right)) return false;
+      this.gen(b.right);
+      this.e(`${m[1].toLowerCase()} ${ptrSize(bits)} ${this.address(info.ptr, info.offset)}, ${reg("rax", bits)}`);
+      return true;
+    }
+    const a = this.address(info.ptr, info.offset);
+    const isImm = /^-?\d+$/.test(src);
+    const v = isImm ? (bits === 64 ? src : String(Number(BigInt.asIntN(bits, BigInt(src))))) : reg(regOf(src), bits);
+    this.e(`${m[1].toLowerCase()} ${ptrSize(bits)} ${a}, ${v}`);
+    return true;
+  }
+  /** Two pointer expressions that read the same thing: the same constant or the same local. */
+  samePtr(a: ExprRef, b: ExprRef): boolean {
+    const ia = binaryen.getExpressionId(a), ib = binaryen.getExpressionId(b);
+    if (ia !== ib) return false;
+    if (ia === ID.Const) return constBits(a).bits === constBits(b).bits;
+    if (ia === ID.LocalGet) return (binaryen.getExpressionInfo(a) as any).index === (binaryen.getExpressionInfo(b) as any).index;
+    return false;
   }
   storeFrom(a: string, vt: ValType, bits: number) {
     if (vt === "f32") this.e(`movss dword ptr ${a}, xmm0`);
@@ -895,10 +1031,43 @@ export class FuncGen {
     if (t === "unreachable") { this.gen(info.ifTrue); this.gen(info.ifFalse); this.gen(info.condition); return; }
     const fl = isFloat(t);
     const bits = t === "i32" || t === "f32" ? 32 : 64;
+    if (!fl && this.flagsOnly(info.condition)) {
+      // the condition only sets flags (rax and rcx untouched): arms first, then cmp + cmov
+      const ra = reg("rax", bits), rc = reg("rcx", bits);
+      const isImm = (x: string | null) => x !== null && /^-?\d+$/.test(x);
+      const top = this.operand(info.ifTrue, true), fop = this.operand(info.ifFalse, true);
+      if (top !== null && !isImm(top) && this.operandSafe(info.ifTrue, info.ifFalse)) {
+        this.gen(info.ifFalse);
+        this.e(`cmov${this.genCond(info.condition)} ${ra}, ${top}`);
+        return;
+      }
+      if (isImm(top)) {
+        this.gen(info.ifFalse);
+        this.e(`mov ${rc}, ${top}`);
+        this.e(`cmov${this.genCond(info.condition)} ${ra}, ${rc}`);
+        return;
+      }
+      if (isImm(fop)) {
+        this.gen(info.ifTrue);
+        this.e(`mov ${rc}, ${fop}`);
+        this.e(`cmov${INVERT[this.genCond(info.condition)]} ${ra}, ${rc}`);
+        return;
+      }
+      const h = this.evalSaved(info.ifTrue);
+      this.gen(info.ifFalse);
+      if (h !== "stack") {
+        this.e(`cmov${this.genCond(info.condition)} ${ra}, ${reg(h, bits)}`);
+        this.release(h);
+        return;
+      }
+      this.popTo("rcx");
+      this.e(`cmov${this.genCond(info.condition)} ${ra}, ${rc}`);
+      return;
+    }
     this.gen(info.ifTrue);
     const h1 = this.save(t);
     const fop = fl ? null : this.operand(info.ifFalse, true);
-    if (fop !== null && !/^-?\d+$/.test(fop) && this.preservesOperands(info.condition)) {
+    if (fop !== null && !/^-?\d+$/.test(fop) && this.operandSafe(info.ifFalse, info.condition)) {
       const cc = this.genCond(info.condition);
       this.restoreInt(h1, "rax");
       this.e(`cmov${INVERT[cc]} ${reg("rax", bits)}, ${fop}`);
@@ -958,6 +1127,10 @@ export class FuncGen {
   /** Jump to `label` when condition e is true (jumpIf) or false (!jumpIf); short-circuit
    *  shapes `if (a) b else 0` (&&) and `if (a) 1 else b` (||) become branch chains. */
   genJump(e: ExprRef, label: string, jumpIf: boolean): void {
+    if (this.isConst(e)) { // a constant condition: an unconditional jump or none
+      if ((constBits(e).bits !== 0n) === jumpIf) this.e(`jmp ${label}`);
+      return;
+    }
     if (binaryen.getExpressionId(e) === ID.If && binaryen.getExpressionType(e) === binaryen.i32) {
       const info = binaryen.getExpressionInfo(e) as any;
       const k = (x: ExprRef): bigint | null => x && this.isConst(x) ? constBits(x).bits : null;
@@ -971,14 +1144,92 @@ export class FuncGen {
         else { const skip = this.newLabel(); this.genJump(info.condition, skip, true); this.genJump(info.ifFalse, label, false); this.label(skip); }
         return;
       }
+      if (info.ifFalse) { // if (c) a else b as a condition: each arm branches on its own value
+        const lelse = this.newLabel(), lend = this.newLabel();
+        this.genJump(info.condition, lelse, false);
+        this.genJump(info.ifTrue, label, jumpIf);
+        this.e(`jmp ${lend}`);
+        this.label(lelse);
+        this.genJump(info.ifFalse, label, jumpIf);
+        this.label(lend);
+        return;
+      }
+    }
+    // or(a, b) / and(a, b) of conditions with a pure b (nothing but reads: no trap, write or call,
+    // so skipping it is unobservable) become branch chains. or(a, b) != 0 iff a != 0 or b != 0 for
+    // any values; and needs both sides 0/1.
+    const lg = this.logical(e);
+    if (lg && this.isPure(lg.r) && (lg.op === "Or" || (this.isBool(lg.l) && this.isBool(lg.r)))) {
+      const skip = this.newLabel();
+      if (lg.op === "Or") {
+        if (jumpIf) { this.genJump(lg.l, label, true); this.genJump(lg.r, label, true); }
+        else { this.genJump(lg.l, skip, true); this.genJump(lg.r, label, false); this.label(skip); }
+      } else {
+        if (jumpIf) { this.genJump(lg.l, skip, false); this.genJump(lg.r, label, true); this.label(skip); }
+        else { this.genJump(lg.l, label, false); this.genJump(lg.r, label, false); }
+      }
+      return;
     }
     const cc = this.genCond(e);
     this.e(`j${jumpIf ? cc : INVERT[cc]} ${label}`);
+  }
+  /** genCond(e) would emit only a cmp/test of registers, memory operands and immediates. */
+  flagsOnly(e: ExprRef): boolean {
+    const id = binaryen.getExpressionId(e);
+    if (id === ID.LocalGet) return !isFloat(this.tyOf(e)) && this.operand(e, false) !== null;
+    if (id === ID.Binary) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      if (!/^(Eq|Ne|LtS|LtU|LeS|LeU|GtS|GtU|GeS|GeU)Int(32|64)$/.test(BINARY_OP[info.op] ?? "")) return false;
+      const lop = this.operand(info.left, false);
+      return lop !== null && !/^-?\d+$/.test(lop) && this.operand(info.right, true) !== null;
+    }
+    if (id === ID.Unary) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const name = UNARY_OP[info.op];
+      if (name !== "EqZInt32" && name !== "EqZInt64") return false;
+      if (name === "EqZInt32" && binaryen.getExpressionId(info.value) === ID.Binary && this.flagsOnly(info.value)) return true;
+      const op = this.operand(info.value, false);
+      return op !== null && !/^-?\d+$/.test(op);
+    }
+    return false;
+  }
+  /** i32.or / i32.and: its operands, else null. */
+  logical(e: ExprRef): { op: "Or" | "And"; l: ExprRef; r: ExprRef } | null {
+    if (binaryen.getExpressionId(e) !== ID.Binary) return null;
+    const info = binaryen.getExpressionInfo(e) as any;
+    const name = BINARY_OP[info.op];
+    if (name !== "OrInt32" && name !== "AndInt32") return null;
+    return { op: name === "OrInt32" ? "Or" : "And", l: info.left, r: info.right };
+  }
+  /** A comparison or eqz: the value is 0 or 1. */
+  isBool(e: ExprRef): boolean {
+    const id = binaryen.getExpressionId(e);
+    if (id === ID.Binary) return /^(Eq|Ne|LtS|LtU|LeS|LeU|GtS|GtU|GeS|GeU|Lt|Le|Gt|Ge)(Int|Float)(32|64)$/.test(BINARY_OP[(binaryen.getExpressionInfo(e) as any).op] ?? "");
+    if (id === ID.Unary) return /^EqZInt(32|64)$/.test(UNARY_OP[(binaryen.getExpressionInfo(e) as any).op] ?? "");
+    return false;
+  }
+  /** Evaluating e only reads locals/globals: it may be skipped or repeated unobservably. */
+  isPure(e: ExprRef): boolean {
+    const S = binaryen.SideEffects;
+    return (sideEffects(e, this.ctx.m.mod) & ~(S.ReadsLocal | S.ReadsGlobal)) === 0;
   }
 
   /** Evaluate an i32 condition into flags; returns the x86 condition code meaning "true". */
   genCond(e: ExprRef): string {
     const id = binaryen.getExpressionId(e);
+    // or/and of two conditions: each side's flags as a byte (setcc), combined with one or/and
+    const lg = this.logical(e);
+    if (lg && (lg.op === "Or" || (this.isBool(lg.l) && this.isBool(lg.r))) && (this.isBool(lg.l) || this.isBool(lg.r)) && this.freeTemps.length > 0) {
+      const cl = this.genCond(lg.l);
+      const t = this.freeTemps.pop()!;
+      this.usedTemps.add(t);
+      this.e(`set${cl} ${reg(t, 8)}`);
+      const cr = this.genCond(lg.r);
+      this.e(`set${cr} al`);
+      this.e(`${lg.op.toLowerCase()} al, ${reg(t, 8)}`);
+      this.freeTemps.push(t);
+      return "ne";
+    }
     if (id === ID.Binary) {
       const info = binaryen.getExpressionInfo(e) as any;
       const name = BINARY_OP[info.op] ?? "";
@@ -1004,40 +1255,69 @@ export class FuncGen {
         const bits = name === "EqZInt64" ? 64 : 32;
         const op = this.operand(info.value, false);
         if (op !== null && !/^-?\d+$/.test(op)) { this.e(`test ${op}, ${op}`); return "e"; }
+        if (binaryen.getExpressionId(info.value) === ID.Load) { this.cmpLoadZero(info.value); return "e"; }
         this.gen(info.value);
         this.e(`test ${reg("rax", bits)}, ${reg("rax", bits)}`);
         return "e";
       }
     }
     if (id === ID.LocalGet) {
-      const op = this.operand(e, false);
-      if (op !== null) { this.e(`test ${op}, ${op}`); return "ne"; }
+      const op = this.operand(e, true);
+      if (op !== null) { this.e(/ptr/.test(op) ? `cmp ${op}, 0` : `test ${op}, ${op}`); return "ne"; }
     }
+    if (id === ID.Load && !isFloat(this.tyOf(e))) { this.cmpLoadZero(e); return "ne"; }
     this.gen(e);
     this.e("test eax, eax");
     return "ne";
+  }
+  /** Flags of (load e) compared with 0, straight from memory (zero or sign extension does not change zero-ness). */
+  cmpLoadZero(e: ExprRef) {
+    const info = exprInfo(e);
+    const a = this.address(info.ptr, info.offset);
+    this.e(`cmp ${ptrSize(info.bytes * 8)} ${a}, 0`);
+  }
+  /** A full-width integer load whose address needs no instructions and that `before` cannot move:
+   *  its memory operand, else null. */
+  loadOperand(e: ExprRef, before: ExprRef | null, bits: number): string | null {
+    if (binaryen.getExpressionId(e) !== ID.Load) return null;
+    const info = exprInfo(e);
+    if (isFloat(this.tyOf(e)) || info.bytes * 8 !== bits || (info.offset >>> 0) > 0x7fffffff) return null;
+    if (!this.ptrIsStable(info.ptr) || (before && !this.operandSafe(info.ptr, before))) return null;
+    if (this.isConst(info.ptr) && Number(constBits(info.ptr).bits) + (info.offset >>> 0) > 0x7fffffff) return null; // would need a register
+    return `${ptrSize(bits)} ${this.address(info.ptr, info.offset)}`;
   }
 
   genIntCompare(l: ExprRef, r: ExprRef, cc: string, bits: number): string {
     const ra = reg("rax", bits);
     const rop = this.operand(r, true);
     if (rop !== null) {
-      const lop = this.operand(l, false);
+      const lop = this.operand(l, !/ptr/.test(rop)); // at most one memory operand
       if (lop !== null && !/^-?\d+$/.test(lop)) { this.e(`cmp ${lop}, ${rop}`); return cc; }
+      // load vs immediate/register: cmp straight from memory (the operand is read after the load, as written)
+      if (!/ptr/.test(rop)) {
+        const lm = this.loadOperand(l, null, bits);
+        if (lm) { this.e(`cmp ${lm}, ${/^-?\d+$/.test(rop) ? rop : reg(regOf(rop), bits)}`); return cc; }
+      }
       this.gen(l);
       this.e(`cmp ${ra}, ${rop}`);
       return cc;
     }
+    // a load on the right whose address needs no instructions: a memory operand of the cmp
+    const rm = this.loadOperand(r, l, bits);
+    if (rm) {
+      const lr = this.operand(l, false);
+      if (lr !== null && !/^-?\d+$/.test(lr)) { this.e(`cmp ${lr}, ${rm}`); return cc; }
+      this.gen(l); this.e(`cmp ${ra}, ${rm}`); return cc;
+    }
     const lop = this.operand(l, true);
-    if (lop !== null && (this.isConst(l) || this.preservesOperands(r))) {
+    if (lop !== null && this.operandSafe(l, r)) {
       this.gen(r);
       this.e(`cmp ${ra}, ${lop}`);
       return SWAP[cc];
     }
-    this.gen(l);
-    const h = this.save("i64");
+    const h = this.evalSaved(l, r);
     this.gen(r);
-    if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.freeTemps.push(h); return cc; }
+    if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.release(h); return cc; }
     this.e(`mov ${reg("rcx", bits)}, ${ra}`);
     this.popTo("rax");
     this.e(`cmp ${ra}, ${reg("rcx", bits)}`);
@@ -1169,15 +1449,8 @@ export class FuncGen {
           const imm = imm32(c.bits, bits as 32 | 64);
           if (imm !== null) { this.e(`lea ${reg("rax", bits)}, [${a}${Number(imm) < 0 ? "" : "+"}${imm}]`); return; }
         }
-        if (binaryen.getExpressionId(other) === ID.Binary) {
-          const bi = binaryen.getExpressionInfo(other) as any;
-          if (BINARY_OP[bi.op] === `ShlInt${bits}` && this.isConst(bi.right)) {
-            const k = Number(constBits(bi.right).bits & BigInt(bits - 1));
-            const idx = this.regLocal(bi.left);
-            if (idx && k >= 1 && k <= 3) { this.e(`lea ${reg("rax", bits)}, [${a}+${idx}*${1 << k}]`); return; }
-          }
-        }
       }
+      if (this.genScaledAdd(l, r, bits)) return;
     }
     const commutative = op === "Add" || op === "Mul" || op === "And" || op === "Or" || op === "Xor";
     let rop = this.operand(r, true);
@@ -1186,28 +1459,94 @@ export class FuncGen {
       this.intOp(op, bits, rop, r);
       return;
     }
+    const aluOp = commutative || op === "Sub";
+    if (bits === 64 && this.isConst(r)) { // a constant too wide for an immediate
+      this.gen(l);
+      this.e(`movabs rcx, ${hex(constBits(r).bits)}`);
+      this.intOp(op, bits, "rcx", null);
+      return;
+    }
+    // a load on the right (its address needs no instructions): a memory operand
+    const rm = aluOp ? this.loadOperand(r, l, bits) : null;
+    if (rm) { this.gen(l); this.intOp(op, bits, rm, null); return; }
+    // a load on the left and a right side that only reads: evaluate the right side first
+    if (commutative && this.isPure(r)) {
+      const lm = this.loadOperand(l, null, bits);
+      if (lm) { this.gen(r); this.intOp(op, bits, lm, null); return; }
+    }
     const lop = this.operand(l, true);
-    if (lop !== null && (this.isConst(l) || this.preservesOperands(r))) {
-      this.gen(r);
-      if (commutative) { this.intOp(op, bits, lop, l); return; }
-      this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
+    if (lop !== null && this.operandSafe(l, r)) {
+      if (commutative) { this.gen(r); this.intOp(op, bits, lop, l); return; }
+      if (binaryen.getExpressionId(r) === ID.Load && !isFloat(this.tyOf(r))) this.genLoad(exprInfo(r), "rcx");
+      else { this.gen(r); this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`); }
       this.loadInt(l, bits, lop);
       this.intOp(op, bits, reg("rcx", bits), null);
       return;
     }
-    const h = this.evalSaved(l);
+    if (!aluOp && binaryen.getExpressionId(r) === ID.Load && !isFloat(this.tyOf(r))) {
+      // shift count / divisor loaded straight into rcx after the left value, when its address needs no register
+      const ri = exprInfo(r);
+      if (this.ptrIsStable(ri.ptr) && this.operandSafe(ri.ptr, l) && (ri.offset >>> 0) <= 0x7fffffff
+        && !(this.isConst(ri.ptr) && Number(constBits(ri.ptr).bits) + (ri.offset >>> 0) > 0x7fffffff)) {
+        this.gen(l);
+        this.genLoad(ri, "rcx");
+        this.intOp(op, bits, reg("rcx", bits), null);
+        return;
+      }
+    }
+    const h = this.evalSaved(l, r);
+    if (!aluOp && binaryen.getExpressionId(r) === ID.Load && !isFloat(this.tyOf(r))) {
+      this.genLoad(exprInfo(r), "rcx");
+      this.restoreInt(h, "rax");
+      this.intOp(op, bits, reg("rcx", bits), null);
+      return;
+    }
     this.gen(r);
     if (h !== "stack" && (commutative || op === "Sub")) {
       // The left value waits in register h: combine in place instead of shuffling through rcx.
       const a = reg("rax", bits), t = reg(h, bits);
-      if (op === "Sub") { this.e(`sub ${t}, ${a}`); this.e(`mov ${a}, ${t}`); }
+      if (op === "Sub" && this.homeRegs.includes(h)) { this.e(`neg ${a}`); this.e(`add ${a}, ${t}`); } // h is a local: leave it
+      else if (op === "Sub") { this.e(`sub ${t}, ${a}`); this.e(`mov ${a}, ${t}`); }
       else this.e(op === "Mul" ? `imul ${a}, ${t}` : `${op.toLowerCase()} ${a}, ${t}`);
-      this.freeTemps.push(h);
+      this.release(h);
       return;
     }
     this.e(`mov ${reg("rcx", bits)}, ${reg("rax", bits)}`);
     this.restoreInt(h, "rax");
     this.intOp(op, bits, reg("rcx", bits), null);
+  }
+  /** x << k for k = 1..3 (a scaled index): [x, scale], else null. */
+  scaled(e: ExprRef, bits: number): [ExprRef, number] | null {
+    if (binaryen.getExpressionId(e) !== ID.Binary) return null;
+    const bi = binaryen.getExpressionInfo(e) as any;
+    if (BINARY_OP[bi.op] !== `ShlInt${bits}` || !this.isConst(bi.right)) return null;
+    const k = Number(constBits(bi.right).bits & BigInt(bits - 1));
+    return k >= 1 && k <= 3 ? [bi.left, 1 << k] : null;
+  }
+  /**
+   * add(x, y << k) or add(y << k, x), k = 1..3, as one `lea` (base + index*scale). x and y are
+   * evaluated in source order; a register local is read in place when the other operand cannot
+   * write it. A 32-bit destination wraps exactly like i32.add.
+   */
+  genScaledAdd(l: ExprRef, r: ExprRef, bits: number): boolean {
+    const sr = this.scaled(r, bits), sl = sr ? null : this.scaled(l, bits);
+    if (!sr && !sl) return false;
+    const [idxE, scale] = (sr ?? sl)!;
+    const baseE = sr ? l : r;
+    const first = sr ? baseE : idxE, second = sr ? idxE : baseE; // evaluation order
+    const dst = reg("rax", bits);
+    const lea = (b: string, i: string) => this.e(`lea ${dst}, [${b}+${i}*${scale}]`);
+    const fReg = this.regLocal(first), sReg = this.regLocal(second);
+    const base = (f: string, s: string) => (first === baseE ? [f, s] : [s, f]) as [string, string];
+    if (fReg && sReg) { lea(...base(fReg, sReg)); return true; }
+    if (fReg && this.operandSafe(first, second)) { this.gen(second); lea(...base(fReg, "rax")); return true; }
+    if (sReg) { this.gen(first); lea(...base("rax", sReg)); return true; }
+    const h = this.evalSaved(first, second);
+    this.gen(second);
+    if (h === "stack") { this.popTo("rcx"); lea(...base("rcx", "rax")); return true; }
+    lea(...base(h, "rax"));
+    this.release(h);
+    return true;
   }
   loadInt(_e: ExprRef, bits: number, op: string) {
     if (/^-?\d+$/.test(op) && bits === 64) this.e(`mov rax, ${op}`);
@@ -1359,6 +1698,31 @@ export function readBeforeWrite(body: ExprRef, firstVar: number): Set<number> {
 }
 
 /** Emits register moves [dst, src] as if all happened at once (rax breaks cycles). */
+/**
+ * Drops `mov B, A` right after `mov A, B` (no label between): a local written from rax and read
+ * straight back, a value saved and restored at once. Both moves have the same width, so the
+ * destination of the second already holds what it would load.
+ */
+export function dropReloads(lines: string[]): string[] {
+  const out: string[] = [];
+  const mov = /^\tmov ([^,]+), (.+)$/;
+  for (const l of lines) {
+    const prev = out.length ? mov.exec(out[out.length - 1]) : null;
+    const cur = mov.exec(l);
+    // (not when the first move changes a register the memory operand addresses through)
+    if (prev && cur && cur[1] === prev[2] && cur[2] === prev[1] && !/^(-?\d+|0x)/.test(prev[2]) && !(prev[2].includes("[") && addressesThrough(prev[2], prev[1]))) continue;
+    out.push(l);
+  }
+  return out;
+}
+
+/** Whether memory operand `mem` uses register `r` (any width of it). */
+function addressesThrough(mem: string, r: string): boolean {
+  const names = new Set(["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]);
+  for (const r64 of names) if ([64, 32, 16, 8].some((b) => reg(r64, b) === r)) return new RegExp(`\\b${r64}\\b`).test(mem);
+  return true; // not a register: keep both moves
+}
+
 export function parallelMove(moves: [string, string][], emit: (l: string) => void) {
   const pending = moves.filter(([d, s]) => d !== s);
   while (pending.length) {
@@ -1392,12 +1756,19 @@ function genIntUnary(g: FuncGen, name: string, v: ExprRef): boolean {
     case "CtzInt64": g.gen(v); g.e("mov ecx, 64"); g.e("bsf rax, rax"); g.e("cmovz eax, ecx"); return true;
     case "PopcntInt32": g.gen(v); g.e("popcnt eax, eax"); return true;
     case "PopcntInt64": g.gen(v); g.e("popcnt rax, rax"); return true;
-    case "ExtendSInt32": g.gen(v); g.e("movsxd rax, eax"); return true;
+    case "ExtendSInt32": {
+      const op = g.operand(v, true);
+      if (op !== null && !/^-?\d+$/.test(op)) { g.e(`movsxd rax, ${op}`); return true; }
+      g.gen(v); g.e("movsxd rax, eax"); return true;
+    }
     case "ExtendUInt32": case "WrapInt64": {
       // a 32-bit mov zero-extends: read the low half of a local/global/constant directly
       const op = g.operand(v, true);
       if (op !== null && !/^-?\d+$/.test(op)) { g.e(`mov eax, ${op.startsWith("qword") ? op.replace("qword", "dword") : op.startsWith("dword") ? op : reg(regOf(op), 32)}`); return true; }
-      g.gen(v); g.e("mov eax, eax"); return true;
+      g.gen(v);
+      // an i32 value is kept zero-extended in rax: extend_u needs no instruction
+      if (name === "WrapInt64") g.e("mov eax, eax");
+      return true;
     }
     case "ExtendS8Int32": g.gen(v); g.e("movsx eax, al"); return true;
     case "ExtendS16Int32": g.gen(v); g.e("movsx eax, ax"); return true;

@@ -19,6 +19,8 @@ export interface Target {
   name: TargetName;
   /** f32/f64 values and operations may be compiled */
   floats: boolean;
+  /** the memory.copy helper may use SSE registers (the baremetal monitor does not save them) */
+  vectorCopy: boolean;
   /** entries a table may grow by past its initial size (storage is reserved at compile time) */
   tableGrowSlack: number;
   /** Module-level checks before any code is generated (imports, globals). */
@@ -41,6 +43,7 @@ function checkImports(m: LoadedModule) {
 export const linuxTarget: Target = {
   name: "linux",
   floats: true,
+  vectorCopy: true,
   tableGrowSlack: 4096,
   checkModule(m) { checkImports(m); },
   lowerImport(g, callee, operands) {
@@ -57,6 +60,7 @@ export const linuxTarget: Target = {
 export const baremetalTarget: Target = {
   name: "baremetal",
   floats: false,
+  vectorCopy: false,
   tableGrowSlack: 0,
   checkModule(m) {
     checkImports(m);

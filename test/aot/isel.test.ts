@@ -1,0 +1,192 @@
+// Instruction selection (issue 15): each shape is checked twice, by the instructions chosen for
+// it and by running it on values that tell the right result from the plausible wrong ones.
+import { describe, expect, it } from "vitest";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compile, compileToAsm } from "../../scripts/aot/index.ts";
+import { dropReloads } from "../../scripts/aot/codegen.ts";
+
+const dir = join(process.cwd(), "build/aot/test");
+mkdirSync(dir, { recursive: true });
+
+function wat2wasm(name: string, wat: string): Uint8Array {
+  const src = join(dir, name + ".wat"), out = join(dir, name + ".wasm");
+  writeFileSync(src, wat);
+  execFileSync("wat2wasm", ["--debug-names", src, "-o", out]);
+  return new Uint8Array(readFileSync(out));
+}
+
+/** The body of function `name` as emitted (unoptimized, so the function is as written). */
+function funcAsm(file: string, wat: string, name: string): string[] {
+  const asm = compileToAsm(wat2wasm(file, wat), { target: "linux", optimize: false }).asm.split("\n");
+  const sn = asm.findIndex((l) => l.trim() === `.asciz "${name}"`);
+  const idx = /^tv_sn_(\d+):/.exec(asm[sn - 1])![1];
+  return asm.slice(asm.indexOf(`tvf_${idx}:`), asm.indexOf(`.Lfe_${idx}:`));
+}
+
+/** Runs `main` of the module (unoptimized) with the arguments; its result is the exit status. */
+async function status(file: string, wat: string, args: number[]): Promise<number | null> {
+  const exe = join(dir, file);
+  await compile(wat2wasm(file, wat), { target: "linux", out: exe, optimize: false });
+  return spawnSync(exe, args.map(String), { timeout: 20000 }).status;
+}
+
+const ARG = `(import "hw" "arg" (func $arg (param i32) (result i32)))`;
+/** A module with function $f (under test) and a main that calls it with hw.arg(0..n-1). */
+function mod(f: string, nargs: number): string {
+  const args = Array.from({ length: nargs }, (_, i) => `(call $arg (i32.const ${i}))`).join(" ");
+  return `(module ${ARG} (memory 1) ${f} (func $main (export "main") (result i32) (i32.and (call $f ${args}) (i32.const 255))))`;
+}
+
+describe("instruction selection", () => {
+  it("add(x, y << k) is one lea, the complex operand evaluated first as written", async () => {
+    // $f(p, i) = load(p) + (i << 2); memory[0..4) = 5
+    const f = `(func $f (param $p i32) (param $i i32) (result i32) (i32.add (i32.load (local.get $p)) (i32.shl (local.get $i) (i32.const 2))))`;
+    const a = funcAsm("isel_lea", mod(f, 2), "f").join("\n");
+    expect(a).toMatch(/\tlea eax, \[r\w+\+r\w+\*4\]/);
+    expect(a).not.toMatch(/\tshl/);
+    const m = mod(f, 2).replace("(memory 1)", `(memory 1) (data (i32.const 0) "\\05")`);
+    expect(await status("isel_lea", m, [0, 10])).toBe(45);
+    // the index operand writes the base local: the base must be read before it changes
+    const g = `(func $f (param $a i32) (param $b i32) (result i32) (i32.add (local.get $a) (i32.shl (local.tee $a (i32.add (local.get $b) (i32.const 1))) (i32.const 3))))`;
+    expect(await status("isel_lea_order", mod(g, 2), [3, 4])).toBe(3 + 5 * 8);
+    // both sides complex: base waits in a temporary
+    const h = `(func $f (param $a i32) (param $b i32) (result i32) (i32.add (i32.mul (local.get $a) (local.get $a)) (i32.shl (i32.sub (local.get $b) (local.get $a)) (i32.const 1))))`;
+    expect(await status("isel_lea_both", mod(h, 2), [5, 9])).toBe(25 + 8);
+  });
+
+  it("select with a compare of operands is cmp + cmov, no setcc or value shuffling", async () => {
+    const f = `(func $f (param $x i32) (param $y i32) (result i32) (select (i32.const 64) (i32.sub (local.get $y) (local.get $x)) (i32.lt_s (local.get $x) (i32.const 10))))`;
+    const a = funcAsm("isel_sel", mod(f, 2), "f");
+    const body = a.filter((l) => /^\t/.test(l)).map((l) => l.trim());
+    expect(body.join("\n")).toMatch(/cmp r\w+, 10\n\s*cmovl eax, ecx/);
+    expect(body.join("\n")).not.toMatch(/^set|^push rax|^mov r\w+, rax/m);
+    expect(await status("isel_sel", mod(f, 2), [3, 100])).toBe(64);
+    expect(await status("isel_sel", mod(f, 2), [20, 100])).toBe(80);
+    // register arm read after the other arm is evaluated, unless that arm writes it
+    const g = `(func $f (param $x i32) (param $y i32) (result i32) (select (local.get $x) (local.tee $x (i32.const 7)) (local.get $y)))`;
+    expect(await status("isel_sel2", mod(g, 2), [3, 1])).toBe(3);
+    expect(await status("isel_sel2", mod(g, 2), [3, 0])).toBe(7);
+  });
+
+  it("or/and of comparisons in a branch: setcc into bytes when the right side may trap, a branch chain when it is pure", async () => {
+    // right side loads (may trap): both sides evaluated, combined as bytes
+    const f = `(func $f (param $x i32) (param $y i32) (result i32)
+      (if (i32.or (i32.eqz (local.get $x)) (i32.eq (i32.load (i32.const 0)) (local.get $y))) (then (return (i32.const 1))))
+      (i32.const 2))`;
+    const a = funcAsm("isel_or", mod(f, 2), "f").join("\n");
+    expect(a).toMatch(/\tor al, \w+/);
+    expect(a).not.toMatch(/movzx eax, al/);
+    const m = mod(f, 2).replace("(memory 1)", `(memory 1) (data (i32.const 0) "\\07")`);
+    expect(await status("isel_or", m, [0, 1])).toBe(1);
+    expect(await status("isel_or", m, [5, 7])).toBe(1);
+    expect(await status("isel_or", m, [5, 6])).toBe(2);
+    // pure right side: no materialized booleans at all
+    const g = `(func $f (param $x i32) (param $y i32) (result i32)
+      (if (i32.and (i32.gt_s (local.get $x) (i32.const 3)) (i32.lt_u (local.get $y) (i32.const 9))) (then (return (i32.const 1))))
+      (i32.const 2))`;
+    const b = funcAsm("isel_and", mod(g, 2), "f").join("\n");
+    expect(b).not.toMatch(/\tset/);
+    for (const [x, y, want] of [[4, 8, 1], [3, 8, 2], [4, 9, 2], [-1, 0, 2]]) expect(await status("isel_and", mod(g, 2), [x, y])).toBe(want);
+  });
+
+  it("extensions: i64.extend_i32_u of an i32 value costs nothing, extend_s of a local is one movsxd, a constant condition no test", async () => {
+    const f = `(func $f (param $x i32) (param $y i32) (result i32)
+      (if (i32.const 1) (then (nop)) (else (unreachable)))
+      (i32.wrap_i64 (i64.shr_u (i64.add (i64.extend_i32_u (i32.add (local.get $x) (local.get $y))) (i64.extend_i32_s (local.get $y))) (i64.const 24))))`;
+    const a = funcAsm("isel_ext", mod(f, 2), "f").join("\n");
+    expect(a.match(/mov eax, eax/g)?.length).toBe(1); // only the wrap after the shift zero-extends
+    expect(a).toMatch(/movsxd rax, r\w+d/);
+    expect(a).not.toMatch(/\ttest/);
+    // x + y = 0xffff_ffff (unsigned, no sign extension) plus y = -1 sign-extended: 0xffff_fffe >> 24 = 255
+    expect(await status("isel_ext", mod(f, 2), [0, -1])).toBe(255);
+    // x + y = 0x1_0000_0000 wraps to 0 as i32 before extend_u: (0 + 2^31 - 1) >> 24 = 127
+    expect(await status("isel_ext", mod(f, 2), [-2147483647, 2147483647])).toBe(127);
+  });
+
+  it("store(p, op(load(p), x)) is one read-modify-write instruction; other shapes stay load + op + store", async () => {
+    // counter at p += x, flags at p |= 1 (byte), and a near miss: the load reads p+4, the store writes p
+    const f = `(func $f (param $p i32) (param $x i32) (result i32)
+      (i32.store offset=8 (local.get $p) (i32.add (i32.load offset=8 (local.get $p)) (local.get $x)))
+      (i32.store8 offset=12 (local.get $p) (i32.or (i32.load8_u offset=12 (local.get $p)) (i32.const 0x81)))
+      (i32.store offset=16 (local.get $p) (i32.sub (i32.load offset=20 (local.get $p)) (i32.const 1)))
+      (i32.add (i32.add (i32.load offset=8 (local.get $p)) (i32.load8_u offset=12 (local.get $p))) (i32.load offset=16 (local.get $p))))`;
+    const a = funcAsm("isel_rmw", mod(f, 2), "f").join("\n");
+    expect(a).toMatch(/\tadd dword ptr \[r15\+r\w+\+8\], r\w+d/);
+    expect(a).toMatch(/\tor byte ptr \[r15\+r\w+\+12\], -127/);
+    expect(a).not.toMatch(/\tsub dword ptr/);
+    const m = mod(f, 2).replace("(memory 1)", `(memory 1) (data (i32.const 108) "\\05\\00\\00\\00\\02\\00\\00\\00\\00\\00\\00\\00\\0a")`);
+    // [108] = 5 + 30 = 35; [112] = 2 | 0x81 = 131; [116] = [120] - 1 = 9: 35 + 131 + 9 = 175
+    expect(await status("isel_rmw", m, [100, 30])).toBe(175);
+  });
+
+  it("compares and zero tests read memory operands directly", async () => {
+    const f = `(func $f (param $p i32) (param $x i32) (result i32) (local $s i32)
+      (local.set $s (i32.load offset=4 (local.get $p)))
+      (if (i32.load8_u (local.get $p)) (then (return (i32.const 1))))
+      (if (i64.eq (i64.load offset=8 (local.get $p)) (i64.const 0)) (then (return (i32.const 2))))
+      (if (i32.lt_u (local.get $x) (i32.load offset=4 (local.get $p))) (then (return (i32.const 3))))
+      (i32.const 4))`;
+    const a = funcAsm("isel_cmpmem", mod(f, 2), "f").join("\n");
+    expect(a).toMatch(/\tcmp byte ptr \[r15\+r\w+\], 0/);
+    expect(a).toMatch(/\tcmp qword ptr \[r15\+r\w+\+8\], 0/);
+    expect(a).toMatch(/\tcmp r\w+, dword ptr \[r15\+r\w+\+4\]/);
+    const m = (bytes: string) => mod(f, 2).replace("(memory 1)", `(memory 1) (data (i32.const 0) "${bytes}")`);
+    expect(await status("isel_cmpmem1", m("\\01"), [0, 0])).toBe(1);
+    expect(await status("isel_cmpmem2", m("\\00\\00\\00\\00\\09"), [0, 5])).toBe(2);
+    expect(await status("isel_cmpmem3", m("\\00\\00\\00\\00\\09\\00\\00\\00\\00\\00\\00\\00\\00\\00\\01"), [0, 5])).toBe(3);
+    expect(await status("isel_cmpmem4", m("\\00\\00\\00\\00\\09\\00\\00\\00\\00\\00\\00\\00\\00\\00\\01"), [0, 9])).toBe(4);
+  });
+
+  it("drops a move straight back, but not when the first move changes the address of the second", () => {
+    expect(dropReloads(["\tmov dword ptr [rbp-8], eax", "\tmov eax, dword ptr [rbp-8]"])).toEqual(["\tmov dword ptr [rbp-8], eax"]);
+    expect(dropReloads(["\tmov ebx, eax", "\tmov eax, ebx"])).toEqual(["\tmov ebx, eax"]);
+    const keep = ["\tmov eax, dword ptr [r15+rax]", "\tmov dword ptr [r15+rax], eax"];
+    expect(dropReloads(keep)).toEqual(keep);
+    const label = ["\tmov ebx, eax", ".L1:", "\tmov eax, ebx"];
+    expect(dropReloads(label)).toEqual(label);
+    const imm = ["\tmov eax, 5", "\tmov 5, eax"];
+    expect(dropReloads(imm)).toEqual(imm);
+  });
+
+  it("memory.copy of variable sizes: SSE blocks, words and bytes on linux, memmove both ways; none of it on baremetal", async () => {
+    // sizes 0..150 at shifting offsets, source and destination overlapping either way or apart;
+    // a rolling hash over the region after each copy
+    const WAT = `(module (memory 1)
+      (func (export "main") (result i32) (local $i i32) (local $h i32) (local $k i32)
+        (loop $fill (i32.store8 (local.get $i) (i32.mul (local.get $i) (i32.const 31))) (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1024))))
+        (local.set $i (i32.const 0))
+        (loop $l
+          (memory.copy (i32.add (i32.const 300) (i32.rem_u (i32.mul (local.get $i) (i32.const 7)) (i32.const 97)))
+                       (i32.add (i32.const 300) (i32.rem_u (i32.mul (local.get $i) (i32.const 13)) (i32.const 89))) (local.get $i))
+          (memory.copy (i32.add (i32.const 700) (local.get $i)) (i32.const 10) (i32.sub (i32.const 150) (local.get $i)))
+          (local.set $k (i32.const 0))
+          (loop $sum
+            (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 33)) (i32.load8_u (i32.add (i32.const 280) (local.get $k)))))
+            (br_if $sum (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 600))))
+          (br_if $l (i32.le_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 150))))
+        (i32.and (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))) (i32.const 255))))`;
+    const wasm = wat2wasm("isel_copy", WAT);
+    const { instance } = await WebAssembly.instantiate(wasm);
+    const exe = join(dir, "isel_copy");
+    await compile(wasm, { target: "linux", out: exe, optimize: false, keepAsm: true });
+    expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
+    const helper = (asm: string) => asm.slice(asm.indexOf("tv_rt_memory_copy:"), asm.indexOf("tv_rt_memory_fill:"));
+    expect(helper(readFileSync(exe + ".s", "utf8"))).toMatch(/movdqu xmm0/);
+    expect(helper(compileToAsm(wasm, { target: "baremetal", optimize: false }).asm)).not.toMatch(/xmm/);
+  });
+
+  it("a tee into a register local serves as the waiting left operand (no copy), and is not changed by a sub", async () => {
+    // f(x, y) = ((a = x * 3) - (y * y)) + a * 2, evaluated left to right
+    const f = `(func $f (param $x i32) (param $y i32) (result i32) (local $a i32) (local $b i32)
+      (local.set $b (i32.sub (local.tee $a (i32.mul (local.get $x) (i32.const 3))) (i32.mul (local.get $y) (local.get $y))))
+      (i32.add (local.get $b) (i32.shl (local.get $a) (i32.const 1))))`;
+    const a = funcAsm("isel_tee", mod(f, 2), "f");
+    const i = a.findIndex((l) => /imul eax, eax, 3/.test(l));
+    expect(a[i + 1]).toMatch(/^\tmov (r\w+d|e[bsd]\w), eax$/); // the tee
+    expect(a[i + 2]).not.toMatch(/^\tmov r\w+, rax$/); // no copy of it into a temporary
+    expect(a.join("\n")).toMatch(/\tneg eax\n\tadd eax, /);
+    expect(await status("isel_tee", mod(f, 2), [20, 5])).toBe(60 - 25 + 120);
+  });
+});
