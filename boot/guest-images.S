@@ -51,6 +51,7 @@ guest_table:                                /* EMBEDDED_GUESTS order */
         GUEST isolate
         GUEST prefixes
         GUEST storm
+        GUEST attack
         .set GUEST_COUNT, (. - guest_table) / 16
 
 .macro EMBED name
@@ -69,3 +70,4 @@ guest_\name\()_end:
         EMBED isolate
         EMBED prefixes
         EMBED storm
+        EMBED attack

@@ -14,6 +14,7 @@ import { initLazyState } from "./lazy-state";
 import { setupModuleVms } from "./modules";
 import { bootModules, bootOptions } from "../platform/multiboot";
 import { GUEST_LOAD } from "./vm";
+import { parseNumber } from "../lib/parse";
 
 /** Embedded guests (scripts/build-guests.ts EMBEDDED_GUESTS order). */
 export const enum Image {
@@ -27,6 +28,7 @@ export const enum Image {
   Isolate = 7,
   Prefixes = 8,
   Storm = 9,
+  Attack = 10,
 }
 
 const MIB: u64 = 1 << 20;
@@ -73,6 +75,14 @@ export function setupVms(m: Monitor): void {
   if (iso2) iso2.param = 2;
   m.create("prefixes", Image.Prefixes, MIB); // prefixed exiting instructions: exact next RIP
   m.create("storm", Image.Storm, MIB); // #DB storm, RDPMC, reserved CR4 bit: intercepted, reflected, #GP
+  // the hostile suite's guest (boot/guests/attack.S): `attack=N` picks its attack, 0 (default) runs every
+  // attack a VM survives in turn
+  const atk = m.create("attack", Image.Attack, MIB);
+  if (atk) {
+    const n = parseNumber(bootOptions.value("attack", "0"));
+    atk.param = n >= 0 && n <= 10 ? <u64>n : 0;
+    if (p1) atk.peerPa = (<Vm>p1).ramPa;
+  }
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {
