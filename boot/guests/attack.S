@@ -693,6 +693,7 @@ idtr:   .word   0x31*16 - 1
         .quad   idt
 idt_empty: .word 0
         .quad   0
+        .p2align 3                          /* 8-byte aligned: the CPL-3 #AC loop stores to recover */
 recover: .quad  0
 last_vec: .quad 0
 last_err: .quad 0
