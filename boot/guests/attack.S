@@ -8,6 +8,7 @@
  *          32-bit TSS, protected mode), 9 a triple fault in long mode
  *   10     the stale-TLB probe: writes its VM id (CPUID 0x40000001 EBX) through two guest-virtual
  *          aliases of one guest-physical page, exits (CPUID) and reads both back, 20,000 times
+ *   11     the console: 1,100 lines, then a line of 200 bytes, then "console done"
  * Result lines: "NAME vec=V" (V = the vector the attack raised in the guest, ffffffffffffffff for none),
  * "NAME VALUE", "msr XXXXXXXX" per readable MSR. Faults are caught by one IDT (every vector goes to
  * `common`, which records vector and error code and resumes at `recover`). */
@@ -143,6 +144,8 @@ long_entry:
         je      survivable
         cmp     $10, %ebp
         je      tlb_probe
+        cmp     $11, %ebp
+        je      console_flood
         cmp     $1, %ebp
         je      f_lapic
         cmp     $2, %ebp
@@ -515,6 +518,28 @@ back_from_user:
         call    puts64
         jmp     halt
 
+/* ---- 11: the console: 1,100 lines (more than vm.console keeps), then one of 200 bytes (more than a line
+ * holds), then "console done" ----------------------------------------------------------------------- */
+console_flood:
+        mov     $1100, %r12d
+1:      lea     s_line(%rip), %rsi
+        call    puts64
+        mov     %r12, %rax
+        call    puthex64
+        mov     $'\n', %al
+        outb    %al, $DBG_PORT
+        dec     %r12d
+        jnz     1b
+        mov     $200, %ecx
+        mov     $'L', %al
+2:      outb    %al, $DBG_PORT
+        loop    2b
+        mov     $'\n', %al
+        outb    %al, $DBG_PORT
+        lea     s_con_done(%rip), %rsi
+        call    puts64
+        jmp     halt
+
 /* msr_range: RDMSR r14..r14+0x1fff; a readable one is printed and counted in r12; where the read faults,
  * WRMSR of 0 must fault too (r13 counts the ones that did not) */
 msr_range:
@@ -718,6 +743,8 @@ s_ins_ram: .asciz "rep-insb-ram value "
 s_pte_err: .asciz "pte-reserved err "
 s_recursive_same: .asciz "pml4-recursive same "
 s_ac:   .asciz  "ac-cpl3 count "
+s_line: .asciz  "line "
+s_con_done: .asciz "console done\n"
 s_done: .asciz  "attack done\n"
 s_tlb_ok: .asciz "tlb ok\n"
 s_tlb_leak: .asciz "tlb LEAK "

@@ -119,7 +119,7 @@ describe("hostile guests on QEMU TCG AMD-V (EPYC, NPT): one boot, many VMs, a ca
     await buildVmmImage();
     const atk = await vmmGuest("attack");
     const mods = [`${atk} name=seq param=0`, ...FATAL.map(([, p, vm]) => `${atk} name=${vm} param=${p}`),
-      `${atk} name=f-task param=8`, ...[1, 2, 3, 4].map((i) => `${atk} name=tlb-${i} param=10`)];
+      `${atk} name=f-task param=8`, ...[1, 2, 3, 4].map((i) => `${atk} name=tlb-${i} param=10`), `${atk} name=con param=11`];
     q = new QemuSession("loglevel=info start=counter,spin", { cpu: "EPYC,+svm,+npt", initrd: mods.join(","), timeoutS: 400 });
     rpc = await Rpc.open(q.socketPath);
     await q.waitFor(/\[seq\] attack done|VM seq stopped/, 240_000);
@@ -189,6 +189,18 @@ describe("hostile guests on QEMU TCG AMD-V (EPYC, NPT): one boot, many VMs, a ca
     expect(spin.state).toBe("running");
     expect(spin.exits.preempt).toBeGreaterThan(0);
     expect(list.find((v: any) => v.name === "counter").state).toBe("running");
+  });
+
+  it("the console: 1,100 lines and one of 200 bytes: vm.console keeps the last 1,024 and numbers them all; the long line is cut, no byte lost", async () => {
+    await q.waitFor(/\[con\] console done/, 60_000);
+    const c = await rpc.call("vm.console", { name: "con" });
+    expect(c.lines.length).toBe(1024);
+    expect(c.seq).toBe(1103);
+    expect(c.lines[c.lines.length - 1]).toBe("console done");
+    expect(c.lines[c.lines.length - 3]).toBe("L".repeat(160));
+    expect(c.lines[c.lines.length - 2]).toBe("L".repeat(40));
+    expect(c.lines[c.lines.length - 4]).toBe("line 0000000000000001");
+    expect(c.lines).not.toContain("line 000000000000044c"); // the first of the 1,100: no longer kept
   });
 
   it(`${n + 3}. malformed management requests: each an error, nothing changes, the next request works`, async () => {
@@ -276,8 +288,8 @@ describe("hostile guests on Bochs corei7_skylake_x (VT-x, EPT)", () => {
   let r: RunResult;
   beforeAll(async () => {
     await buildVmmImage(); // a missing Bochs fails here with the packages to install (requireTool)
-    const iso = await isoWith("attack=0 start=attack,counter");
-    const done = /\[attack\] attack done|VM attack stopped/;
+    const iso = await isoWith("attack=0 attack2=8 start=attack,attack-2,counter");
+    const done = /(?=[\s\S]*(?:\[attack\] attack done|VM attack stopped))(?=[\s\S]*(?:\[attack-2\] task switch (?:ok|fell)|VM attack-2 stopped))/;
     r = await runBochs({ iso, cpu: "corei7_skylake_x", until: done, timeoutMs: 300_000, workDir: "build/vmm/bochs-hostile-suite" });
   }, 400_000);
 
@@ -291,6 +303,11 @@ describe("hostile guests on Bochs corei7_skylake_x (VT-x, EPT)", () => {
   it.each(SURVIVED.map(([k, l, e], i) => [`${i + 1}. ${k}`, l, e] as const))("%s", (_k, line, expected) => {
     const lines = vmLines(r.serial, "attack");
     expect(results(lines).get(line), lines.join("\n")).toBe(want(expected, "bochs"));
+  });
+
+  it("a task switch (JMP to a 32-bit TSS): VT-x exits on it (SDM 25.4.2), the monitor does not emulate it: only that VM stops", () => {
+    expect(r.serial).toMatch(/VM attack-2 stopped: unhandled exit: VMX exit reason 9/);
+    expect(vmLines(r.serial, "attack-2")).not.toContain("task switch ok");
   });
 
   it("RDMSR scan: only the documented MSRs", () => {
