@@ -354,6 +354,21 @@ survivable:
         PROBE   dr4, mov %dr4, %rax
         mov     saved_cr4(%rip), %rax
         mov     %rax, %cr4
+        /* LMSW (sets TS) and CLTS: intercepted as CR0 writes on AMD-V, emulated; CR0.TS read back each time */
+        mov     %cr0, %rax
+        or      $8, %eax
+        lmsw    %ax
+        mov     %cr0, %rax
+        shr     $3, %eax
+        and     $1, %eax
+        lea     s_lmsw(%rip), %rsi
+        call    report_val
+        clts
+        mov     %cr0, %rax
+        shr     $3, %eax
+        and     $1, %eax
+        lea     s_clts(%rip), %rsi
+        call    report_val
 
         /* RDMSR over 0-0x1fff, 0xc0000000-0xc0001fff, 0xc0010000-0xc0011fff: "msr N" for each readable one */
         xor     %r12d, %r12d                /* readable */
@@ -744,6 +759,8 @@ s_pte_err: .asciz "pte-reserved err "
 s_recursive_same: .asciz "pml4-recursive same "
 s_ac:   .asciz  "ac-cpl3 count "
 s_line: .asciz  "line "
+s_lmsw: .asciz  "lmsw-ts "
+s_clts: .asciz  "clts-ts "
 s_con_done: .asciz "console done\n"
 s_done: .asciz  "attack done\n"
 s_tlb_ok: .asciz "tlb ok\n"

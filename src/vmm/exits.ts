@@ -375,8 +375,8 @@ function decodeLength(vm: Vm): bool {
 /**
  * An intercepted MOV to CR0/CR4 (AMD-V, APM vol 2 15.9): decoded from the guest's bytes (length and source
  * register, with or without decode assists), then checked by the backend: #GP(0) for what the guest may not
- * set, as the CPU would (SDM vol 2B MOV CR, APM vol 2 3.1). Bytes that are not that MOV (LMSW included) stop
- * the VM with the bytes in the reason.
+ * set, as the CPU would (SDM vol 2B MOV CR, APM vol 2 3.1); CLTS and LMSW (register form) too. Other bytes
+ * (LMSW from memory included) stop the VM with the bytes in the reason.
  */
 function emulateCrWrite(vm: Vm): bool {
   const v = vm.vcpu;
@@ -385,8 +385,15 @@ function emulateCrWrite(vm: Vm): bool {
   const mode = cpuMode(insnState);
   const cr = v.exit.cr;
   const ok = decodeExit(insnBytes, n, mode, insnDecode);
-  if (ok && insnDecode.kind == ExitInsn.Clts && cr == 0) {
-    v.writeCr(0, insnState.cr0 & ~(<u64>8)); // CLTS: TS off; no #GP case at CPL 0 (higher CPLs fault first)
+  if (ok && (insnDecode.kind == ExitInsn.Clts || insnDecode.kind == ExitInsn.Lmsw) && cr == 0) {
+    // CLTS: TS off. LMSW (SDM vol 2A): the low 4 bits (PE, MP, EM, TS) from the source; PE cannot be cleared.
+    // Neither has a #GP case at CPL 0 (higher CPLs fault before the intercept).
+    let cr0 = insnState.cr0 & ~(<u64>8);
+    if (insnDecode.kind == ExitInsn.Lmsw) {
+      const src = insnDecode.gpr == Reg.Rsp ? insnState.rsp : v.regs[insnDecode.gpr];
+      cr0 = (insnState.cr0 & ~(<u64>0xe)) | (src & 0xf);
+    }
+    v.writeCr(0, cr0);
     v.exit.insnLen = <u32>insnDecode.length;
     v.advanceRip();
     return true;

@@ -50,6 +50,8 @@ const SURVIVED: [kind: string, line: string, expected: Expect][] = [
   ["MOV DR7 with bits 63:32", "dr7-high vec", GP],
   ["MOV DR6 with bits 63:32", "dr6-high vec", GP],
   ["MOV from DR4 with CR4.DE", "dr4 vec", UD],
+  ["LMSW setting CR0.TS (a CR0 write: emulated on AMD-V)", "lmsw-ts", 1],
+  ["CLTS (the same)", "clts-ts", 0],
   ["WRMSR 0 to every MSR RDMSR refuses (3 x 8192 MSRs)", "msr-write-accepted", 0],
   ["IN from all 65,536 ports: all ones", "in-scan not-ones", 0],
   ["the monitor's COM1/COM2 ports (marker, DLAB, divisor, loopback, IER): unreachable", "uart-ports not-ones", 0],

@@ -51,6 +51,8 @@ export enum ExitInsn {
   MovToCr,
   /** CLTS (0F 06): clears CR0.TS. */
   Clts,
+  /** LMSW with a register operand (0F 01 /6, mod 3): `gpr`. */
+  Lmsw,
 }
 
 export class ExitDecode {
@@ -285,6 +287,11 @@ export function decodeExit(b: StaticArray<u8>, avail: i32, mode: CpuMode, out: E
     else if (op2 == 0x06) kind = ExitInsn.Clts;
     else if (op2 == 0x01 && i < avail && unchecked(b[i]) == 0xd1) {
       kind = ExitInsn.Xsetbv;
+      i++;
+    } else if (op2 == 0x01 && i < avail && (unchecked(b[i]) & 0xf8) == 0xf0) {
+      // SDM vol 2A LMSW: 0F 01 /6; the memory form is not decoded (the VM stops with its bytes)
+      out.gpr = (<i32>unchecked(b[i]) & 7) | ((p.rex & 1) != 0 ? 8 : 0);
+      kind = ExitInsn.Lmsw;
       i++;
     } else if (op2 == 0x22 && i < avail) {
       // SDM vol 2B MOV (control registers): ModRM.reg = CR, ModRM.rm = GPR whatever the mod bits;
