@@ -262,6 +262,8 @@ export function decodeExit(b: StaticArray<u8>, avail: i32, mode: CpuMode, out: E
   out.kind = ExitInsn.None;
   out.length = 0;
   out.error = "";
+  out.cr = 0;
+  out.gpr = 0;
   if (avail > b.length) avail = b.length;
   const p = PFX;
   let i = prefixes(b, avail, mode, p);
