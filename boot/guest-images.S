@@ -52,6 +52,7 @@ guest_table:                                /* EMBEDDED_GUESTS order */
         GUEST isolate
         GUEST prefixes
         GUEST storm
+        GUEST attack
         .set GUEST_COUNT, (. - guest_table) / 16
 
 .macro EMBED name
@@ -70,3 +71,4 @@ guest_\name\()_end:
         EMBED isolate
         EMBED prefixes
         EMBED storm
+        EMBED attack

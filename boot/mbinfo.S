@@ -62,6 +62,7 @@ copy_boot_info:
         push ebx
         push ebp
         mov ecx, [ebx + 20]             /* mods_count */
+        mov [tv_boot_info + BI_MODS_GIVEN * 8], ecx   /* the ones beyond 32 are named refused by main.ts */
         cmp ecx, MB1_MODS_MAX
         jbe 5f
         mov ecx, MB1_MODS_MAX

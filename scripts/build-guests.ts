@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 export const GUEST_LOAD_ADDRESS = 0x1000;
 /** Guests embedded in the image, in the index order hw_guest_copy uses. */
-export const EMBEDDED_GUESTS = ["print", "real16", "long64", "probe", "hostile", "cpuidloop", "spin", "isolate", "prefixes", "storm"];
+export const EMBEDDED_GUESTS = ["print", "real16", "long64", "probe", "hostile", "cpuidloop", "spin", "isolate", "prefixes", "storm", "attack"];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -88,6 +88,12 @@ function bootModules(mods: Array<MbModule>, kStart: u64, kEnd: u64, heapPa: u64,
     physPages.reserve(m.start, m.end);
     log("boot", desc + " (" + dec(m.end - m.start) + " bytes), reserved");
   }
+  // boot/mbinfo.S keeps 32 multiboot 1 entries: the others are named, not silently lost
+  const given = <u64>boot_info(BootInfo.ModsGiven);
+  if (given > <u64>mods.length) {
+    const which = given - 1 == <u64>mods.length ? "module " + dec(given - 1) : "modules " + dec(<u64>mods.length) + "-" + dec(given - 1);
+    warn("boot", which + " refused: at most " + dec(<u64>mods.length) + " modules");
+  }
 }
 
 function bootMemory(regions: Array<MemRegion>, mods: Array<MbModule>): void {

@@ -27,6 +27,8 @@ export enum BootInfo {
   RamTop = 10,
   MemoryPages = 11,
   MemoryMaxPages = 12,
+  /** Multiboot 1 modules the loader gave (boot/mbinfo.S keeps the first 32). */
+  ModsGiven = 13,
 }
 
 export const MB1_MAGIC: u32 = 0x2BADB002;

@@ -98,6 +98,7 @@ export namespace Cr4 {
   export const VMXE: u64 = 1 << 13;
   export const SMXE: u64 = 1 << 14;
   export const OSXSAVE: u64 = 1 << 18;
+  export const PCIDE: u64 = 1 << 17;
 }
 
 export function readMsr(msr: u32): u64 {

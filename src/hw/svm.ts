@@ -137,6 +137,9 @@ export const enum SvmIntercept2 {
 
 /** #VMEXIT codes, APM appendix C. */
 export const enum SvmExit {
+  /** MOV to CR4 (APM vol 2 15.9: CR writes are 0x10 + n). */
+  Cr0Write = 0x10,
+  Cr4Write = 0x14,
   ExceptionBase = 0x40,
   Intr = 0x60,
   Nmi = 0x61,

@@ -410,16 +410,16 @@ export class SwitchMethods extends MethodSet {
     const b = this.captureBatch;
     let left = <i32>max;
     while (left > 0) {
-      const n = this.sw.tx(id, b, this.now());
+      // at most `left` frames: the others stay queued for the next read (taking a whole batch lost the
+      // frames beyond `max` without counting them)
+      const n = this.sw.tx(id, b, this.now(), left);
       if (n == 0) break;
       const pool = this.sw.pool;
       for (let i = 0; i < b.count; i++) {
         const h = b.handles[i];
-        if (left > 0) {
-          w.strHex(pool.data(h), pool.len(h));
-          left--;
-        }
-        pool.free(h); // frames beyond max in this batch are dropped (counted below as not returned)
+        w.strHex(pool.data(h), pool.len(h));
+        left--;
+        pool.free(h);
       }
       b.count = 0;
     }

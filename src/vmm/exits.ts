@@ -12,7 +12,7 @@ import { Cr4, Msr, Xcr0 } from "../hw/msr";
 import { guestXcr0Mask, liveXcr0, setGuestXcr0, useXsave } from "./lazy-state";
 import { CpuState } from "./cpu-state";
 import { cpuMode, fetchInsn } from "./guest-walk";
-import { decodeExit, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH } from "./x86/decode";
+import { CpuMode, decodeExit, ExitDecode, ExitInsn, hexBytes, MAX_INSN_LENGTH } from "./x86/decode";
 import { LAPIC_BUS_HZ, VmPlatform } from "./guest-platform";
 import { tscHz } from "../platform/tsc";
 import { print } from "../drivers/console";
@@ -372,6 +372,48 @@ function decodeLength(vm: Vm): bool {
   return true;
 }
 
+/**
+ * An intercepted MOV to CR0/CR4 (AMD-V, APM vol 2 15.9): decoded from the guest's bytes (length and source
+ * register, with or without decode assists), then checked by the backend: #GP(0) for what the guest may not
+ * set, as the CPU would (SDM vol 2B MOV CR, APM vol 2 3.1); CLTS and LMSW (register form) too. Other bytes
+ * (LMSW from memory included) stop the VM with the bytes in the reason.
+ */
+function emulateCrWrite(vm: Vm): bool {
+  const v = vm.vcpu;
+  v.getState(insnState);
+  const n = fetchInsn(vm.ram, insnState, insnBytes);
+  const mode = cpuMode(insnState);
+  const cr = v.exit.cr;
+  const ok = decodeExit(insnBytes, n, mode, insnDecode);
+  if (ok && (insnDecode.kind == ExitInsn.Clts || insnDecode.kind == ExitInsn.Lmsw) && cr == 0) {
+    // CLTS: TS off. LMSW (SDM vol 2A): the low 4 bits (PE, MP, EM, TS) from the source; PE cannot be cleared.
+    // Neither has a #GP case at CPL 0 (higher CPLs fault before the intercept).
+    let cr0 = insnState.cr0 & ~(<u64>8);
+    if (insnDecode.kind == ExitInsn.Lmsw) {
+      const src = insnDecode.gpr == Reg.Rsp ? insnState.rsp : v.regs[insnDecode.gpr];
+      cr0 = (insnState.cr0 & ~(<u64>0xe)) | (src & 0xf);
+    }
+    v.writeCr(0, cr0);
+    v.exit.insnLen = <u32>insnDecode.length;
+    v.advanceRip();
+    return true;
+  }
+  if (!ok || insnDecode.kind != ExitInsn.MovToCr || <u32>insnDecode.cr != cr) {
+    stopVm(vm, "cannot decode the MOV to CR" + cr.toString() + " at rip " + hex0x(insnState.rip) + " (" +
+      (n > 0 ? hexBytes(insnBytes, n) : "not fetchable") + (insnDecode.error.length > 0 ? ": " + insnDecode.error : "") + ")");
+    return false;
+  }
+  let value = insnDecode.gpr == Reg.Rsp ? insnState.rsp : v.regs[insnDecode.gpr];
+  if (mode != CpuMode.Long64) value &= 0xffffffff; // a 32-bit operand outside 64-bit mode
+  if (!v.writeCr(cr, value)) {
+    v.injectException(Vector.GP, 0, true);
+    return true;
+  }
+  v.exit.insnLen = <u32>insnDecode.length;
+  v.advanceRip();
+  return true;
+}
+
 /** Handles the exit in vm.vcpu.exit; returns true when the vCPU may run on. */
 export function handleExit(vm: Vm): bool {
   const e = vm.vcpu.exit;
@@ -421,6 +463,8 @@ export function handleExit(vm: Vm): bool {
       return false;
     case ExitKind.InterruptWindow:
       return true; // Monitor.deliver injects before the next entry
+    case ExitKind.CrWrite:
+      return emulateCrWrite(vm);
     case ExitKind.MemFault:
       if (vm.platform && !e.fetch) return emulateMmio(vm);
       stopVm(vm, "guest-physical access outside RAM at " + hex0x(e.gpa) +

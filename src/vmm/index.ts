@@ -14,6 +14,7 @@ import { initLazyState } from "./lazy-state";
 import { setupModuleVms } from "./modules";
 import { bootModules, bootOptions } from "../platform/multiboot";
 import { GUEST_LOAD } from "./vm";
+import { parseNumber } from "../lib/parse";
 
 /** Embedded guests (scripts/build-guests.ts EMBEDDED_GUESTS order). */
 export const enum Image {
@@ -27,6 +28,7 @@ export const enum Image {
   Isolate = 7,
   Prefixes = 8,
   Storm = 9,
+  Attack = 10,
 }
 
 const MIB: u64 = 1 << 20;
@@ -73,6 +75,17 @@ export function setupVms(m: Monitor): void {
   if (iso2) iso2.param = 2;
   m.create("prefixes", Image.Prefixes, MIB); // prefixed exiting instructions: exact next RIP
   m.create("storm", Image.Storm, MIB); // #DB storm, RDPMC, reserved CR4 bit: intercepted, reflected, #GP
+  // the hostile suite's guest (boot/guests/attack.S): `attack=N` picks its attack, 0 (default) runs every
+  // attack a VM survives in turn
+  // (a second one, `attack-2`, takes `attack2=N`, default 8: the task switch)
+  const atk = m.create("attack", Image.Attack, MIB);
+  const atk2 = m.create("attack-2", Image.Attack, MIB);
+  const n1 = parseNumber(bootOptions.value("attack", "0"));
+  const n2 = parseNumber(bootOptions.value("attack2", "8"));
+  if (atk) atk.param = n1 >= 0 && n1 <= 11 ? <u64>n1 : 0;
+  if (atk2) atk2.param = n2 >= 0 && n2 <= 11 ? <u64>n2 : 8;
+  if (atk && p1) atk.peerPa = (<Vm>p1).ramPa;
+  if (atk2 && p1) atk2.peerPa = (<Vm>p1).ramPa;
   if (p1) p1.param = 1;
   if (p2) p2.param = 2;
   if (h) {

@@ -41,14 +41,16 @@ export const enum ExitKind {
   VirtInsn = 17,
   /** The guest became able to take an external interrupt (requestInterruptWindow). */
   InterruptWindow = 18,
-  Count = 19,
+  /** MOV to CR0/CR4 intercepted (AMD-V): `cr`; the instruction is decoded in common code, checked by the backend. */
+  CrWrite = 19,
+  Count = 20,
 }
 
 /** Counter names reported by vm.list, indexed by ExitKind. */
 export const EXIT_NAMES: StaticArray<string> = [
   "handled", "cpuid", "io", "msr_read", "msr_write", "hlt", "mem_fault",
   "triple_fault", "invalid_state", "preempt", "interrupt", "entry_failed", "unhandled",
-  "exception", "xsetbv", "rdpmc", "invd", "virt_insn", "irq_window",
+  "exception", "xsetbv", "rdpmc", "invd", "virt_insn", "irq_window", "cr_write",
 ];
 
 export class ExitInfo {
@@ -66,6 +68,8 @@ export class ExitInfo {
   vector: u32 = 0;
   errorCode: u32 = 0;
   hasError: bool = false;
+  /** ExitKind.CrWrite: the control register written (0 or 4). */
+  cr: u32 = 0;
   /** Vendor exit code, for logs. */
   code: u64 = 0;
   detail: string = "";
@@ -159,6 +163,13 @@ export abstract class Vcpu {
   abstract setEfer(value: u64): bool;
   /** CR4 as the guest reads it. */
   abstract cr4(): u64;
+  /**
+   * An intercepted MOV to CR0 or CR4 (ExitKind.CrWrite, AMD-V): false when `value` must #GP(0) in the guest.
+   * VT-x checks CR0/CR4 in its own exit handler (guest/host masks), so it never produces CrWrite.
+   */
+  writeCr(cr: u32, value: u64): bool {
+    return false;
+  }
   /** Guest CR0.PE: protected mode (decides whether an exception has an error code). */
   abstract protectedMode(): bool;
   /** A time slice of `sliceTsc` ticks starts (backends with a slice timer arm it). */

@@ -690,20 +690,21 @@ export class Switch {
     return h;
   }
 
-  /** Fills batch with up to 32 frames leaving port id; returns how many. */
-  tx(id: i32, batch: Batch, now: i64): i32 {
+  /** Fills batch with up to 32 frames (at most `limit`) leaving port id; returns how many. The rest stay queued. */
+  tx(id: i32, batch: Batch, now: i64, limit: i32 = MAX_BATCH): i32 {
     if (now > this.now) this.now = now;
     batch.count = 0;
     const p = this.port(id);
     if (p == null) return 0;
+    const most = limit < MAX_BATCH ? limit : MAX_BATCH;
     let n = 0;
     let bytes: i64 = 0;
     if (p.egress == null) {
       // No shaper: whole runs of a queue at once, highest priority first.
-      while (n < MAX_BATCH && p.nonEmpty != 0) n += p.popRun(p.topPriority(), MAX_BATCH - n, batch.handles, n);
+      while (n < most && p.nonEmpty != 0) n += p.popRun(p.topPriority(), most - n, batch.handles, n);
       for (let i = 0; i < n; i++) bytes += this.pool.len(unchecked(batch.handles[i]));
     } else {
-      while (n < MAX_BATCH) {
+      while (n < most) {
         const h = this.dequeueFrom(p, now);
         if (h < 0) break;
         bytes += this.pool.len(h);

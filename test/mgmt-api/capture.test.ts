@@ -55,6 +55,33 @@ describe("tvctl capture", () => {
     expect(ports.map((p: { name: string }) => p.name)).not.toContain("capture0");
   }, 120_000);
 
+  it("capture.read with max 1 returns the queued frames one by one: none is lost beyond max (issue 14)", async () => {
+    const call = async (m: string, p?: object) => {
+      const res = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "--json", "call", m, ...(p ? [JSON.stringify(p)] : [])]);
+      expect(res.status, res.stderr).toBe(0);
+      return JSON.parse(res.stdout || "{}");
+    };
+    await call("capture.start", { port: "vm2" });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await r.inject("vm2", frame({ src: "02:00:00:00:00:02", dst: "ff:ff:ff:ff:ff:ff", type: 0x0800, len: 60 + i }));
+        await sleep(100);
+      }
+      await sleep(500); // all five queued on capture0
+      const got: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await call("capture.read", { max: 1 });
+        expect(res.frames.length).toBeLessThanOrEqual(1);
+        got.push(...res.frames);
+        expect(res.dropped).toBe(0);
+      }
+      // before the fix: [60], the other four taken from the queue with the first and lost uncounted
+      expect(got.map((h) => h.length / 2)).toEqual([60, 61, 62, 63, 64]);
+    } finally {
+      await call("capture.stop");
+    }
+  }, 60_000);
+
   it("refuses a second capture and an unknown port with the protocol's errors", async () => {
     const bad = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "capture", "nosuch", "-w", join(tmpdir(), "x.pcap"), "-c", "1"]);
     expect(bad.status).toBe(1);

@@ -212,6 +212,21 @@ export class Rpc {
     return msg.result;
   }
 
+  /** Sends `text` as it is (malformed requests included) and returns the next line the server answers. */
+  async raw(text: string, ms = 30_000): Promise<string> {
+    return await new Promise<string>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`no answer to ${JSON.stringify(text.slice(0, 60))} within ${ms} ms`)), ms);
+      const done = (l: string) => {
+        clearTimeout(t);
+        res(l);
+      };
+      const queued = this.lines.shift();
+      if (queued !== undefined) done(queued);
+      else this.waiters.push(done);
+      this.sock.write(text);
+    });
+  }
+
   close(): void {
     this.sock.destroy();
   }

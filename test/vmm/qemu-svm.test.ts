@@ -45,7 +45,7 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
     await q.waitFor(/VM hostile stopped/, 180_000);
     const list = await rpc.call("vm.list");
     const byName = Object.fromEntries(list.map((v: any) => [v.name, v]));
-    expect(Object.keys(byName).sort()).toEqual(["counter", "hostile", "isolate-1", "isolate-2", "long64", "prefixes", "print-1", "print-2", "probe", "real16", "spin", "spin-sti", "storm"]);
+    expect(Object.keys(byName).sort()).toEqual(["attack", "attack-2", "counter", "hostile", "isolate-1", "isolate-2", "long64", "prefixes", "print-1", "print-2", "probe", "real16", "spin", "spin-sti", "storm"]);
     expect(byName["hostile"].state).toBe("stopped");
     expect(byName["hostile"].reason).toMatch(/outside RAM at 0x100000/);
     expect(byName["hostile"].exits.io_unknown).toBeGreaterThanOrEqual(20000);

@@ -12,6 +12,8 @@ export class SvmCaps {
   msrpm: u64 = 0;
   /** Per ASID, the VMCB that ran with it last (APM 15.16: a new user must flush it). */
   asidOwner: StaticArray<u64> = new StaticArray<u64>(2);
+  /** CR4 bits a guest may set (APM vol 2 3.1.3, from this CPU's CPUID minus what guests do not see). */
+  cr4Allowed: u64 = 0;
   /** xAPIC base (physical) when the slice timer is in use, else 0. */
   apic: u64 = 0;
 }

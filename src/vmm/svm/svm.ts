@@ -9,6 +9,27 @@ import { Apic, SLICE_VECTOR, SvmCaps } from "./caps";
 import { Msr } from "../../hw/msr";
 import { hostXapicBase } from "../../platform/host-apic";
 
+/**
+ * The CR4 bits a guest may set on AMD-V (APM vol 2 3.1.3 figure 3-7; SDM vol 3 2.5): VME..OSXMMEXCPT always,
+ * the others when this CPU has the feature. Never VMXE/SMXE (no VMX or SMX on AMD), PKE (the guest's CPUID
+ * hides PKU) or CET (its MSRs are not switched). Without the intercept a CPU (QEMU TCG) may take a reserved
+ * bit and fail the next VMRUN's consistency check (APM 15.5.1) instead of raising #GP.
+ */
+function guestCr4Bits(): u64 {
+  let m: u64 = 0x7ff; // VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT
+  const ecx1 = cpuidReg(1, 0, 2);
+  const max = cpuidReg(0, 0, 0);
+  const ebx7 = max >= 7 ? cpuidReg(7, 0, 1) : 0;
+  const ecx7 = max >= 7 ? cpuidReg(7, 0, 2) : 0;
+  if ((ecx7 & (1 << 2)) != 0) m |= 1 << 11; // UMIP
+  if ((ecx7 & (1 << 16)) != 0) m |= 1 << 12; // LA57
+  if ((ebx7 & 1) != 0) m |= 1 << 16; // FSGSBASE
+  if ((ecx1 & (1 << 17)) != 0) m |= 1 << 17; // PCIDE
+  if ((ecx1 & (1 << 26)) != 0) m |= 1 << 18; // OSXSAVE
+  if ((ebx7 & (1 << 7)) != 0) m |= 1 << 20; // SMEP
+  if ((ebx7 & (1 << 20)) != 0) m |= 1 << 21; // SMAP
+  return m;
+}
 
 export class SvmBackend extends VirtBackend {
   caps: SvmCaps = new SvmCaps();
@@ -27,6 +48,7 @@ export class SvmBackend extends VirtBackend {
     c.flushByAsid = (edx & (1 << 6)) != 0;
     c.nasid = cpuidReg(0x8000000a, 0, 1);
     c.asidOwner = new StaticArray<u64>(c.nasid > 1 ? <i32>c.nasid : 2);
+    c.cr4Allowed = guestCr4Bits();
     wrmsr(Msr.IA32_EFER, rdmsr(Msr.IA32_EFER) | EFER_SVME);
     c.hsave = allocFrame();
     wrmsr(SvmMsr.VmHsavePa, c.hsave); // APM 15.30.4

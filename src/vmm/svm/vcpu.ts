@@ -8,7 +8,7 @@ import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
 import { Apic, SvmCaps } from "./caps";
 import { hex0x } from "../../lib/fmt";
-import { PAT_POWER_ON } from "../../hw/msr";
+import { Cr4, PAT_POWER_ON } from "../../hw/msr";
 
 
 /** VMCB save-area offsets of the segments in Seg order (APM table B-2). */
@@ -19,6 +19,14 @@ const SYS_OFFSETS: StaticArray<u32> = [
   Vmcb.Star, Vmcb.Lstar, Vmcb.Cstar, Vmcb.Sfmask, Vmcb.KernelGsBase,
   Vmcb.Fs + VmcbSeg.Base, Vmcb.Gs + VmcbSeg.Base, Vmcb.SysenterCs, Vmcb.SysenterEsp, Vmcb.SysenterEip,
 ];
+
+const CR0_PE: u64 = 1 << 0;
+const CR0_ET: u64 = 1 << 4;
+const CR0_NW: u64 = 1 << 29;
+const CR0_CD: u64 = 1 << 30;
+const CR0_PG: u64 = 1 << 31;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
 
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
@@ -41,6 +49,11 @@ export class SvmVcpu extends Vcpu {
     const v = this.vmcb;
     phys_fill(v, 0, 4096);
     phys_store32(v + Vmcb.InterceptExceptions, REFLECTED_EXCEPTIONS);
+    // APM 15.9: CR0 and CR4 writes are intercepted (bits 16 + n; the CR0 one covers CLTS and LMSW too) and
+    // checked in writeCr() as VT-x does with its masks: a CPU that took a reserved bit would fail the next
+    // VMRUN's consistency check (APM 15.5.1) where silicon raises #GP. (With the selective CR0 intercept,
+    // QEMU 7.2 TCG took CR0 bit 32 without an exit: the plain one is used.)
+    phys_store32(v + Vmcb.InterceptCr, (1 << (16 + 0)) | (1 << (16 + 4)));
     phys_store32(v + Vmcb.InterceptMisc1,
       SvmIntercept1.Intr | SvmIntercept1.Nmi | SvmIntercept1.Init | SvmIntercept1.Cpuid | SvmIntercept1.Hlt |
       SvmIntercept1.Invd | // INVD would drop the host's dirty cache lines: done as a no-op
@@ -164,6 +177,13 @@ export class SvmVcpu extends Vcpu {
     }
     switch (c32) {
       case SvmExit.Cpuid: e.kind = ExitKind.Cpuid; e.insnLen = 2; break;
+      case SvmExit.Cr0Write:
+      case SvmExit.Cr4Write:
+        // APM 15.9: a CR write intercept happens before the write; exits.ts decodes the MOV (length, GPR).
+        e.kind = ExitKind.CrWrite;
+        e.cr = c32 == <u32>SvmExit.Cr4Write ? 4 : 0;
+        e.insnLen = 0;
+        break;
       case SvmExit.Hlt: e.kind = ExitKind.Hlt; e.insnLen = 1; break;
       case SvmExit.Msr:
         e.kind = info1 == 1 ? ExitKind.MsrWrite : ExitKind.MsrRead;
@@ -302,6 +322,49 @@ export class SvmVcpu extends Vcpu {
     const lma = cur & (1 << 10);
     // The VMCB copy always keeps SVME (APM 15.5.1); the guest never sees it.
     phys_store64(this.vmcb + Vmcb.Efer, (value & ~(<u64>1 << 10)) | lma | EFER_SVME);
+    return true;
+  }
+
+  writeCr(cr: u32, value: u64): bool {
+    return cr == 0 ? this.writeCr0(value) : cr == 4 ? this.writeCr4(value) : false;
+  }
+
+  /** MOV to CR0 (APM vol 2 3.1.1, 14.6.1; SDM vol 2B MOV CR): the #GP cases, then EFER.LMA follows PG. */
+  private writeCr0(value: u64): bool {
+    const v = this.vmcb;
+    const old = phys_load64(v + Vmcb.Cr0);
+    let efer = phys_load64(v + Vmcb.Efer);
+    value |= CR0_ET; // reads as 1
+    if ((value >> 32) != 0) return false; // CR0[63:32]
+    if ((value & CR0_NW) != 0 && (value & CR0_CD) == 0) return false;
+    if ((value & CR0_PG) != 0 && (value & CR0_PE) == 0) return false;
+    const longCode = (phys_load16(v + Vmcb.Cs + VmcbSeg.Attrib) & (1 << 9)) != 0; // CS.L
+    if ((value & CR0_PG) != 0 && (old & CR0_PG) == 0 && (efer & EFER_LME) != 0) {
+      // activating long mode: needs CR4.PAE, and not from a 64-bit code segment
+      if ((phys_load64(v + Vmcb.Cr4) & Cr4.PAE) == 0 || longCode) return false;
+      efer |= EFER_LMA;
+    } else if ((value & CR0_PG) == 0 && (old & CR0_PG) != 0 && (efer & EFER_LMA) != 0) {
+      if (longCode) return false; // paging off only from compatibility mode
+      efer &= ~EFER_LMA;
+    }
+    phys_store64(v + Vmcb.Cr0, value);
+    phys_store64(v + Vmcb.Efer, efer);
+    this.flushNext = true; // PG, WP, CD changes: the TLB flush the MOV would have done
+    return true;
+  }
+
+  /** MOV to CR4 (APM vol 2 3.1.3; SDM vol 3 2.5). */
+  private writeCr4(value: u64): bool {
+    const v = this.vmcb;
+    const old = phys_load64(v + Vmcb.Cr4);
+    const lma = (phys_load64(v + Vmcb.Efer) & EFER_LMA) != 0;
+    if ((value & ~this.caps.cr4Allowed) != 0) return false; // APM 3.1.3: reserved bits #GP(0)
+    if (lma && (value & Cr4.PAE) == 0) return false; // clearing PAE in long mode
+    // Setting PCIDE: only in long mode with CR3[11:0] = 0 (SDM vol 3 4.10.1, APM 3.1.3)
+    if ((value & Cr4.PCIDE) != 0 && (old & Cr4.PCIDE) == 0 && (!lma || (phys_load64(v + Vmcb.Cr3) & 0xfff) != 0)) return false;
+    phys_store64(v + Vmcb.Cr4, value);
+    // The CPU did not execute the MOV, so its TLB flush (PGE, PAE, PSE, SMEP, PCIDE changes) is ours.
+    this.flushNext = true;
     return true;
   }
 

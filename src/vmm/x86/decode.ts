@@ -47,11 +47,20 @@ export enum ExitInsn {
   /** INS/OUTS (6C-6F). */
   IoString,
   Xsetbv,
+  /** MOV to a control register, 0F 22 /r: `cr`, `gpr`. */
+  MovToCr,
+  /** CLTS (0F 06): clears CR0.TS. */
+  Clts,
+  /** LMSW with a register operand (0F 01 /6, mod 3): `gpr`. */
+  Lmsw,
 }
 
 export class ExitDecode {
   kind: ExitInsn = ExitInsn.None;
   length: i32 = 0;
+  /** MovToCr: the control register (REX.R and, on AMD, LOCK select CR8+) and the source GPR (REX.B). */
+  cr: i32 = 0;
+  gpr: i32 = 0;
   error: string = "";
 }
 
@@ -253,6 +262,8 @@ export function decodeExit(b: StaticArray<u8>, avail: i32, mode: CpuMode, out: E
   out.kind = ExitInsn.None;
   out.length = 0;
   out.error = "";
+  out.cr = 0;
+  out.gpr = 0;
   if (avail > b.length) avail = b.length;
   const p = PFX;
   let i = prefixes(b, avail, mode, p);
@@ -275,9 +286,23 @@ export function decodeExit(b: StaticArray<u8>, avail: i32, mode: CpuMode, out: E
     else if (op2 == 0x30) kind = ExitInsn.Wrmsr;
     else if (op2 == 0x33) kind = ExitInsn.Rdpmc;
     else if (op2 == 0x08) kind = ExitInsn.Invd;
+    else if (op2 == 0x06) kind = ExitInsn.Clts;
     else if (op2 == 0x01 && i < avail && unchecked(b[i]) == 0xd1) {
       kind = ExitInsn.Xsetbv;
       i++;
+    } else if (op2 == 0x01 && i < avail && (unchecked(b[i]) & 0xf8) == 0xf0) {
+      // SDM vol 2A LMSW: 0F 01 /6; the memory form is not decoded (the VM stops with its bytes)
+      out.gpr = (<i32>unchecked(b[i]) & 7) | ((p.rex & 1) != 0 ? 8 : 0);
+      kind = ExitInsn.Lmsw;
+      i++;
+    } else if (op2 == 0x22 && i < avail) {
+      // SDM vol 2B MOV (control registers): ModRM.reg = CR, ModRM.rm = GPR whatever the mod bits;
+      // APM vol 3: LOCK MOV CR0 is CR8.
+      const modrm = <i32>unchecked(b[i++]);
+      kind = ExitInsn.MovToCr;
+      out.cr = ((modrm >> 3) & 7) | ((p.rex & 4) != 0 ? 8 : 0);
+      if (p.lock && out.cr == 0) out.cr = 8;
+      out.gpr = (modrm & 7) | ((p.rex & 1) != 0 ? 8 : 0);
     }
   } else if (op == 0x0f) {
     out.error = "truncated";

@@ -216,8 +216,27 @@ describe("exit instruction lengths (no NRIPS)", () => {
     expect(exitInsn("0f 01", M64, 2)).toBe("error: not an instruction that exits");
     expect(exitInsn("66 66", M64, 2)).toBe("error: truncated");
   });
+  it("MOV to CR0/CR4, CLTS and LMSW (AMD-V's CR write intercepts): length, control register, source register", () => {
+    const cr = (h: string, mode = M64) => {
+      const b = bytes(h);
+      put(b);
+      return x.exitCr(b.length, mode);
+    };
+    // ExitInsn: MovToCr 11, Clts 12, Lmsw 13; cr/gpr are only meaningful for the kinds that have them
+    expect(cr("0f 22 e0")).toBe("11 3 cr=4 gpr=0"); // mov %rax, %cr4
+    expect(cr("0f 22 e0", M16)).toBe("11 3 cr=4 gpr=0"); // real mode: no operand-size prefix needed
+    expect(cr("41 0f 22 e7")).toBe("11 4 cr=4 gpr=15"); // mov %r15, %cr4 (REX.B)
+    expect(cr("0f 22 c4")).toBe("11 3 cr=0 gpr=4"); // mov %rsp, %cr0
+    expect(cr("44 0f 22 c0")).toBe("11 4 cr=8 gpr=0"); // REX.R: CR8
+    expect(cr("f0 0f 22 c0", M32)).toBe("11 4 cr=8 gpr=0"); // AMD's LOCK MOV CR0 is CR8
+    expect(cr("0f 06").split(" ").slice(0, 2).join(" ")).toBe("12 2"); // clts
+    expect(cr("0f 01 f3")).toBe("13 3 cr=0 gpr=3"); // lmsw %bx
+    expect(cr("41 0f 01 f1")).toBe("13 4 cr=0 gpr=9"); // lmsw %r9w
+    expect(cr("0f 01 30")).toBe("error: not an instruction that exits"); // lmsw (%rax): the memory form is not decoded
+    expect(cr("0f 22", M64)).toBe("error: not an instruction that exits"); // as "0f 01": the ModRM is missing
+  });
   it("agrees with GNU as", () => {
-    const lines = ["cpuid", "rdmsr", "wrmsr", "rdpmc", "invd", "hlt", "in $0x60, %al", "in $0x71, %eax", "out %al, $0x80", "out %ax, $0x80", "in %dx, %al", "out %eax, %dx", "in %dx, %ax", "insb", "rep insw", "rep outsl", "outsb", "xsetbv", "rep; cpuid", "data16 rdmsr", "lock; rdmsr", "cs; ds; hlt", "addr32 rep insb"];
+    const lines = ["mov %rax, %cr4", "mov %r9, %cr0", "clts", "lmsw %ax", "lmsw %r10w", "cpuid", "rdmsr", "wrmsr", "rdpmc", "invd", "hlt", "in $0x60, %al", "in $0x71, %eax", "out %al, $0x80", "out %ax, $0x80", "in %dx, %al", "out %eax, %dx", "in %dx, %ax", "insb", "rep insw", "rep outsl", "outsb", "xsetbv", "rep; cpuid", "data16 rdmsr", "lock; rdmsr", "cs; ds; hlt", "addr32 rep insb"];
     const enc = assemble(lines, 64);
     const bad: string[] = [];
     enc.forEach((b, i) => {

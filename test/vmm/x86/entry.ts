@@ -34,6 +34,11 @@ export function exitInsn(avail: i32, mode: i32): string {
   if (!decodeExit(buf, avail, <CpuMode>mode, ex)) return "error: " + ex.error;
   return (<i32>ex.kind).toString() + " " + ex.length.toString();
 }
+/** "KIND LEN cr=N gpr=N" (MOV to CR, CLTS, LMSW) or "error: why". */
+export function exitCr(avail: i32, mode: i32): string {
+  if (!decodeExit(buf, avail, <CpuMode>mode, ex)) return "error: " + ex.error;
+  return (<i32>ex.kind).toString() + " " + ex.length.toString() + " cr=" + ex.cr.toString() + " gpr=" + ex.gpr.toString();
+}
 export function hex(n: i32): string {
   return hexBytes(buf, n);
 }
