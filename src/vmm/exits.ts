@@ -64,6 +64,7 @@ export function emulateCpuid(vm: Vm): void {
       // Features whose state XCR0 cannot enable here (SDM vol 1 13.1): AVX2 without AVX, AVX-512, MPX,
       // PKU, AMX; and RTM/HLE (TSX aborts leak nothing but are not worth the errata).
       if ((guestXcr0Mask & Xcr0.AVX) == 0) b &= ~(<u32>1 << 5);
+      if (!vm.vcpu.invpcid) b &= ~(<u32>1 << 10); // INVPCID would #UD (VT-x without "enable INVPCID")
       b &= ~((1 << 4) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) |
         (1 << 28) | (1 << 30) | (<u32>1 << 31));
       c &= ~((1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14) | (1 << 22)); // ... RDPID
