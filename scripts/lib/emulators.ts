@@ -126,11 +126,14 @@ export function virtioConsoleArgs(socketPath: string): string[] {
     "-device", "virtconsole,chardev=tvvcon"];
 }
 
+/** When to stop an emulator: a regex over COM1's output, or a predicate over it (called as output arrives). */
+export type Until = RegExp | ((serial: string) => boolean);
+
 interface Watch {
   cmd: string;
   args: string[];
   timeoutMs: number;
-  until?: RegExp;
+  until?: Until;
   echo?: NodeJS.WritableStream;
   /** serial from stdout (QEMU) or from a file that the emulator appends to (Bochs) */
   serialFile?: string;
@@ -158,7 +161,7 @@ function watch(w: Watch): Promise<Omit<RunResult, "debugExit">> {
         w.echo.write(serial.slice(echoed));
         echoed = serial.length;
       }
-      if (matchMs === null && w.until && w.until.test(serial)) {
+      if (matchMs === null && w.until && (typeof w.until === "function" ? w.until(serial) : w.until.test(serial))) {
         matchMs = now;
         // let the last bytes of the line arrive, then stop it
         setTimeout(() => child.kill("SIGTERM"), 200);
@@ -213,7 +216,7 @@ export interface BochsOptions {
   cpu?: string;
   memoryMiB?: number;
   timeoutMs?: number;
-  until?: RegExp;
+  until?: Until;
   echo?: NodeJS.WritableStream;
   /** Directory for bochsrc, log and serial file (default build/bochs/<pid>-<n>). */
   workDir?: string;
