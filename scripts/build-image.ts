@@ -126,6 +126,15 @@ export function link(objs: string[], monitorObj: string, elf = ELF, quiet = fals
     "-Map", elf.replace(/\.elf$/, ".map"), "-o", elf, ...objs, monitorObj], quiet);
 }
 
+/**
+ * One word of a GRUB command, quoted when GRUB's shell-like parser would change it ($ expansion, ( ) ; | & < >,
+ * quotes, backslashes): inside single quotes every character is literal; a ' itself ends the quote, is escaped
+ * and the quote opens again. GRUB joins a module's words with single spaces into its string.
+ */
+export function grubWord(w: string): string {
+  return /^[A-Za-z0-9_.,:=+\/%@-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
 /** A boot module on the ISO: the file to copy and its string (for a Linux VM: `name=... mem=... -- CMDLINE`). */
 export interface IsoModule {
   file: string;
@@ -137,7 +146,8 @@ export interface IsoModule {
  * `module2` / `module` lines with their strings (GRUB 2.06 passes only the words after the file name).
  */
 export function grubConfig(cmdline: string, timeoutSecs = 1, defaultEntry = 0, modules: IsoModule[] = []): string {
-  const mod = (kw: string) => modules.map((m, i) => `  ${kw} /boot/mod${i}-${basename(m.file)} ${m.args}`);
+  const mod = (kw: string) =>
+    modules.map((m, i) => `  ${kw} /boot/mod${i}-${basename(m.file)} ${m.args.split(/\s+/).filter((w) => w).map(grubWord).join(" ")}`);
   // GRUB talks on COM1 as well as the screen, so a server's serial console
   // shows the menu; timeout 1 s leaves time to edit the command line.
   return [
