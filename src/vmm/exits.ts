@@ -95,6 +95,11 @@ export function emulateCpuid(vm: Vm): void {
       d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
+    } else if (leaf == 0x8000001f) {
+      // AMD memory encryption (SME, SEV, SEV-ES, SNP; APM vol 2 15.34, vol 3 CPUID Fn8000_001F): none for
+      // guests. Linux's decompressor reads MSR_AMD64_SEV (0xC0010131, #GP here) when SEV is shown, with no
+      // IDT yet: a triple fault.
+      a = 0; b = 0; c = 0; d = 0;
     }
   }
   r[Reg.Rax] = a;
