@@ -3,7 +3,7 @@
 // a command of its command line. The same kernel and initramfs as test/vmm/linux-guests.test.ts (QEMU TCG,
 // AMD-V), given to the monitor by GRUB as multiboot-2 modules. The console is not `quiet`: the kernel must
 // boot without a warning or oops (a feature CPUID shows but the VM cannot use shows up there: INVPCID's
-// #UD, an MSR access that faults). Takes minutes: Bochs runs about 10-15 million guest instructions per second.
+// #UD, an MSR access that faults). Takes minutes: Bochs runs about 15 million instructions per host second.
 // Without Bochs the test fails and names the packages (never a silent pass).
 import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
