@@ -225,6 +225,8 @@ export interface BochsOptions {
   com2?: string;
   /** More bochsrc lines. */
   extraConfig?: string[];
+  /** Debugger commands run when Bochs is stopped by the budget's SIGINT (after `c`), e.g. ["r", "sreg", "quit"]. */
+  onStop?: string[];
 }
 
 let bochsRuns = 0;
@@ -267,12 +269,13 @@ export async function runBochs(o: BochsOptions = {}): Promise<RunResult> {
   const logFile = join(dir, "bochs.log");
   const rc = join(dir, "bochsrc");
   writeFileSync(rc, bochsConfig({ ...o, iso, serialFile, logFile }));
-  writeFileSync(join(dir, "cmds"), "c\n");
+  writeFileSync(join(dir, "cmds"), ["c", ...(o.onStop ?? []), ""].join("\n"));
   const r = await watch({
     cmd: BOCHS_BIN, args: ["-q", "-f", rc, "-rc", join(dir, "cmds")],
     timeoutMs: o.timeoutMs ?? 120_000, until: o.until, echo: o.echo, serialFile, signal: "INT",
   });
-  const log = existsSync(logFile) ? readFileSync(logFile, "latin1") : r.log;
+  // Bochs's log file, then what it wrote to stdout/stderr (the debugger's answers to `onStop`)
+  const log = (existsSync(logFile) ? readFileSync(logFile, "latin1") : "") + r.log;
   return { ...r, log, debugExit: null };
 }
 
