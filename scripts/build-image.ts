@@ -126,8 +126,28 @@ export function link(objs: string[], monitorObj: string, elf = ELF, quiet = fals
     "-Map", elf.replace(/\.elf$/, ".map"), "-o", elf, ...objs, monitorObj], quiet);
 }
 
-/** GRUB menu: entry 0 loads the image with multiboot2, entry 1 with multiboot (1). */
-export function grubConfig(cmdline: string, timeoutSecs = 1, defaultEntry = 0): string {
+/**
+ * One word of a GRUB command, quoted when GRUB's shell-like parser would change it ($ expansion, ( ) ; | & < >,
+ * quotes, backslashes): inside single quotes every character is literal; a ' itself ends the quote, is escaped
+ * and the quote opens again. GRUB joins a module's words with single spaces into its string.
+ */
+export function grubWord(w: string): string {
+  return /^[A-Za-z0-9_.,:=+\/%@-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/** A boot module on the ISO: the file to copy and its string (for a Linux VM: `name=... mem=... -- CMDLINE`). */
+export interface IsoModule {
+  file: string;
+  args: string;
+}
+
+/**
+ * GRUB menu: entry 0 loads the image with multiboot2, entry 1 with multiboot (1). Modules follow as
+ * `module2` / `module` lines with their strings (GRUB 2.06 passes only the words after the file name).
+ */
+export function grubConfig(cmdline: string, timeoutSecs = 1, defaultEntry = 0, modules: IsoModule[] = []): string {
+  const mod = (kw: string) =>
+    modules.map((m, i) => `  ${kw} /boot/mod${i}-${basename(m.file)} ${m.args.split(/\s+/).filter((w) => w).map(grubWord).join(" ")}`);
   // GRUB talks on COM1 as well as the screen, so a server's serial console
   // shows the menu; timeout 1 s leaves time to edit the command line.
   return [
@@ -138,22 +158,25 @@ export function grubConfig(cmdline: string, timeoutSecs = 1, defaultEntry = 0): 
     `set default=${defaultEntry}`,
     'menuentry "Typevisor" {',
     `  multiboot2 /boot/typevisor.elf ${cmdline}`,
+    ...mod("module2"),
     "  boot",
     "}",
     'menuentry "Typevisor (multiboot 1)" {',
     `  multiboot /boot/typevisor.elf ${cmdline}`,
+    ...mod("module"),
     "  boot",
     "}",
     "",
   ].join("\n");
 }
 
-export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, grubTimeout = 1, defaultEntry = 0): void {
+export function makeIso(elf: string, iso: string, cmdline = "", quiet = false, grubTimeout = 1, defaultEntry = 0, modules: IsoModule[] = []): void {
   const tree = join(root, "build/iso-tree", basename(iso, ".iso"));
   rmSync(tree, { recursive: true, force: true });
   mkdirSync(join(tree, "boot/grub"), { recursive: true });
   writeFileSync(join(tree, "boot/typevisor.elf"), readFileSync(elf));
-  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline, grubTimeout, defaultEntry));
+  modules.forEach((m, i) => writeFileSync(join(tree, `boot/mod${i}-${basename(m.file)}`), readFileSync(m.file)));
+  writeFileSync(join(tree, "boot/grub/grub.cfg"), grubConfig(cmdline, grubTimeout, defaultEntry, modules));
   mkdirSync(dirname(iso), { recursive: true });
   const args = ["-o", iso, tree];
   if (existsSync("/usr/lib/grub/i386-pc")) args.unshift("-d", "/usr/lib/grub/i386-pc"); // BIOS boot only: smaller, faster

@@ -126,11 +126,14 @@ export function virtioConsoleArgs(socketPath: string): string[] {
     "-device", "virtconsole,chardev=tvvcon"];
 }
 
+/** When to stop an emulator: a regex over COM1's output, or a predicate over it (called as output arrives). */
+export type Until = RegExp | ((serial: string) => boolean);
+
 interface Watch {
   cmd: string;
   args: string[];
   timeoutMs: number;
-  until?: RegExp;
+  until?: Until;
   echo?: NodeJS.WritableStream;
   /** serial from stdout (QEMU) or from a file that the emulator appends to (Bochs) */
   serialFile?: string;
@@ -158,7 +161,7 @@ function watch(w: Watch): Promise<Omit<RunResult, "debugExit">> {
         w.echo.write(serial.slice(echoed));
         echoed = serial.length;
       }
-      if (matchMs === null && w.until && w.until.test(serial)) {
+      if (matchMs === null && w.until && (typeof w.until === "function" ? w.until(serial) : w.until.test(serial))) {
         matchMs = now;
         // let the last bytes of the line arrive, then stop it
         setTimeout(() => child.kill("SIGTERM"), 200);
@@ -213,7 +216,7 @@ export interface BochsOptions {
   cpu?: string;
   memoryMiB?: number;
   timeoutMs?: number;
-  until?: RegExp;
+  until?: Until;
   echo?: NodeJS.WritableStream;
   /** Directory for bochsrc, log and serial file (default build/bochs/<pid>-<n>). */
   workDir?: string;
@@ -222,6 +225,8 @@ export interface BochsOptions {
   com2?: string;
   /** More bochsrc lines. */
   extraConfig?: string[];
+  /** Debugger commands run when Bochs is stopped by the budget's SIGINT (after `c`), e.g. ["r", "sreg", "quit"]. */
+  onStop?: string[];
 }
 
 let bochsRuns = 0;
@@ -264,12 +269,13 @@ export async function runBochs(o: BochsOptions = {}): Promise<RunResult> {
   const logFile = join(dir, "bochs.log");
   const rc = join(dir, "bochsrc");
   writeFileSync(rc, bochsConfig({ ...o, iso, serialFile, logFile }));
-  writeFileSync(join(dir, "cmds"), "c\n");
+  writeFileSync(join(dir, "cmds"), ["c", ...(o.onStop ?? []), ""].join("\n"));
   const r = await watch({
     cmd: BOCHS_BIN, args: ["-q", "-f", rc, "-rc", join(dir, "cmds")],
     timeoutMs: o.timeoutMs ?? 120_000, until: o.until, echo: o.echo, serialFile, signal: "INT",
   });
-  const log = existsSync(logFile) ? readFileSync(logFile, "latin1") : r.log;
+  // Bochs's log file, then what it wrote to stdout/stderr (the debugger's answers to `onStop`)
+  const log = (existsSync(logFile) ? readFileSync(logFile, "latin1") : "") + r.log;
   return { ...r, log, debugExit: null };
 }
 

@@ -55,6 +55,11 @@ export function emulateCpuid(vm: Vm): void {
       if (!useXsave) c &= ~(1 << 26);
       else if ((vm.vcpu.cr4() & Cr4.OSXSAVE) != 0) c |= 1 << 27;
       if ((guestXcr0Mask & Xcr0.AVX) == 0) c &= ~((1 << 28) | (1 << 12) | (1 << 29)); // AVX, FMA, F16C
+      // Thermal, power and debug-store features whose MSRs a guest gets #GP for (SDM vol 3 15.8, 15.3,
+      // 18.6): EDX DS (21), ACPI thermal (22), TM (29), PBE (31); ECX DTES64 (2), DS-CPL (4), EST (7), TM2 (8).
+      // Linux programs IA32_THERM_INTERRUPT (0x19B) when it sees ACPI and TM.
+      d &= ~((1 << 21) | (1 << 22) | (1 << 29) | (<u32>1 << 31));
+      c &= ~((1 << 2) | (1 << 4) | (1 << 7) | (1 << 8));
       b &= 0x00ffffff; // initial APIC id 0
       if (vm.platform) {
         c |= (1 << 21) | (1 << 24); // the emulated LAPIC: x2APIC, TSC-deadline timer
@@ -64,10 +69,18 @@ export function emulateCpuid(vm: Vm): void {
       // Features whose state XCR0 cannot enable here (SDM vol 1 13.1): AVX2 without AVX, AVX-512, MPX,
       // PKU, AMX; and RTM/HLE (TSX aborts leak nothing but are not worth the errata).
       if ((guestXcr0Mask & Xcr0.AVX) == 0) b &= ~(<u32>1 << 5);
+      if (!vm.vcpu.invpcid) b &= ~(<u32>1 << 10); // INVPCID would #UD (VT-x without "enable INVPCID")
+      // IA32_TSC_ADJUST (bit 1; MSR 0x3B, SDM vol 3 17.17.3): not emulated (the guest TSC is the host's).
+      b &= ~(<u32>1 << 1);
       b &= ~((1 << 4) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 21) | (1 << 26) | (1 << 27) |
         (1 << 28) | (1 << 30) | (<u32>1 << 31));
       c &= ~((1 << 1) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14) | (1 << 22)); // ... RDPID
       d &= ~((1 << 2) | (1 << 3) | (1 << 8) | (1 << 22) | (1 << 23) | (1 << 24));
+    } else if (leaf == 6) {
+      // Thermal and power management (SDM vol 2A CPUID leaf 06H): only ARAT (EAX bit 2), true of the
+      // emulated LAPIC timer; no digital thermal sensor, HWP, APERF/MPERF or energy-bias MSRs.
+      a = vm.platform ? a & (1 << 2) : 0;
+      b = 0; c = 0; d = 0;
     } else if (leaf == 0xb || leaf == 0x1f) {
       a = 0; b = 0; c = 0; d = 0; // no extended topology: one vCPU
     } else if (leaf == 0x80000007) {
@@ -82,6 +95,11 @@ export function emulateCpuid(vm: Vm): void {
       d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
+    } else if (leaf == 0x8000001f) {
+      // AMD memory encryption (SME, SEV, SEV-ES, SNP; APM vol 2 15.34, vol 3 CPUID Fn8000_001F): none for
+      // guests. Linux's decompressor reads MSR_AMD64_SEV (0xC0010131, #GP here) when SEV is shown, with no
+      // IDT yet: a triple fault.
+      a = 0; b = 0; c = 0; d = 0;
     }
   }
   r[Reg.Rax] = a;
@@ -186,6 +204,9 @@ function fixedMsr(msr: u32): i64 {
   if (msr == Msr.IA32_PLATFORM_ID) return 0;
   if (msr == Msr.IA32_BIOS_SIGN_ID) return 0;
   if (msr == Msr.IA32_MTRRCAP) return 0; // no MTRRs
+  // CPUID shows MTRR, so IA32_MTRR_DEF_TYPE exists (SDM vol 3 11.11.1, 11.11.2.1): E = 0, MTRRs disabled
+  // (guest memory types come from EPT/NPT and the guest's PAT). Linux reads it at boot.
+  if (msr == Msr.IA32_MTRR_DEF_TYPE) return 0;
   if (msr == Msr.IA32_MISC_ENABLE) return 1; // fast strings
   return -1;
 }

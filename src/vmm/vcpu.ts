@@ -114,6 +114,11 @@ export abstract class Vcpu {
   statePa: u64 = 0;
   /** The guest's XCR0 (XSETBV is emulated). */
   xcr0: u64 = 1;
+  /**
+   * INVPCID runs in the guest. False on VT-x without the "enable INVPCID" control, where it raises #UD
+   * (SDM vol 3 24.6.2 table 24-7): CPUID then hides it (leaf 7 EBX bit 10).
+   */
+  invpcid: bool = true;
 
   /** Saves the MSRs this backend does not switch (called when another vCPU takes the CPU). */
   saveUnswitched(): void {}

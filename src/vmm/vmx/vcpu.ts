@@ -60,6 +60,7 @@ export class VmxVcpu extends Vcpu {
     // unrestricted guest lets the guest own (SDM 26.3.1.1).
     this.cr0Mask = (caps.cr0Fixed0 | ~caps.cr0Fixed1) & ~(CR0_PE | CR0_PG) & 0xffffffff;
     this.cr4Mask = (caps.cr4Fixed0 | ~caps.cr4Fixed1) & 0xffffffff;
+    this.invpcid = (caps.proc2 & ProcCtl2.EnableInvpcid) != 0;
     this.load();
     this.setupControls();
     this.setupHost();

@@ -61,7 +61,11 @@ export class VmxBackend extends VirtBackend {
     if ((c.proc & ProcCtl.ActivateSecondary) == 0) return "no secondary controls (needed for EPT)";
     const needProc: u32 = ProcCtl.UseIoBitmaps | ProcCtl.UseMsrBitmaps | ProcCtl.HltExiting | ProcCtl.RdpmcExiting;
     if ((c.proc & needProc) != needProc) return "I/O or MSR bitmaps, HLT or RDPMC exiting unsupported";
-    c.proc2 = adjust(VmxMsr.ProcbasedCtls2, ProcCtl2.EnableEpt | ProcCtl2.UnrestrictedGuest | ProcCtl2.EnableVpid);
+    // INVPCID: with "enable INVPCID" 0 it raises #UD in VMX non-root operation (SDM 24.6.2 table 24-7),
+    // while CPUID still shows it; Linux's global TLB flush uses it when CPUID does. With EPT and VPID it
+    // only touches the guest's own VPID-tagged mappings (SDM 28.3.3.1), so it needs no exit.
+    c.proc2 = adjust(VmxMsr.ProcbasedCtls2,
+      ProcCtl2.EnableEpt | ProcCtl2.UnrestrictedGuest | ProcCtl2.EnableVpid | ProcCtl2.EnableInvpcid);
     if ((c.proc2 & ProcCtl2.EnableEpt) == 0) return "no EPT";
     if ((c.proc2 & ProcCtl2.UnrestrictedGuest) == 0) return "no unrestricted guest";
     c.vpid = (c.proc2 & ProcCtl2.EnableVpid) != 0;
