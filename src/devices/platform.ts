@@ -7,6 +7,7 @@ import { Ioapic, IOAPIC_BASE, IOAPIC_SIZE } from "./ioapic";
 import { Lapic, LapicPage, XAPIC_PAGE_SIZE } from "./lapic";
 import { PciHost } from "./pci/host";
 import { LineSink, Uart16550 } from "./uart16550";
+import { PIT_PORT, PORT_B, PitCounter2, PortB, RTC_PORT, Rtc } from "./legacy-timers";
 import { CpuMode, MmioAccess, decodeMmio, hexBytes, loadResult, storeValue } from "../vmm/x86/decode";
 
 export const COM1_PORT: u64 = 0x3f8;
@@ -24,6 +25,8 @@ export class GuestPlatform {
   readonly ioapic: Ioapic;
   readonly irq: PlatformInterrupts;
   readonly uart: Uart16550;
+  readonly pit: PitCounter2;
+  readonly rtc: Rtc;
   readonly ports: PortBus = new PortBus();
   readonly mmio: MmioBus = new MmioBus();
   readonly pci: PciHost = new PciHost();
@@ -43,7 +46,15 @@ export class GuestPlatform {
     this.ioapic = ioapic;
     this.irq = irq;
     this.uart = uart;
+    const pit = new PitCounter2(clock);
+    this.pit = pit;
+    const rtc = new Rtc(clock);
+    this.rtc = rtc;
     this.ports.register(COM1_PORT, 8, uart);
+    // PIT counter 2 and the RTC: only so that Linux's boot-time polling of them ends at once (legacy-timers.ts)
+    this.ports.register(PIT_PORT, 2, pit);
+    this.ports.register(PORT_B, 1, new PortB(pit));
+    this.ports.register(RTC_PORT, 2, rtc);
     this.mmio.register(IOAPIC_BASE, IOAPIC_SIZE, ioapic);
     // The xAPIC page stays at the reset base 0xFEE00000: a guest that relocates it through IA32_APIC_BASE is not followed.
     this.mmio.register(lapic.mmioBase(), XAPIC_PAGE_SIZE, new LapicPage(lapic));
