@@ -77,6 +77,8 @@ export class Vm {
   /** A Linux VM: its kernel and initramfs modules, command line and virtual platform (null: a test guest). */
   linux: LinuxImage | null = null;
   platform: VmPlatform | null = null;
+  /** RAM still as the allocator zeroed it (no load has happened since): the first load need not zero it again. */
+  private ramClean: bool = true;
   /** Its switch ports' names (vm.list `ports`). */
   ports: Array<string> = new Array<string>();
   /** The MAC of the VM's NIC and switch port (GUESTS.md: mac= or 02:74:76 + id). */
@@ -111,7 +113,8 @@ export class Vm {
 
   /** Fresh RAM with the image loaded, vCPU at power-on state, counters zeroed. */
   load(): bool {
-    phys_fill(this.ramPa, 0, this.ramBytes);
+    if (!this.ramClean) phys_fill(this.ramPa, 0, this.ramBytes); // a reset starts from zeroed RAM too
+    this.ramClean = false;
     this.clearCounters();
     if (this.linux) return this.loadLinux(<LinuxImage>this.linux);
     if (this.image < 0) {
