@@ -54,6 +54,11 @@ export class Vm {
   vcpu: Vcpu;
   exits: StaticArray<u64> = new StaticArray<u64>(ExitKind.Count);
   exitsTotal: u64 = 0;
+  /** TSC ticks this VM held the CPU (its slices, exit handling included) and the slices it got, since start/reset. */
+  runTsc: u64 = 0;
+  slices: u64 = 0;
+  /** The scheduler's virtual time: TSC ticks of CPU this VM was charged (never reset; Monitor.runSlice). */
+  vtime: u64 = 0;
   /** Port accesses nobody handles (read as all ones, writes ignored). */
   unknownIo: u64 = 0;
   /** MSR accesses refused with #GP. */
@@ -139,6 +144,8 @@ export class Vm {
   private clearCounters(): void {
     for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
     this.exitsTotal = 0;
+    this.runTsc = 0;
+    this.slices = 0;
     this.unknownIo = 0;
     this.msrDenied = 0;
     this.pat = PAT_POWER_ON;
