@@ -30,18 +30,26 @@ export function calibrateTsc(): void {
     }
   }
   // HW: ports 0x42/0x43/0x61 are the PIT's channel 2 and its gate, which nothing else in the monitor uses.
+  // Five measurements, the shortest kept: being descheduled (an emulator on a loaded host, an SMI) can only
+  // lengthen one, and a 14% long one made every Linux guest's clock run 14% slow.
   const ctl = inb(0x61);
-  outb(0x61, (ctl & ~0x02) | 0x01); // speaker off, gate on
-  outb(0x43, 0xb0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
-  outb(0x42, <i32>(PIT_TICKS & 0xff));
-  outb(0x42, <i32>(PIT_TICKS >> 8));
-  const t0 = <u64>rdtsc();
-  let spins = 0;
-  while ((inb(0x61) & 0x20) == 0 && spins < 50_000_000) spins++;
-  const t1 = <u64>rdtsc();
+  let best: u64 = u64.MAX_VALUE;
+  for (let k = 0; k < 5; k++) {
+    outb(0x61, (ctl & ~0x03)); // gate off: the counter reloads when the gate rises (8254 mode 0)
+    outb(0x61, (ctl & ~0x02) | 0x01); // speaker off, gate on
+    outb(0x43, 0xb0); // channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count), binary
+    outb(0x42, <i32>(PIT_TICKS & 0xff));
+    outb(0x42, <i32>(PIT_TICKS >> 8));
+    const t0 = <u64>rdtsc();
+    let spins = 0;
+    while ((inb(0x61) & 0x20) == 0 && spins < 50_000_000) spins++;
+    const t1 = <u64>rdtsc();
+    if (spins >= 50_000_000 || t1 <= t0) break; // no PIT: keep the assumption, said in the log
+    if (t1 - t0 < best) best = t1 - t0;
+  }
   outb(0x61, ctl);
-  if (spins >= 50_000_000 || t1 <= t0) return; // no PIT: keep the assumption, said in the log
-  tscHz = (t1 - t0) * PIT_HZ / PIT_TICKS;
+  if (best == u64.MAX_VALUE) return;
+  tscHz = best * PIT_HZ / PIT_TICKS;
   tscSource = "PIT";
 }
 
