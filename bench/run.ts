@@ -28,8 +28,9 @@ const AREA_OPTIONS: Record<string, Record<string, "=" | " " | "flag" | "bare">> 
   quick: { vswitch: "flag" },
   aot: { vswitch: "flag" },
   requests: { mgmt: "bare" },
+  baselineElf: { linux: "=" },
 };
-const FLAG_NAMES: Record<string, string> = { w2cFlags: "w2c-flags", qemu: "no-qemu", bochs: "no-bochs", aot: "no-aot" };
+const FLAG_NAMES: Record<string, string> = { baselineElf: "baseline-elf", w2cFlags: "w2c-flags", qemu: "no-qemu", bochs: "no-bochs", aot: "no-aot" };
 
 const program = setupProgram(new Command("bench"), { out: (s) => console.log(s), err: (s) => console.error(s) })
   .description(`Runs the benchmarks of the areas named (default: all of ${AREAS.join(", ")}).`)
@@ -44,6 +45,7 @@ const program = setupProgram(new Command("bench"), { out: (s) => console.log(s),
   .option("--quick", "fewer frames (vswitch)")
   .option("--no-aot", "skip the AOT-compiled runs (vswitch)")
   .option("--requests <N>", "requests per kind (mgmt)", intParser("--requests", 1, 10_000_000))
+  .option("--baseline-elf <PATH>", "also time this Typevisor image in the same run (linux)")
   .action((wanted: string[], opts: Record<string, unknown>, cmd: Command) => {
     for (const w of wanted) if (!AREAS.includes(w)) throw usageIn(cmd, `unknown area "${w}": the areas are ${AREAS.join(", ")}`);
     const areas = wanted.length ? AREAS.filter((a) => wanted.includes(a)) : AREAS;

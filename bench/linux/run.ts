@@ -1,7 +1,9 @@
 // `npm run bench -- linux`: launch to the guest's init (its first TYPEVISOR-INIT-OK line) of Debian's cloud
 // kernel with the project's initramfs, under Typevisor in QEMU TCG (AMD-V) and under plain QEMU TCG with no
 // firmware (-kernel/-initrd), one after the other (two TCG QEMUs at once each take about twice as long);
-// then the ratio and the Linux VM's exits during boot by reason (vm.list over COM2).
+// then the ratio and the Linux VM's exits during boot by reason (vm.list over COM2). `--baseline-elf=PATH` also
+// times another Typevisor image (e.g. a build of an older commit) in the same run, so that a before/after
+// comparison is made under the same load.
 import { spawn, spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { existsSync, rmSync } from "node:fs";
@@ -58,20 +60,34 @@ async function main(): Promise<void> {
   const plain = ["-accel", "tcg", "-cpu", "EPYC", "-m", "256", "-display", "none", "-monitor", "none", "-nodefaults", "-no-reboot",
     "-serial", "stdio", "-kernel", KERNEL, "-initrd", INITRD, "-append", cmdline];
   const sock = join(root, "build/bench-linux-com2.sock");
-  rmSync(sock, { force: true });
-  const tv = qemuArgs({ kernel: ELF, cmdline: "loglevel=warn", cpu: "EPYC,+svm,+npt", memoryMiB: 1024, com2Socket: sock,
-    extraArgs: ["-initrd", `${KERNEL} name=lin1 mem=256M -- ${cmdline},${INITRD} initrd=lin1`] });
+  const baseline = process.argv.slice(2).find((a) => a.startsWith("--baseline-elf="))?.slice("--baseline-elf=".length);
+  if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline-elf: no file ${baseline}`);
+  const tvArgs = (elf: string): string[] => qemuArgs({ kernel: elf, cmdline: "loglevel=warn", cpu: "EPYC,+svm,+npt", memoryMiB: 1024,
+    com2Socket: sock, extraArgs: ["-initrd", `${KERNEL} name=lin1 mem=256M -- ${cmdline},${INITRD} initrd=lin1`] });
+  /** Launch to init under one image, and the VM's exits then. */
+  const underTv = async (elf: string): Promise<{ secs: number; exits: Record<string, number> }> => {
+    rmSync(sock, { force: true });
+    const b = await timeToInit(tvArgs(elf), 600);
+    const vms = await rpc(sock, "vm.list");
+    b.stop();
+    return { secs: b.secs, exits: vms.find((v: any) => v.name === "lin1").exits };
+  };
+  const exitLine = (e: Record<string, number>): string => {
+    const by = Object.entries(e).filter(([k, n]) => k !== "total" && n > 0).sort((x, y) => y[1] - x[1]);
+    return `${e.total}; by reason: ${by.map(([k, n]) => `${k} ${n}`).join(", ")}`;
+  };
   const a = await timeToInit(plain, 300);
   a.stop();
-  const b = await timeToInit(tv, 600);
-  const vms = await rpc(sock, "vm.list");
-  b.stop();
-  const lin = vms.find((v: any) => v.name === "lin1");
+  const b = await underTv(ELF);
+  const base = baseline !== undefined ? await underTv(baseline) : null;
   console.log(`linux: launch to init, plain QEMU TCG (-kernel, no firmware): ${a.secs.toFixed(2)} s`);
   console.log(`linux: launch to init, Typevisor in QEMU TCG (AMD-V):          ${b.secs.toFixed(2)} s`);
   console.log(`linux: ratio ${(b.secs / a.secs).toFixed(2)}x (target <= 1.5x, goal 1.1x)`);
-  const exits = Object.entries(lin.exits as Record<string, number>).filter(([k]) => k !== "total").sort((x, y) => y[1] - x[1]);
-  console.log(`linux: VM exits until init: ${lin.exits.total}; by reason: ${exits.filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  console.log(`linux: VM exits until init: ${exitLine(b.exits)}`);
+  if (base) {
+    console.log(`linux: baseline ${baseline}: ${base.secs.toFixed(2)} s, ratio ${(base.secs / a.secs).toFixed(2)}x`);
+    console.log(`linux: baseline VM exits until init: ${exitLine(base.exits)}`);
+  }
 }
 
 main().catch((e) => {

@@ -356,6 +356,7 @@ export class MgmtServer {
     if (m == "audit.list") return this.auditList(call);
     if (m == "audit.info") return this.auditInfo(call);
     if (m == "vm.list") return this.vmList(call);
+    if (m == "vm.stats") return this.vmStats(call);
     if (m == "vm.start") return this.vmChange(call, VmOp.Start);
     if (m == "vm.stop") return this.vmChange(call, VmOp.Stop);
     if (m == "vm.pause") return this.vmChange(call, VmOp.Pause);
@@ -422,6 +423,25 @@ export class MgmtServer {
     call.w.beginArr();
     for (let i = 0; i < vms.length; i++) writeVm(call.w, vms[i]);
     call.w.endArr();
+  }
+
+  /** vm.stats -> [{name, state, run_us, slices, exits}]: the scheduler's accounting per VM (docs/PROTOCOL.md). */
+  private vmStats(call: Call): void {
+    if (!this.noParams(call)) return;
+    const vms = this.vms.list();
+    const w = call.w;
+    w.beginArr();
+    for (let i = 0; i < vms.length; i++) {
+      const vm = vms[i];
+      w.beginObj();
+      w.key("name").str(vm.name);
+      w.key("state").str(vm.state);
+      w.key("run_us").int(vm.runUs);
+      w.key("slices").uint(vm.slices);
+      w.key("exits").uint(vm.exitsTotal);
+      w.endObj();
+    }
+    w.endArr();
   }
 
   /** vm.console {name, since?} -> {seq, lines} (docs/GUESTS.md "Consoles"). */

@@ -16,6 +16,10 @@ export class VmInfo {
   /** Exit counters by name, parallel arrays ("io", "ept_violation", ...). */
   exitNames: Array<string> = new Array<string>();
   exitCounts: Array<u64> = new Array<u64>();
+  /** vm.stats: microseconds the VM held the CPU (its slices, exit handling included) since start/reset; -1 when not accounted. */
+  runUs: i64 = -1;
+  /** vm.stats: time slices it was given since start/reset. */
+  slices: u64 = 0;
 }
 
 /** Result of a VM state change: 0 or an application error code (1-4) with a message. */

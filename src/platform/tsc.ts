@@ -26,8 +26,9 @@ const GOOD_BRACKET_DIV: u64 = 400;
  * Each window's start and end are bracketed by TSC reads (the start between the reads around the
  * count's second byte, the end between the read before the last low OUT2 sample and the read after the
  * high one), so a window in which the CPU was away (a loaded host descheduling an emulator, an SMI) has
- * wide brackets and is not believed: up to PIT_TRIES windows, the tightest kept. One 10 ms window with a
- * gap of a few ms at an end of a 10 ms window is a 40% error.
+ * wide brackets and is not believed: up to PIT_TRIES windows, the tightest kept. A gap of a few ms at
+ * either end of one unbracketed 10 ms window is a 40% error (2.60 to 4.66 GHz were reported for one CPU
+ * under QEMU on a loaded host), and every Linux guest's clock inherits it through tsc_early_khz.
  */
 export function calibrateTsc(): void {
   const r = new CpuidResult();

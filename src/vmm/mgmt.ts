@@ -9,6 +9,12 @@ import { ExitKind, EXIT_NAMES } from "./vcpu";
 import { Monitor } from "./monitor";
 import { STATE_NAMES, Vm } from "./vm";
 import { ConsoleLog } from "./guest-platform";
+import { tscHz } from "../platform/tsc";
+
+/** Microseconds for a TSC difference (whole seconds apart from the rest, so no u64 overflow). */
+function tscToUs(ticks: u64): u64 {
+  return (ticks / tscHz) * 1_000_000 + ((ticks % tscHz) * 1_000_000) / tscHz;
+}
 
 export class VmmBackend extends VmBackend {
   constructor(public monitor: Monitor) {
@@ -24,6 +30,8 @@ export class VmmBackend extends VmBackend {
     i.memoryMib = vm.memoryMib();
     for (let k = 0; k < vm.ports.length; k++) i.ports.push(vm.ports[k]);
     i.exitsTotal = vm.exitsTotal;
+    i.runUs = <i64>tscToUs(vm.runTsc);
+    i.slices = vm.slices;
     for (let k = 0; k < ExitKind.Count; k++) {
       if (vm.exits[k] == 0) continue;
       i.exitNames.push(EXIT_NAMES[k]);

@@ -1,5 +1,5 @@
 // The VM table, lifecycle operations (start/stop/pause/resume/reset) and the
-// round-robin scheduler that runs every VM on this CPU in time slices.
+// scheduler that shares this CPU among the VMs in time slices, by charged CPU time.
 
 import { ExitKind, EXIT_NAMES, VirtBackend } from "./vcpu";
 import { Vm, VmState } from "./vm";
@@ -15,6 +15,8 @@ export const SLICE_TSC: u64 = 5_000_000;
 export class Monitor {
   vms: Array<Vm> = new Array<Vm>();
   next: i32 = 0;
+  /** The vtime of the last VM chosen (monotonic): the floor for VMs that become runnable (runSlice). */
+  vnow: u64 = 0;
   /** Benchmark mode: CPUID exits take the shortest path (no filtering, no counters). */
   minimalCpuid: bool = false;
 
@@ -125,30 +127,48 @@ export class Monitor {
   }
 
   /**
-   * Runs the next runnable VM (round robin) for one slice. The slice ends on
-   * the preemption timer (VT-x), the LAPIC slice timer (AMD-V), or at the
-   * first exit after the slice's TSC budget is spent. Returns false when
-   * nothing could run.
+   * Runs one VM for one slice: of the runnable VMs, the one charged the least CPU time so far (its `vtime`,
+   * measured in TSC ticks around each slice, exit handling included), ties in round-robin order. A slice ends on
+   * the preemption timer (VT-x), the LAPIC slice timer (AMD-V), or at the first exit after the slice's TSC
+   * budget is spent; these overshoot differently (a timer interrupt arrives late, an exit-bound guest stops
+   * within one exit), so counting slices would not be fair, charging their real length is. A VM that was
+   * halted, paused or not started has its vtime raised to one slice below the last VM chosen, so it runs
+   * soon but cannot claim the time it did not use. Returns false when nothing could run.
    */
   runSlice(): bool {
     const n = this.vms.length;
+    const floor = this.vnow > SLICE_TSC ? this.vnow - SLICE_TSC : 0;
+    let best: Vm | null = null;
+    let bestAt = 0;
     for (let k = 0; k < n; k++) {
       const i = (this.next + k) % n;
       const vm = this.vms[i];
       if (vm.state != VmState.Running || !this.awake(vm)) continue;
-      this.next = (i + 1) % n;
-      this.runVm(vm);
-      return true;
+      if (vm.vtime < floor) vm.vtime = floor;
+      if (best === null || vm.vtime < best.vtime) {
+        best = vm;
+        bestAt = i;
+      }
     }
-    return false;
+    if (best === null) return false;
+    const vm = <Vm>best;
+    this.next = (bestAt + 1) % n;
+    if (vm.vtime > this.vnow) this.vnow = vm.vtime;
+    this.runVm(vm);
+    return true;
   }
 
   private runVm(vm: Vm): void {
     const v = vm.vcpu;
+    const t0 = rdtsc();
     switchLazyState(v); // x87/SSE/AVX, DRs, unswitched MSRs: never another VM's
     v.beginSlice(SLICE_TSC);
     this.runSliceOf(vm);
     v.endSlice();
+    const used = rdtsc() - t0; // what the VM cost, its exits' handling included
+    vm.runTsc += used; // vm.stats run_us
+    vm.vtime += used; // the scheduler's charge
+    vm.slices++;
   }
 
   private runSliceOf(vm: Vm): void {

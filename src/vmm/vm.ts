@@ -54,6 +54,11 @@ export class Vm {
   vcpu: Vcpu;
   exits: StaticArray<u64> = new StaticArray<u64>(ExitKind.Count);
   exitsTotal: u64 = 0;
+  /** TSC ticks this VM held the CPU (its slices, exit handling included) and the slices it got, since start/reset. */
+  runTsc: u64 = 0;
+  slices: u64 = 0;
+  /** The scheduler's virtual time: TSC ticks of CPU this VM was charged (never reset; Monitor.runSlice). */
+  vtime: u64 = 0;
   /** Port accesses nobody handles (read as all ones, writes ignored). */
   unknownIo: u64 = 0;
   /** MSR accesses refused with #GP. */
@@ -77,6 +82,8 @@ export class Vm {
   /** A Linux VM: its kernel and initramfs modules, command line and virtual platform (null: a test guest). */
   linux: LinuxImage | null = null;
   platform: VmPlatform | null = null;
+  /** RAM still as the allocator zeroed it (no load has happened since): the first load need not zero it again. */
+  private ramClean: bool = true;
   /** Its switch ports' names (vm.list `ports`). */
   ports: Array<string> = new Array<string>();
   /** The MAC of the VM's NIC and switch port (GUESTS.md: mac= or 02:74:76 + id). */
@@ -111,7 +118,8 @@ export class Vm {
 
   /** Fresh RAM with the image loaded, vCPU at power-on state, counters zeroed. */
   load(): bool {
-    phys_fill(this.ramPa, 0, this.ramBytes);
+    if (!this.ramClean) phys_fill(this.ramPa, 0, this.ramBytes); // a reset starts from zeroed RAM too
+    this.ramClean = false;
     this.clearCounters();
     if (this.linux) return this.loadLinux(<LinuxImage>this.linux);
     if (this.image < 0) {
@@ -136,6 +144,8 @@ export class Vm {
   private clearCounters(): void {
     for (let i = 0; i < ExitKind.Count; i++) this.exits[i] = 0;
     this.exitsTotal = 0;
+    this.runTsc = 0;
+    this.slices = 0;
     this.unknownIo = 0;
     this.msrDenied = 0;
     this.pat = PAT_POWER_ON;

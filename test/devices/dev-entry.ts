@@ -7,6 +7,7 @@ import { Lapic } from "../../src/devices/lapic";
 import { Ioapic } from "../../src/devices/ioapic";
 import { PlatformInterrupts } from "../../src/devices/interrupts";
 import { mulDiv } from "../../src/devices/time";
+import { PitCounter2, PortB, Rtc } from "../../src/devices/legacy-timers";
 import { AcpiConfig, buildAcpi } from "../../src/devices/acpi";
 import { LinearMemory } from "../../src/lib/bounded-memory";
 import { RecordingSink, FakeClock } from "./common";
@@ -223,4 +224,35 @@ export function acpiBuild(size: u64, base: u64, cpus: u32, com1: bool, mmioBase:
 }
 export function acpiSize(): u64 {
   return lastSize;
+}
+
+// ---- PIT counter 2, port 0x61, RTC (legacy-timers.ts) ----
+
+let ltClock = new FakeClock();
+let pit = new PitCounter2(ltClock);
+let portB = new PortB(pit);
+let rtc = new Rtc(ltClock);
+
+/** Fresh PIT counter 2 and RTC on a clock of `hz` at t = `t0`. */
+export function ltNew(hz: u64, t0: u64): void {
+  ltClock = new FakeClock();
+  ltClock.freq = hz;
+  ltClock.t = t0;
+  pit = new PitCounter2(ltClock);
+  portB = new PortB(pit);
+  rtc = new Rtc(ltClock);
+}
+export function ltClockSet(t: u64): void {
+  ltClock.t = t;
+}
+/** Port access to 0x42/0x43 (`off` 0/1), 0x61 (`off` 2) or 0x70/0x71 (`off` 3/4). */
+export function ltRead(off: u32): u32 {
+  if (off <= 1) return <u32>pit.read(off, 1);
+  if (off == 2) return <u32>portB.read(0, 1);
+  return <u32>rtc.read(off - 3, 1);
+}
+export function ltWrite(off: u32, v: u32): void {
+  if (off <= 1) pit.write(off, 1, v);
+  else if (off == 2) portB.write(0, 1, v);
+  else rtc.write(off - 3, 1, v);
 }

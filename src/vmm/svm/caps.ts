@@ -16,6 +16,9 @@ export class SvmCaps {
   cr4Allowed: u64 = 0;
   /** xAPIC base (physical) when the slice timer is in use, else 0. */
   apic: u64 = 0;
+  /** The host APIC timer's ticks (divide by 1) per `sliceTscDen` TSC ticks, measured at setup (svm.ts). */
+  sliceApicNum: u64 = 1;
+  sliceTscDen: u64 = 1;
 }
 
 /** The slice timer's vector (LAPIC LVT timer, one-shot). */
@@ -28,6 +31,7 @@ export const enum Apic {
   Svr = 0xf0,
   LvtTimer = 0x320,
   InitialCount = 0x380,
+  CurrentCount = 0x390,
   DivideConfig = 0x3e0,
 }
 

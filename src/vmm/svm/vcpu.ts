@@ -288,8 +288,10 @@ export class SvmVcpu extends Vcpu {
   beginSlice(sliceTsc: u64): void {
     const apic = this.caps.apic;
     if (apic == 0) return;
-    // APIC ticks at divide-by-1 are close to TSC ticks in the emulators; bounded to 32 bits.
-    phys_store32(apic + Apic.InitialCount, sliceTsc > 0xffffffff ? 0xffffffff : sliceTsc);
+    // the TSC budget in APIC timer ticks at the rate measured at setup (svm.ts), bounded to 32 bits
+    const c = this.caps;
+    const ticks = (sliceTsc / c.sliceTscDen) * c.sliceApicNum + ((sliceTsc % c.sliceTscDen) * c.sliceApicNum) / c.sliceTscDen;
+    phys_store32(apic + Apic.InitialCount, ticks == 0 ? 1 : ticks > 0xffffffff ? 0xffffffff : ticks);
   }
 
   endSlice(): void {
