@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   a.stop();
   const b = await underTv(ELF);
   const base = baseline !== undefined ? await underTv(baseline) : null;
-  console.log(`linux: launch to init, plain QEMU TCG (-kernel, no firmware): ${a.secs.toFixed(2)} s`);
+  console.log(`linux: launch to init, plain QEMU TCG (-kernel/-initrd):       ${a.secs.toFixed(2)} s`);
   console.log(`linux: launch to init, Typevisor in QEMU TCG (AMD-V):          ${b.secs.toFixed(2)} s`);
   console.log(`linux: ratio ${(b.secs / a.secs).toFixed(2)}x (target <= 1.5x, goal 1.1x)`);
   console.log(`linux: VM exits until init: ${exitLine(b.exits)}`);

@@ -166,10 +166,13 @@ function linuxVm(m: Monitor, mod: MbModule, w: Words, tag: string): string {
   const li = new LinuxImage();
   li.kernelPa = mod.start;
   li.kernelLen = mod.end - mod.start;
-  // GUESTS.md: the user's words as written; the monitor appends what the guest needs to know the TSC rate
-  // without a PIT (documented in docs/GUESTS.md).
+  // GUESTS.md: the user's words as written; the monitor appends what the guest needs to know about its TSC
+  // (documented in docs/GUESTS.md): its rate, as there is no PIT or HPET to calibrate against, and that it
+  // is reliable: it is the host's TSC, the clock the monitor itself keeps time with, never offset or
+  // scaled. Without `tsc=reliable`, Linux's clocksource watchdog (no HPET or PM timer: it falls back to
+  // jiffies) marked the TSC unstable in some loaded boots, and guest time then ran on refined-jiffies.
   const user = w.cmdline !== null ? <string>w.cmdline : "console=ttyS0";
-  li.cmdline = user + " tsc_early_khz=" + (tscHz / 1000).toString();
+  li.cmdline = user + " tsc_early_khz=" + (tscHz / 1000).toString() + " tsc=reliable";
   vm.linux = li;
   vm.mac = mac != BAD_MAC ? mac : defaultMac(vm.id);
   vlog(tag + "Linux VM " + <string>name + " (" + li.kernelLen.toString() + " bytes, boot protocol " +
