@@ -25,6 +25,13 @@ afterAll(async () => {
   await r?.stop();
 });
 
+/** One management call through `tvctl call`, which must succeed; its JSON result. */
+async function call(m: string, p?: object) {
+  const res = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "--json", "call", m, ...(p ? [JSON.stringify(p)] : [])]);
+  expect(res.status, res.stderr).toBe(0);
+  return JSON.parse(res.stdout || "{}");
+}
+
 describe("tvctl capture", () => {
   it("writes the frames a port receives and sends as pcap that tcpdump reads, then removes its mirror", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tv-capture-"));
@@ -56,11 +63,6 @@ describe("tvctl capture", () => {
   }, 120_000);
 
   it("capture.read with max 1 returns the queued frames one by one: none is lost beyond max (issue 14)", async () => {
-    const call = async (m: string, p?: object) => {
-      const res = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "--json", "call", m, ...(p ? [JSON.stringify(p)] : [])]);
-      expect(res.status, res.stderr).toBe(0);
-      return JSON.parse(res.stdout || "{}");
-    };
     await call("capture.start", { port: "vm2" });
     try {
       for (let i = 0; i < 5; i++) {
@@ -83,11 +85,6 @@ describe("tvctl capture", () => {
   }, 60_000);
 
   it("a capture nobody reads is bounded: its queue keeps 64 frames and counts the rest as dropped (issue 14)", async () => {
-    const call = async (m: string, p?: object) => {
-      const res = await spawnAsync(tvctl, ["--mgmt", r.mgmt, "--json", "call", m, ...(p ? [JSON.stringify(p)] : [])]);
-      expect(res.status, res.stderr).toBe(0);
-      return JSON.parse(res.stdout || "{}");
-    };
     await call("capture.start", { port: "vm2" });
     try {
       const sent = 100;

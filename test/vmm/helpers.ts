@@ -195,17 +195,7 @@ export class Rpc {
   async call(method: string, params?: unknown, ms = 30_000): Promise<any> {
     const id = this.id++;
     const req = JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
-    const line = await new Promise<string>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`no answer to ${method} within ${ms} ms`)), ms);
-      const done = (l: string) => {
-        clearTimeout(t);
-        res(l);
-      };
-      const queued = this.lines.shift();
-      if (queued !== undefined) done(queued);
-      else this.waiters.push(done);
-      this.sock.write(req + "\n");
-    });
+    const line = await this.raw(req + "\n", ms, method);
     const msg = JSON.parse(line);
     if (msg.id !== id) throw new Error(`answer for id ${msg.id}, expected ${id}: ${line}`);
     if (msg.error) throw Object.assign(new Error(`${method}: ${msg.error.message}`), { code: msg.error.code });
@@ -213,9 +203,9 @@ export class Rpc {
   }
 
   /** Sends `text` as it is (malformed requests included) and returns the next line the server answers. */
-  async raw(text: string, ms = 30_000): Promise<string> {
+  async raw(text: string, ms = 30_000, what = JSON.stringify(text.slice(0, 60))): Promise<string> {
     return await new Promise<string>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`no answer to ${JSON.stringify(text.slice(0, 60))} within ${ms} ms`)), ms);
+      const t = setTimeout(() => rej(new Error(`no answer to ${what} within ${ms} ms`)), ms);
       const done = (l: string) => {
         clearTimeout(t);
         res(l);
