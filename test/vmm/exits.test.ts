@@ -57,12 +57,12 @@ describe("CPUID policy", () => {
     expect(cpuid(0x4000_00ff)).toEqual([0, 0, 0, 0]);
   });
 
-  it("leaf 1 without XSAVE switching: hypervisor bit, VMX/SMX/MONITOR/PDCM/XSAVE/OSXSAVE/AVX/FMA/F16C hidden, APIC id 0", () => {
+  it("leaf 1 without XSAVE switching: hypervisor bit, VMX/SMX/MONITOR/PDCM/XSAVE/OSXSAVE/AVX/FMA/F16C and the thermal/power/debug-store bits hidden, APIC id 0", () => {
     const [a, b, c, d] = cpuid(1);
     expect(a).toBe(0x806f0);
     expect(b >>> 0).toBe(0x0034_5678);
-    expect(c >>> 0).toBe((ALL & ~bit(3, 5, 6, 12, 15, 26, 27, 28, 29)) >>> 0);
-    expect(d >>> 0).toBe(ALL);
+    expect(c >>> 0).toBe((ALL & ~bit(2, 3, 4, 5, 6, 7, 8, 12, 15, 26, 27, 28, 29)) >>> 0);
+    expect(d >>> 0).toBe((ALL & ~bit(21, 22, 29, 31)) >>> 0);
   });
 
   it("leaf 1 with XSAVE: XSAVE and AVX shown, OSXSAVE follows the guest's CR4.OSXSAVE", async () => {
@@ -72,21 +72,22 @@ describe("CPUID policy", () => {
     m.x.initExtendedState();
     expect(m.cr4 & (1n << 18n)).toBe(1n << 18n); // the host turned on OSXSAVE
     vm = m.running("x");
-    expect(cpuid(1)[2] >>> 0).toBe((ALL & ~bit(3, 5, 6, 15, 27)) >>> 0);
+    expect(cpuid(1)[2] >>> 0).toBe((ALL & ~bit(2, 3, 4, 5, 6, 7, 8, 15, 27)) >>> 0);
     m.x.setCr4(vm, 1n << 18n);
-    expect(cpuid(1)[2] >>> 0).toBe((ALL & ~bit(3, 5, 6, 15)) >>> 0);
+    expect(cpuid(1)[2] >>> 0).toBe((ALL & ~bit(2, 3, 4, 5, 6, 7, 8, 15)) >>> 0);
   });
 
-  it("leaf 7 hides AVX2 (without AVX), AVX-512, MPX, PKU, TSX, RDPID and the rest of the list", () => {
+  it("leaf 7 hides TSC_ADJUST, AVX2 (without AVX), AVX-512, MPX, PKU, TSX, RDPID and the rest of the list", () => {
     const [, b, c, d] = cpuid(7, 0);
-    expect(b >>> 0).toBe((ALL & ~bit(4, 5, 11, 14, 16, 17, 21, 26, 27, 28, 30, 31)) >>> 0);
+    expect(b >>> 0).toBe((ALL & ~bit(1, 4, 5, 11, 14, 16, 17, 21, 26, 27, 28, 30, 31)) >>> 0);
     expect(c >>> 0).toBe((ALL & ~bit(1, 3, 4, 6, 11, 12, 14, 22)) >>> 0);
     expect(d >>> 0).toBe((ALL & ~bit(2, 3, 8, 22, 23, 24)) >>> 0);
     expect(cpuid(7, 1).map((v) => v >>> 0)).toEqual([ALL, ALL, ALL, ALL]); // other sub-leaves pass through
   });
 
   it("topology, performance monitoring and SVM leaves read 0; 0x80000001 hides SVM, SKINIT, RDTSCP; 0x80000007 keeps invariant TSC only", () => {
-    for (const leaf of [0xa, 0xb, 0x1f, 0x8000_000a]) expect(cpuid(leaf), leaf.toString(16)).toEqual([0, 0, 0, 0]);
+    // (leaf 6 without a platform: no ARAT to show; 0x8000001F: no SME/SEV)
+    for (const leaf of [0x6, 0xa, 0xb, 0x1f, 0x8000_000a, 0x8000_001f]) expect(cpuid(leaf), leaf.toString(16)).toEqual([0, 0, 0, 0]);
     const [, , c, d] = cpuid(0x8000_0001);
     expect(c >>> 0).toBe((ALL & ~bit(2, 12)) >>> 0);
     expect(d >>> 0).toBe((ALL & ~bit(27)) >>> 0);

@@ -1,5 +1,5 @@
 // src/vmm/monitor.ts against fake vCPUs (test/vmm/fake): the state changes of vm.start/stop/pause/resume/reset
-// and their VmError codes, round-robin slices over running VMs, the slice's TSC budget, and the lazy state
+// and their VmError codes, slices by charged time over running VMs, the slice's TSC budget, and the lazy state
 // switched only when another vCPU takes the CPU.
 import { beforeEach, describe, expect, it } from "vitest";
 import { Exit, FakeMachine, machine, Op, Reg, SLICE_TSC, State, VmError } from "./fake/machine";
@@ -86,7 +86,7 @@ describe("state changes", () => {
 });
 
 describe("scheduling", () => {
-  it("round robin over running VMs, one slice each, skipping created, paused, stopped and halted ones", () => {
+  it("the least-charged running VM first, ties in round-robin order, skipping created, paused, stopped and halted ones", () => {
     const a = m.running("a"), b = m.running("b"), c = m.running("c"), d = m.create("d");
     // an empty script ends each run with Preempted: one exit per slice
     expect(m.x.slices(9)).toBe(9);
@@ -97,7 +97,9 @@ describe("scheduling", () => {
     expect(m.x.change(b, Op.Resume)).toBe(0);
     expect(m.x.change(c, Op.Stop)).toBe(0);
     m.x.slices(4);
-    expect(ran()).toEqual([a, b, a, b]);
+    // b, paused while a ran two more slices, is charged two slices less: it runs until it has caught up
+    // (here the floor of one SLICE_TSC below the last chosen VM is far below: these fake slices are short)
+    expect(ran()).toEqual([b, b, a, b]);
     m.script(a, Exit.Hlt);
     m.x.slices(3);
     expect(ran()).toEqual([a, b, b]); // a halted in its slice and is not scheduled again
@@ -157,8 +159,9 @@ describe("scheduling", () => {
     expect(m.calls.get("dr_switch")).toBe(1);
     const b = m.running("b");
     m.x.slices(4);
-    expect(ran()).toEqual([a, a, a, a, b, a, b]);
-    expect(m.calls.get("ext_switch")).toBe(4); // a -> b, b -> a, a -> b
-    expect(m.calls.get("dr_switch")).toBe(4);
+    // b starts charged nothing and catches up a's three slices, then a runs
+    expect(ran()).toEqual([a, a, a, b, b, b, a]);
+    expect(m.calls.get("ext_switch")).toBe(3); // a -> b, b -> a
+    expect(m.calls.get("dr_switch")).toBe(3);
   });
 });
