@@ -2014,6 +2014,30 @@ export function computeInPlace(lines: string[]): string[] {
   };
   const harmless = (p: { op: string; args: string[] }): boolean =>
     (ALU.has(p.op) && (p.op !== "imul" || p.args.length >= 2)) || p.op === "cmp" || p.op === "test" || /^(set|cmov)[a-z]+$/.test(p.op);
+  // rax dead at line i: redefined before any read on every path (jumps followed a few levels; a
+  // label outside these lines, e.g. the return or a trap, counts as a read)
+  let labelAt = new Map<string, number>();
+  const labels = () => { labelAt = new Map(); out.forEach((l, i) => { const m = /^([.\w]+):$/.exec(l); if (m) labelAt.set(m[1], i); }); };
+  labels();
+  const deadAt = (i: number, depth: number): boolean => {
+    for (let steps = 0; i < out.length && steps < 24; i++, steps++) {
+      if (/^[.\w]+:$/.test(out[i])) continue;
+      const p = parse(out[i]);
+      if (!p) return false;
+      const j = /^j([a-z]+)$/.exec(p.op);
+      if (j && p.args.length === 1) {
+        let at = labelAt.get(p.args[0]);
+        if (at !== undefined && out[at] !== `${p.args[0]}:`) { labels(); at = labelAt.get(p.args[0]); }
+        if (depth <= 0 || at === undefined || at >= out.length || out[at] !== `${p.args[0]}:` || !deadAt(at + 1, depth - 1)) return false;
+        if (j[1] === "mp") return true;
+        continue;
+      }
+      if (!harmless(p)) return false;
+      if (pureDef(p)) return true;
+      if (p.args.some((a) => RAX.test(a))) return false;
+    }
+    return false;
+  };
   for (let k = 0; k < out.length; k++) {
     // k: the final `mov R, eax|rax`
     const fin = parse(out[k]);
@@ -2021,15 +2045,21 @@ export function computeInPlace(lines: string[]): string[] {
     const R = familyOf(fin.args[0]);
     if (!R || (fin.args[1] === "eax") !== (fin.args[0] === reg(R, 32))) continue;
     const RX = new RegExp(`\\b(${[64, 32, 16, 8].map((b) => reg(R, b)).join("|")})\\b`);
-    // rax dead after k: redefined before any read, in straight-line code
-    let dead = false;
+    // rax dead after k: redefined in straight-line code before anything but reads that can read R
+    // instead (R and rax hold the same 64 bits there) and that write neither R nor rax
+    let dead = -1, renameKill = false;
     for (let j = k + 1; j < out.length && j <= k + 16; j++) {
       const p = parse(out[j]);
-      if (!p || !harmless(p)) break;
-      if (pureDef(p)) { dead = true; break; }
-      if (p.args.some((a) => RAX.test(a))) break;
+      if (p && /^j[a-z]+$/.test(p.op) && p.args.length === 1 && !p.args[0].includes("[")) { if (deadAt(j, 3)) dead = j; break; }
+      if (!p || !harmless(p) || p.args.some((a) => /\bah\b/.test(a))) break;
+      const writes = !["cmp", "test"].includes(p.op) && p.args.length > 0;
+      if (writes && RX.test(p.args[0]) && !p.args[0].includes("[")) break;
+      if (pureDef(p)) { dead = j; break; }
+      const renamed = { op: p.op, args: p.args.map((a) => a.replace(/\b(rax|eax|ax|al)\b/g, (m) => reg(R, widthOf(m)))) };
+      if (writes && ["rax", "eax"].includes(p.args[0]) && pureDef({ op: p.op, args: [p.args[0], ...renamed.args.slice(1)] })) { dead = j; renameKill = true; break; }
+      if (writes && RAX.test(p.args[0]) && !p.args[0].includes("[")) break;
     }
-    if (!dead) continue;
+    if (dead < 0) continue;
     // walk back over the run: each step writes rax/eax/ax and touches no R; the first one is a pure definition
     let s = k - 1, start = -1, dropFirst = false;
     for (; s >= 0 && s >= k - 12; s--) {
@@ -2044,6 +2074,14 @@ export function computeInPlace(lines: string[]): string[] {
     if (start < 0 || (dropFirst && start === k - 1)) continue;
     const rename = (l: string) => l.replace(/\b(rax|eax|ax|al)\b/g, (m) => reg(R, widthOf(m)));
     const body = out.slice(dropFirst ? start + 1 : start, k).map(rename);
+    // the reads of rax between the move and rax's redefinition (or a jump where it is dead) read R (the redefinition's sources too)
+    const between = out.slice(k + 1, dead + 1).map((l, n) => {
+      if (n < dead - k - 1) return rename(l);
+      if (!renameKill) return l;
+      const p = parse(l)!;
+      return `\t${p.op} ${p.args[0]}, ${p.args.slice(1).map((a) => rename("\t" + a).slice(1)).join(", ")}`;
+    });
+    out.splice(k + 1, dead - k, ...between);
     out.splice(start, k - start + 1, ...body);
     k = start + body.length - 1;
   }

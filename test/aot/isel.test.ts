@@ -198,6 +198,14 @@ describe("instruction selection", () => {
     // a run starting from the destination's own value drops that move; sub-registers are renamed too
     expect(computeInPlace(t(["mov eax, esi", "sub eax, 1", "movzx eax, al", "mov esi, eax", "cmp edi, 3", "xor eax, eax"])))
       .toEqual(t(["sub esi, 1", "movzx esi, sil", "cmp edi, 3", "xor eax, eax"]));
+    // reads of rax before its redefinition read the destination instead (also in the redefinition's address)
+    expect(computeInPlace(t(["mov eax, dword ptr [rbp-8]", "mov r12d, eax", "mov esi, dword ptr [r15+rax+4]", "cmp eax, 7", "mov eax, dword ptr [r15+rax]"])))
+      .toEqual(t(["mov r12d, dword ptr [rbp-8]", "mov esi, dword ptr [r15+r12+4]", "cmp r12d, 7", "mov eax, dword ptr [r15+r12]"]));
+    expect(computeInPlace(t(["imul eax, dword ptr [rbp-8], 24", "add eax, 4", "mov ebx, eax", "mov rax, qword ptr [r15+rax]"])))
+      .toEqual(t(["imul ebx, dword ptr [rbp-8], 24", "add ebx, 4", "mov rax, qword ptr [r15+rbx]"]));
+    // a branch on the value: rax is dead at both successors
+    expect(computeInPlace(t(["mov eax, dword ptr [rbp-8]", "mov r9d, eax", "test eax, eax", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"])))
+      .toEqual(t(["mov r9d, dword ptr [rbp-8]", "test r9d, r9d", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"]));
     // kept: rax read after the move, a label or a jump before rax is redefined, the run reading the
     // destination, a 64-bit result truncated by a 32-bit move, a run not starting with a definition of rax
     const keep = [
@@ -208,6 +216,10 @@ describe("instruction selection", () => {
       ["mov rax, qword ptr [rbp-8]", "shr rax, 3", "mov ebx, eax", "mov eax, 0"],
       ["add eax, 1", "mov ebx, eax", "mov eax, 0"],
       ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "call tvf_3", "mov eax, 0"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "test eax, eax", "je .L2", "mov eax, 0"], // .L2 is not here: rax may be read
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "test eax, eax", "je .L2", "mov eax, 0", ".L2:", "add eax, 1"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "add ebx, 2", "mov ecx, eax", "mov eax, 0"], // R changes while rax is read
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "sete al", "mov eax, 0"],
     ].map(t);
     for (const k of keep) expect(computeInPlace(k)).toEqual(k);
     // in generated code: b = x * 2112 + y lands in b's register directly, and the result is right
