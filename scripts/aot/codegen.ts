@@ -2064,6 +2064,8 @@ export function computeInPlace(lines: string[]): string[] {
     let s = k - 1, start = -1, dropFirst = false;
     for (; s >= 0 && s >= k - 12; s--) {
       const p = parse(out[s]);
+      // `setcc al; movzx eax, al` defines all of rax from the flags alone
+      if (p && /^set[a-z]+$/.test(p.op) && p.args[0] === "al" && s + 1 < k && out[s + 1] === "\tmovzx eax, al") { start = s; break; }
       if (!p || !ALU.has(p.op) || (p.op === "imul" && p.args.length < 2)) break;
       if (!["rax", "eax", "ax"].includes(p.args[0] ?? "")) break;
       if (fin.args[1] === "eax" && p.args[0] === "rax") break; // a 64-bit result truncated by the final move

@@ -203,6 +203,10 @@ describe("instruction selection", () => {
       .toEqual(t(["mov r12d, dword ptr [rbp-8]", "mov esi, dword ptr [r15+r12+4]", "cmp r12d, 7", "mov eax, dword ptr [r15+r12]"]));
     expect(computeInPlace(t(["imul eax, dword ptr [rbp-8], 24", "add eax, 4", "mov ebx, eax", "mov rax, qword ptr [r15+rax]"])))
       .toEqual(t(["imul ebx, dword ptr [rbp-8], 24", "add ebx, 4", "mov rax, qword ptr [r15+rbx]"]));
+    // a compare's result: setcc + movzx into the destination's low byte
+    expect(computeInPlace(t(["cmp eax, 129", "sete al", "movzx eax, al", "mov r14d, eax", "test eax, eax", "mov eax, dword ptr [rbp-8]"])))
+      .toEqual(t(["cmp eax, 129", "sete r14b", "movzx r14d, r14b", "test r14d, r14d", "mov eax, dword ptr [rbp-8]"]));
+    expect(computeInPlace(t(["sete al", "add eax, 1", "mov ebx, eax", "mov eax, 0"]))).toEqual(t(["sete al", "add eax, 1", "mov ebx, eax", "mov eax, 0"]));
     // a branch on the value: rax is dead at both successors
     expect(computeInPlace(t(["mov eax, dword ptr [rbp-8]", "mov r9d, eax", "test eax, eax", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"])))
       .toEqual(t(["mov r9d, dword ptr [rbp-8]", "test r9d, r9d", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"]));
