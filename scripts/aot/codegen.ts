@@ -2132,12 +2132,22 @@ export function foldConstTests(lines: string[], prefix = ""): string[] {
  * - a jump (conditional or not) to a label whose first instruction is `jmp L2` goes to L2 directly.
  */
 export function peephole(lines: string[]): string[] {
+  /** Any width of the 64-bit register `r` is one of (null for a name that is not a known register). */
+  const familyRe = (r: string): RegExp | null => {
+    const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((x) => [64, 32, 16, 8].some((w) => reg(x, w) === r));
+    return fam ? new RegExp(`\\b(${[64, 32, 16, 8].map((w) => reg(fam, w)).join("|")}${fam === "rax" ? "|ah" : ""})\\b`) : null;
+  };
   let out: string[] = [];
   for (let k = 0; k < lines.length; k++) {
-    const m = /^\tmov (eax|rax), ([^,]+)$/.exec(lines[k]);
-    const i = m ? /^\timul (eax|rax), \1, (-?\d+|0x[0-9a-f]+)$/.exec(lines[k + 1] ?? "") : null;
-    if (m && i && i[1] === m[1] && !/^(-?\d+|0x)/.test(m[2]) && !/\b(rax|eax)\b/.test(m[2])) { out.push(`\timul ${m[1]}, ${m[2]}, ${i[2]}`); k++; continue; }
+    const m = /^\tmov (\w+), ([^,]+)$/.exec(lines[k]);
+    const i = m ? /^\timul (\w+), \1, (-?\d+|0x[0-9a-f]+)$/.exec(lines[k + 1] ?? "") : null;
+    const fm = m ? familyRe(m[1]) : null;
+    if (m && i && fm && i[1] === m[1] && !/^(-?\d+|0x)/.test(m[2]) && !fm.test(m[2])) { out.push(`\timul ${m[1]}, ${m[2]}, ${i[2]}`); k++; continue; }
+    // `and rax, IMM` with IMM < 2^31 leaves the upper half zero: a following `mov eax, eax` is a no-op
+    const small = (l: string | undefined) => { const a = /^\tand rax, (\d+|0x[0-9a-f]+)$/.exec(l ?? ""); return a !== null && Number(a[1]) <= 0x7fffffff; };
+    if (lines[k] === "\tmov eax, eax" && small(out[out.length - 1])) continue;
     const t = /^\ttest (\w+), \1$/.exec(lines[k]);
+    if (t && t[1] === "eax" && small(out[out.length - 1])) continue; // same ZF, and SF 0 either way
     if (t) {
       let b = out.length - 1;
       const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((r) => [64, 32, 16, 8].some((w) => reg(r, w) === t[1]));

@@ -266,6 +266,8 @@ describe("instruction selection", () => {
     const t = (ls: string[]) => ls.map((l) => (l.endsWith(":") ? l : "\t" + l));
     expect(peephole(t(["mov eax, edi", "imul eax, eax, 24", "add eax, 4"]))).toEqual(t(["imul eax, edi, 24", "add eax, 4"]));
     expect(peephole(t(["mov eax, dword ptr [rbp-8]", "imul eax, eax, 24"]))).toEqual(t(["imul eax, dword ptr [rbp-8], 24"]));
+    expect(peephole(t(["mov ebx, edi", "imul ebx, ebx, 24"]))).toEqual(t(["imul ebx, edi, 24"]));
+    expect(peephole(t(["and rax, 1", "mov eax, eax", "test eax, eax", "je .L3"]))).toEqual(t(["and rax, 1", "je .L3"]));
     expect(peephole(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "test eax, eax", "je .L3"])))
       .toEqual(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "je .L3"]));
     expect(peephole(t(["jne .L5", "add ebx, 1", ".L5:", ".L6:", "jmp .L7", ".L7:", "jmp .L9"])))
@@ -273,11 +275,13 @@ describe("instruction selection", () => {
     const keep = [
       ["mov eax, dword ptr [r15+rax]", "imul eax, eax, 24"], // reads rax
       ["mov eax, 5", "imul eax, eax, 24"], // an immediate cannot be imul's source
+      ["mov ebx, dword ptr [r15+rbx]", "imul ebx, ebx, 24"], // reads the register it writes
+      ["and rax, 0x80000000", "mov eax, eax", "test eax, eax"], // the upper half may be set, or bit 31 differs
+      ["and rax, rcx", "mov eax, eax"],
       ["add eax, 1", "test eax, eax", "je .L3"], // add sets CF/OF otherwise
       ["and eax, 1", "mov eax, dword ptr [rbp-8]", "test eax, eax"], // the tested value is another
       ["and eax, 1", "mov al, 3", "test eax, eax"],
       ["and eax, 1", ".L2:", "test eax, eax"], // another path reaches the test
-      ["and rax, 1", "mov eax, eax", "test eax, eax"],
     ].map(t);
     for (const k of keep) expect(peephole(k)).toEqual(k);
     // in generated code: the slot index i * 24 is one imul from the local, and the result is right
