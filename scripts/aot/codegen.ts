@@ -265,7 +265,7 @@ export class FuncGen {
         else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
     }
-    this.out.push(...dropReloads(body));
+    this.out.push(...peephole(foldConstTests(computeInPlace(dropReloads(body)), String(f.index))));
     this.label(`.Lret_${f.index}`);
     saved.forEach((r, k) => this.e(`mov ${r}, qword ptr ${saveAt(k)}`));
     this.e("leave");
@@ -1979,3 +1979,198 @@ export function forEachChild(info: any, fn: (e: ExprRef) => void) {
   }
 }
 
+
+/**
+ * Evaluates into the destination register instead of through rax (issue 15): a run of
+ * instructions that defines rax from nothing of rax (`mov`/`movzx`/`lea`/... of other operands),
+ * computes on it, and ends in `mov R, eax` (or `rax`) is renamed to compute in R itself when rax
+ * is dead afterwards, i.e. the straight-line code that follows (no label, jump or call) redefines
+ * rax before anything reads it. Saves the final move:
+ *   mov eax, dword ptr [rbp-64]; imul eax, eax, 2112; add eax, r11d; mov ebx, eax; mov eax, ...
+ *   -> mov ebx, dword ptr [rbp-64]; imul ebx, ebx, 2112; add ebx, r11d; mov eax, ...
+ * A run that starts `mov eax, R` (R's own value) starts at its second instruction instead.
+ */
+export function computeInPlace(lines: string[]): string[] {
+  const out = lines.slice();
+  const RAX = /\b(rax|eax|ax|al|ah)\b/;
+  const ALU = new Set(["mov", "movzx", "movsx", "movsxd", "lea", "add", "sub", "and", "or", "xor", "shl", "shr", "sar", "rol", "ror", "imul", "neg", "not", "bswap", "inc", "dec"]);
+  const parse = (l: string): { op: string; args: string[] } | null => {
+    const m = /^\t([a-z0-9]+)(?: (.*))?$/.exec(l);
+    if (!m || m[1].startsWith(".")) return null;
+    return { op: m[1], args: m[2] ? m[2].split(", ") : [] };
+  };
+  const familyOf = (r: string): string | null => {
+    for (const r64 of HOME_REGS) for (const b of [64, 32, 16, 8]) if (reg(r64, b) === r) return r64;
+    return null;
+  };
+  const widthOf = (r: string): number => (/^(rax|eax|ax|al|ah)$/.test(r) ? ({ rax: 64, eax: 32, ax: 16, al: 8, ah: 0 } as Record<string, number>)[r] : 0);
+  /** A definition of rax that reads nothing of rax (rax dead before it). */
+  const pureDef = (p: { op: string; args: string[] }): boolean => {
+    if (!["rax", "eax"].includes(p.args[0] ?? "")) return false;
+    if (["mov", "movzx", "movsx", "movsxd", "lea"].includes(p.op) && p.args.length === 2) return !RAX.test(p.args[1]);
+    if (p.op === "imul" && p.args.length === 3) return !RAX.test(p.args[1]) && !RAX.test(p.args[2]);
+    if (p.op === "xor" && p.args.length === 2 && p.args[0] === p.args[1]) return true;
+    return false;
+  };
+  const harmless = (p: { op: string; args: string[] }): boolean =>
+    (ALU.has(p.op) && (p.op !== "imul" || p.args.length >= 2)) || p.op === "cmp" || p.op === "test" || /^(set|cmov)[a-z]+$/.test(p.op);
+  // rax dead at line i: redefined before any read on every path (jumps followed a few levels; a
+  // label outside these lines, e.g. the return or a trap, counts as a read)
+  let labelAt = new Map<string, number>();
+  const labels = () => { labelAt = new Map(); out.forEach((l, i) => { const m = /^([.\w]+):$/.exec(l); if (m) labelAt.set(m[1], i); }); };
+  labels();
+  const deadAt = (i: number, depth: number): boolean => {
+    for (let steps = 0; i < out.length && steps < 24; i++, steps++) {
+      if (/^[.\w]+:$/.test(out[i])) continue;
+      const p = parse(out[i]);
+      if (!p) return false;
+      const j = /^j([a-z]+)$/.exec(p.op);
+      if (j && p.args.length === 1) {
+        let at = labelAt.get(p.args[0]);
+        if (at !== undefined && out[at] !== `${p.args[0]}:`) { labels(); at = labelAt.get(p.args[0]); }
+        if (depth <= 0 || at === undefined || at >= out.length || out[at] !== `${p.args[0]}:` || !deadAt(at + 1, depth - 1)) return false;
+        if (j[1] === "mp") return true;
+        continue;
+      }
+      if (!harmless(p)) return false;
+      if (pureDef(p)) return true;
+      if (p.args.some((a) => RAX.test(a))) return false;
+    }
+    return false;
+  };
+  for (let k = 0; k < out.length; k++) {
+    // k: the final `mov R, eax|rax`
+    const fin = parse(out[k]);
+    if (!fin || fin.op !== "mov" || fin.args.length !== 2 || !["eax", "rax"].includes(fin.args[1])) continue;
+    const R = familyOf(fin.args[0]);
+    if (!R || (fin.args[1] === "eax") !== (fin.args[0] === reg(R, 32))) continue;
+    const RX = new RegExp(`\\b(${[64, 32, 16, 8].map((b) => reg(R, b)).join("|")})\\b`);
+    // rax dead after k: redefined in straight-line code before anything but reads that can read R
+    // instead (R and rax hold the same 64 bits there) and that write neither R nor rax
+    let dead = -1, renameKill = false;
+    for (let j = k + 1; j < out.length && j <= k + 16; j++) {
+      const p = parse(out[j]);
+      if (p && /^j[a-z]+$/.test(p.op) && p.args.length === 1 && !p.args[0].includes("[")) { if (deadAt(j, 3)) dead = j; break; }
+      if (!p || !harmless(p) || p.args.some((a) => /\bah\b/.test(a))) break;
+      const writes = !["cmp", "test"].includes(p.op) && p.args.length > 0;
+      if (writes && RX.test(p.args[0]) && !p.args[0].includes("[")) break;
+      if (pureDef(p)) { dead = j; break; }
+      const renamed = { op: p.op, args: p.args.map((a) => a.replace(/\b(rax|eax|ax|al)\b/g, (m) => reg(R, widthOf(m)))) };
+      if (writes && ["rax", "eax"].includes(p.args[0]) && pureDef({ op: p.op, args: [p.args[0], ...renamed.args.slice(1)] })) { dead = j; renameKill = true; break; }
+      if (writes && RAX.test(p.args[0]) && !p.args[0].includes("[")) break;
+    }
+    if (dead < 0) continue;
+    // walk back over the run: each step writes rax/eax/ax and touches no R; the first one is a pure definition
+    let s = k - 1, start = -1, dropFirst = false;
+    for (; s >= 0 && s >= k - 12; s--) {
+      const p = parse(out[s]);
+      // `setcc al; movzx eax, al` defines all of rax from the flags alone
+      if (p && /^set[a-z]+$/.test(p.op) && p.args[0] === "al" && s + 1 < k && out[s + 1] === "\tmovzx eax, al") { start = s; break; }
+      if (!p || !ALU.has(p.op) || (p.op === "imul" && p.args.length < 2)) break;
+      if (!["rax", "eax", "ax"].includes(p.args[0] ?? "")) break;
+      if (fin.args[1] === "eax" && p.args[0] === "rax") break; // a 64-bit result truncated by the final move
+      if (p.op === "mov" && p.args[0] === fin.args[1] && p.args[1] === fin.args[0]) { start = s; dropFirst = true; break; }
+      if (p.args.some((a) => RX.test(a)) || p.args.some((a) => /\bah\b/.test(a))) break;
+      if (pureDef(p)) { start = s; break; }
+    }
+    if (start < 0 || (dropFirst && start === k - 1)) continue;
+    const rename = (l: string) => l.replace(/\b(rax|eax|ax|al)\b/g, (m) => reg(R, widthOf(m)));
+    const body = out.slice(dropFirst ? start + 1 : start, k).map(rename);
+    // the reads of rax between the move and rax's redefinition (or a jump where it is dead) read R (the redefinition's sources too)
+    const between = out.slice(k + 1, dead + 1).map((l, n) => {
+      if (n < dead - k - 1) return rename(l);
+      if (!renameKill) return l;
+      const p = parse(l)!;
+      return `\t${p.op} ${p.args[0]}, ${p.args.slice(1).map((a) => rename("\t" + a).slice(1)).join(", ")}`;
+    });
+    out.splice(k + 1, dead - k, ...between);
+    out.splice(start, k - start + 1, ...body);
+    k = start + body.length - 1;
+  }
+  return out;
+}
+
+/**
+ * `mov eax, IMM; test eax, eax; jCC L`: an inlined function's constant result tested by its caller.
+ * The constant decides the jump (the generator never reads flags past a conditional jump, checked
+ * for the next line): with nothing between, `je`/`jne` become `jmp L` or nothing and the test goes;
+ * with labels between (a block end other values also reach), the path from the constant jumps
+ * straight to where the test would send it (`jmp L`, or to a new label `.Lcf<prefix>_<n>` after the
+ * jump) and the test stays for the others. The move stays, rax may be read later.
+ */
+export function foldConstTests(lines: string[], prefix = ""): string[] {
+  const out: string[] = [];
+  let n = 0;
+  for (let k = 0; k < lines.length; k++) {
+    const m = /^\tmov (eax|rax), (-?\d+|0x[0-9a-f]+)$/.exec(lines[k]);
+    let l = k + 1;
+    while (m && l < lines.length && /^[.\w]+:$/.test(lines[l])) l++;
+    const t = m && l + 1 < lines.length ? /^\ttest (eax|rax), \1$/.exec(lines[l]) : null;
+    const j = t ? /^\tj(e|z|ne|nz) (\S+)$/.exec(lines[l + 1]) : null;
+    const readsFlags = /^\t(j|set|cmov|adc|sbb)/.test(lines[l + 2] ?? "");
+    if (!m || !t || !j || (m[1] === "rax") !== (t[1] === "rax") || readsFlags) { out.push(lines[k]); continue; }
+    const taken = (j[1] === "e" || j[1] === "z") === (BigInt(m[2]) === 0n);
+    out.push(lines[k]);
+    if (l === k + 1) {
+      if (taken) out.push(`\tjmp ${j[2]}`);
+      k = l + 1;
+      continue;
+    }
+    const after = `.Lcf${prefix}_${n++}`;
+    out.push(`\tjmp ${taken ? j[2] : after}`, ...lines.slice(k + 1, l + 2));
+    if (!taken) out.push(`${after}:`);
+    k = l + 1;
+  }
+  return out;
+}
+
+/**
+ * Small rewrites of emitted code (issue 15, from the callgrind profile of the learned-unicast path):
+ * - `mov eax, X; imul eax, eax, IMM` -> `imul eax, X, IMM` (X a register or memory operand);
+ * - `and/or/xor R, X` then `test R, R` (only moves between, which leave the flags) -> no test:
+ *   the logic op sets ZF/SF/PF from its result and clears CF/OF, as the test would;
+ * - a jump (conditional or not) to a label whose first instruction is `jmp L2` goes to L2 directly.
+ */
+export function peephole(lines: string[]): string[] {
+  /** Any width of the 64-bit register `r` is one of (null for a name that is not a known register). */
+  const familyRe = (r: string): RegExp | null => {
+    const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((x) => [64, 32, 16, 8].some((w) => reg(x, w) === r));
+    return fam ? new RegExp(`\\b(${[64, 32, 16, 8].map((w) => reg(fam, w)).join("|")}${fam === "rax" ? "|ah" : ""})\\b`) : null;
+  };
+  let out: string[] = [];
+  for (let k = 0; k < lines.length; k++) {
+    const m = /^\tmov (\w+), ([^,]+)$/.exec(lines[k]);
+    const i = m ? /^\timul (\w+), \1, (-?\d+|0x[0-9a-f]+)$/.exec(lines[k + 1] ?? "") : null;
+    const fm = m ? familyRe(m[1]) : null;
+    if (m && i && fm && i[1] === m[1] && !/^(-?\d+|0x)/.test(m[2]) && !fm.test(m[2])) { out.push(`\timul ${m[1]}, ${m[2]}, ${i[2]}`); k++; continue; }
+    // `and rax, IMM` with IMM < 2^31 leaves the upper half zero: a following `mov eax, eax` is a no-op
+    const small = (l: string | undefined) => { const a = /^\tand rax, (\d+|0x[0-9a-f]+)$/.exec(l ?? ""); return a !== null && Number(a[1]) <= 0x7fffffff; };
+    if (lines[k] === "\tmov eax, eax" && small(out[out.length - 1])) continue;
+    const t = /^\ttest (\w+), \1$/.exec(lines[k]);
+    if (t && t[1] === "eax" && small(out[out.length - 1])) continue; // same ZF, and SF 0 either way
+    if (t) {
+      let b = out.length - 1;
+      const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((r) => [64, 32, 16, 8].some((w) => reg(r, w) === t[1]));
+      const writesR = (l: string) => fam === undefined || new RegExp(`^\\tmov (${[64, 32, 16, 8].map((w) => reg(fam, w)).join("|")}|ah),`).test(l);
+      while (b >= 0 && /^\tmov /.test(out[b]) && !writesR(out[b])) b--;
+      if (b >= 0 && new RegExp(`^\\t(and|or|xor) ${t[1]}, [^,]+$`).test(out[b])) continue;
+    }
+    out.push(lines[k]);
+  }
+  // jump threading
+  const target = new Map<string, string>();
+  for (let k = 0; k < out.length; k++) {
+    const l = /^([.\w]+):$/.exec(out[k]);
+    if (!l) continue;
+    let n = k + 1;
+    while (n < out.length && /^[.\w]+:$/.test(out[n])) n++;
+    const j = /^\tjmp (\.L\w+)$/.exec(out[n] ?? "");
+    if (j) target.set(l[1], j[1]);
+  }
+  const final = (l: string): string => { for (let d = 0; d < 8 && target.has(l) && target.get(l) !== l; d++) l = target.get(l)!; return l; };
+  out = out.map((l) => {
+    const j = /^\t(j[a-z]+) (\.L\w+)$/.exec(l);
+    return j && target.has(j[2]) ? `\t${j[1]} ${final(j[2])}` : l;
+  });
+  return out;
+}

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, compileToAsm } from "../../scripts/aot/index.ts";
-import { dropReloads } from "../../scripts/aot/codegen.ts";
+import { computeInPlace, dropReloads, foldConstTests, peephole } from "../../scripts/aot/codegen.ts";
 
 const dir = join(process.cwd(), "build/aot/test");
 mkdirSync(dir, { recursive: true });
@@ -183,10 +183,117 @@ describe("instruction selection", () => {
       (local.set $b (i32.sub (local.tee $a (i32.mul (local.get $x) (i32.const 3))) (i32.mul (local.get $y) (local.get $y))))
       (i32.add (local.get $b) (i32.shl (local.get $a) (i32.const 1))))`;
     const a = funcAsm("isel_tee", mod(f, 2), "f");
-    const i = a.findIndex((l) => /imul eax, eax, 3/.test(l));
-    expect(a[i + 1]).toMatch(/^\tmov (r\w+d|e[bsd]\w), eax$/); // the tee
-    expect(a[i + 2]).not.toMatch(/^\tmov r\w+, rax$/); // no copy of it into a temporary
+    // the tee is computed in its home (computeInPlace), which is then the waiting operand itself
+    const i = a.findIndex((l) => /^\timul (r\w+d|e[bsd]\w), \1, 3$/.test(l));
+    expect(i).toBeGreaterThan(0);
+    expect(a[i + 1]).not.toMatch(/^\tmov r\w+, rax$/); // no copy of it into a temporary
     expect(a.join("\n")).toMatch(/\tneg eax\n\tadd eax, /);
     expect(await status("isel_tee", mod(f, 2), [20, 5])).toBe(60 - 25 + 120);
+  });
+  it("a value is computed in its destination register, not through rax, when rax is dead after (computeInPlace)", async () => {
+    const t = (ls: string[]) => ls.map((l) => (l.endsWith(":") ? l : "\t" + l));
+    // renamed: rax is redefined right after the move
+    expect(computeInPlace(t(["mov eax, dword ptr [rbp-64]", "imul eax, eax, 2112", "add eax, r11d", "mov ebx, eax", "mov eax, dword ptr [rbp-8]"])))
+      .toEqual(t(["mov ebx, dword ptr [rbp-64]", "imul ebx, ebx, 2112", "add ebx, r11d", "mov eax, dword ptr [rbp-8]"]));
+    // a run starting from the destination's own value drops that move; sub-registers are renamed too
+    expect(computeInPlace(t(["mov eax, esi", "sub eax, 1", "movzx eax, al", "mov esi, eax", "cmp edi, 3", "xor eax, eax"])))
+      .toEqual(t(["sub esi, 1", "movzx esi, sil", "cmp edi, 3", "xor eax, eax"]));
+    // reads of rax before its redefinition read the destination instead (also in the redefinition's address)
+    expect(computeInPlace(t(["mov eax, dword ptr [rbp-8]", "mov r12d, eax", "mov esi, dword ptr [r15+rax+4]", "cmp eax, 7", "mov eax, dword ptr [r15+rax]"])))
+      .toEqual(t(["mov r12d, dword ptr [rbp-8]", "mov esi, dword ptr [r15+r12+4]", "cmp r12d, 7", "mov eax, dword ptr [r15+r12]"]));
+    expect(computeInPlace(t(["imul eax, dword ptr [rbp-8], 24", "add eax, 4", "mov ebx, eax", "mov rax, qword ptr [r15+rax]"])))
+      .toEqual(t(["imul ebx, dword ptr [rbp-8], 24", "add ebx, 4", "mov rax, qword ptr [r15+rbx]"]));
+    // a compare's result: setcc + movzx into the destination's low byte
+    expect(computeInPlace(t(["cmp eax, 129", "sete al", "movzx eax, al", "mov r14d, eax", "test eax, eax", "mov eax, dword ptr [rbp-8]"])))
+      .toEqual(t(["cmp eax, 129", "sete r14b", "movzx r14d, r14b", "test r14d, r14d", "mov eax, dword ptr [rbp-8]"]));
+    expect(computeInPlace(t(["sete al", "add eax, 1", "mov ebx, eax", "mov eax, 0"]))).toEqual(t(["sete al", "add eax, 1", "mov ebx, eax", "mov eax, 0"]));
+    // a branch on the value: rax is dead at both successors
+    expect(computeInPlace(t(["mov eax, dword ptr [rbp-8]", "mov r9d, eax", "test eax, eax", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"])))
+      .toEqual(t(["mov r9d, dword ptr [rbp-8]", "test r9d, r9d", "je .L2", "mov eax, 1", ".L2:", "xor eax, eax"]));
+    // kept: rax read after the move, a label or a jump before rax is redefined, the run reading the
+    // destination, a 64-bit result truncated by a 32-bit move, a run not starting with a definition of rax
+    const keep = [
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "test eax, eax"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", ".L1:", "mov eax, 0"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "jmp .L1", "mov eax, 0"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, ebx", "mov ebx, eax", "mov eax, 0"],
+      ["mov rax, qword ptr [rbp-8]", "shr rax, 3", "mov ebx, eax", "mov eax, 0"],
+      ["add eax, 1", "mov ebx, eax", "mov eax, 0"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "call tvf_3", "mov eax, 0"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "test eax, eax", "je .L2", "mov eax, 0"], // .L2 is not here: rax may be read
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "test eax, eax", "je .L2", "mov eax, 0", ".L2:", "add eax, 1"],
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "add ebx, 2", "mov ecx, eax", "mov eax, 0"], // R changes while rax is read
+      ["mov eax, dword ptr [rbp-8]", "add eax, 1", "mov ebx, eax", "sete al", "mov eax, 0"],
+    ].map(t);
+    for (const k of keep) expect(computeInPlace(k)).toEqual(k);
+    // in generated code: b = x * 2112 + y lands in b's register directly, and the result is right
+    const f = `(func $f (param $x i32) (param $y i32) (result i32) (local $b i32)
+      (local.set $b (i32.add (i32.mul (local.get $x) (i32.const 2112)) (i32.load (local.get $y))))
+      (i32.add (i32.load offset=4 (local.get $y)) (local.get $b)))`;
+    const a = funcAsm("isel_inplace", mod(f, 2), "f");
+    const j = a.findIndex((l) => /imul \w+, \w+, 2112$/.test(l));
+    expect(a[j]).not.toMatch(/imul eax/);
+    expect(a.slice(j, j + 3).join("\n")).not.toMatch(/mov \w+, eax/);
+    expect(await status("isel_inplace", mod(f, 2), [3, 0])).toBe((3 * 2112) & 255); // memory is zero: b = 6336, plus 0
+  });
+  it("a constant tested for zero decides its jump at compile time (foldConstTests)", async () => {
+    const t = (ls: string[]) => ls.map((l) => (l.endsWith(":") ? l : "\t" + l));
+    expect(foldConstTests(t(["mov eax, 1", "test eax, eax", "je .L3", "add ebx, 1"]))).toEqual(t(["mov eax, 1", "add ebx, 1"]));
+    expect(foldConstTests(t(["mov eax, 1", "test eax, eax", "jne .L3", "add ebx, 1"]))).toEqual(t(["mov eax, 1", "jmp .L3", "add ebx, 1"]));
+    expect(foldConstTests(t(["mov eax, 0", "test eax, eax", "je .L3", "add ebx, 1"]))).toEqual(t(["mov eax, 0", "jmp .L3", "add ebx, 1"]));
+    expect(foldConstTests(t(["mov rax, 0", "test rax, rax", "jne .L3", "add ebx, 1"]))).toEqual(t(["mov rax, 0", "add ebx, 1"]));
+    // a label between (a block end that other values reach too): the constant's path jumps, the test stays
+    expect(foldConstTests(t(["mov eax, 1", ".L2:", "test eax, eax", "jne .L3", "add ebx, 1"]), "9"))
+      .toEqual(t(["mov eax, 1", "jmp .L3", ".L2:", "test eax, eax", "jne .L3", "add ebx, 1"]));
+    expect(foldConstTests(t(["mov eax, 1", ".L2:", "test eax, eax", "je .L3", "add ebx, 1"]), "9"))
+      .toEqual(t(["mov eax, 1", "jmp .Lcf9_0", ".L2:", "test eax, eax", "je .L3", ".Lcf9_0:", "add ebx, 1"]));
+    // kept: another condition, flags read after the jump, a value that is not a constant
+    const keep = [["mov eax, 1", "test eax, eax", "jl .L3"],
+      ["mov eax, 1", "test eax, eax", "je .L3", "sete al"], ["mov eax, ebx", "test eax, eax", "je .L3"]].map(t);
+    for (const k of keep) expect(foldConstTests(k)).toEqual(k);
+    // in generated code: a block whose value is a constant, tested by an if
+    const f = `(func $f (param $x i32) (result i32)
+      (if (result i32) (block $b (result i32) (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (drop (br_if $b (i32.const 0) (i32.eq (local.get $x) (i32.const 8)))) (i32.const 1))
+        (then (i32.add (local.get $x) (i32.const 40))) (else (i32.const 7))))`;
+    const a = funcAsm("isel_const", mod(f, 1), "f").join("\n");
+    expect(a).toMatch(/\tmov eax, 1\n/);
+    expect(a).toMatch(/\tmov eax, 1\n\tjmp /);
+    expect(await status("isel_const", mod(f, 1), [3])).toBe(44);
+    expect(await status("isel_const", mod(f, 1), [7])).toBe(7); // the branch's 0 still reaches the test
+  });
+  it("peephole: imul from the operand, no test after a logic op, jumps to jumps threaded", async () => {
+    const t = (ls: string[]) => ls.map((l) => (l.endsWith(":") ? l : "\t" + l));
+    expect(peephole(t(["mov eax, edi", "imul eax, eax, 24", "add eax, 4"]))).toEqual(t(["imul eax, edi, 24", "add eax, 4"]));
+    expect(peephole(t(["mov eax, dword ptr [rbp-8]", "imul eax, eax, 24"]))).toEqual(t(["imul eax, dword ptr [rbp-8], 24"]));
+    expect(peephole(t(["mov ebx, edi", "imul ebx, ebx, 24"]))).toEqual(t(["imul ebx, edi, 24"]));
+    expect(peephole(t(["and rax, 1", "mov eax, eax", "test eax, eax", "je .L3"]))).toEqual(t(["and rax, 1", "je .L3"]));
+    expect(peephole(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "test eax, eax", "je .L3"])))
+      .toEqual(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "je .L3"]));
+    expect(peephole(t(["jne .L5", "add ebx, 1", ".L5:", ".L6:", "jmp .L7", ".L7:", "jmp .L9"])))
+      .toEqual(t(["jne .L9", "add ebx, 1", ".L5:", ".L6:", "jmp .L9", ".L7:", "jmp .L9"]));
+    const keep = [
+      ["mov eax, dword ptr [r15+rax]", "imul eax, eax, 24"], // reads rax
+      ["mov eax, 5", "imul eax, eax, 24"], // an immediate cannot be imul's source
+      ["mov ebx, dword ptr [r15+rbx]", "imul ebx, ebx, 24"], // reads the register it writes
+      ["and rax, 0x80000000", "mov eax, eax", "test eax, eax"], // the upper half may be set, or bit 31 differs
+      ["and rax, rcx", "mov eax, eax"],
+      ["add eax, 1", "test eax, eax", "je .L3"], // add sets CF/OF otherwise
+      ["and eax, 1", "mov eax, dword ptr [rbp-8]", "test eax, eax"], // the tested value is another
+      ["and eax, 1", "mov al, 3", "test eax, eax"],
+      ["and eax, 1", ".L2:", "test eax, eax"], // another path reaches the test
+    ].map(t);
+    for (const k of keep) expect(peephole(k)).toEqual(k);
+    // in generated code: the slot index i * 24 is one imul from the local, and the result is right
+    const f = `(func $f (param $x i32) (param $y i32) (result i32) (local $i i32)
+      (local.set $i (i32.and (local.get $x) (i32.const 7)))
+      (if (i32.and (local.get $y) (local.get $x)) (then (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+      (i32.add (i32.mul (local.get $i) (i32.const 24)) (i32.load (local.get $y))))`;
+    const a = funcAsm("isel_peep", mod(f, 2), "f").join("\n");
+    expect(a).toMatch(/\timul eax, \w+, 24\n/);
+    expect(a).not.toMatch(/\tand eax, \w+\n\ttest eax, eax/);
+    expect(await status("isel_peep", mod(f, 2), [13, 0])).toBe(5 * 24);
+    expect(await status("isel_peep", mod(f, 2), [13, 2])).toBe(5 * 24);
+    expect(await status("isel_peep", mod(f, 2), [13, 4])).toBe(6 * 24);
   });
 });
