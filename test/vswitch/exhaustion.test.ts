@@ -2,6 +2,7 @@
 // forwarding, storm control holds its rate.
 import { beforeAll, expect, test } from "vitest";
 import { Sw, loadSw, macBytes, DROP_BASE, DROP } from "./harness";
+import { rng } from "../lib/rng";
 
 let sw: Sw;
 beforeAll(async () => {
@@ -33,8 +34,9 @@ test("1,000,000 random source MACs: the table stays at its bound, memory does no
   const a = sw.addPort("a"), b = sw.addPort("b"), c = sw.addPort("c");
   const seed = Number(process.env.VSWITCH_SEED ?? Date.now() % 100000);
   console.log(`VSWITCH_SEED=${seed}`);
-  let s = seed || 1;
-  const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31), s);
+  // xorshift32: all of a million draws differ. (The LCG here before multiplied in doubles past 2^53, lost low
+  // bits and fell into short cycles for some seeds: seed 72097 cycled after 758 draws, 4,058 distinct MACs.)
+  const rnd = rng(seed);
   for (const m of KNOWN) send(b, 0xffffffffffff, m, 0);
   drainAll([a, b, c], 0);
   let memAfterWarmup = 0;
