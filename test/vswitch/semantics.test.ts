@@ -128,7 +128,7 @@ describe("VLAN sets", () => {
 
   test("random range lists give the same sets as the id-by-id reference", () => {
     let seed = 12345;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
     for (let t = 0; t < 300; t++) {
       const c: number[] = [];
       for (let k = rnd(6); k > 0; k--) {
