@@ -27,6 +27,7 @@ const CR0_CD: u64 = 1 << 30;
 const CR0_PG: u64 = 1 << 31;
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
+const CR4_LA57: u64 = 1 << 12;
 
 export class SvmVcpu extends Vcpu {
   vmcb: u64;
@@ -362,6 +363,7 @@ export class SvmVcpu extends Vcpu {
     const lma = (phys_load64(v + Vmcb.Efer) & EFER_LMA) != 0;
     if ((value & ~this.caps.cr4Allowed) != 0) return false; // APM 3.1.3: reserved bits #GP(0)
     if (lma && (value & Cr4.PAE) == 0) return false; // clearing PAE in long mode
+    if (lma && ((value ^ old) & CR4_LA57) != 0) return false; // LA57 changes only outside long mode (SDM vol 2B MOV CR)
     // Setting PCIDE: only in long mode with CR3[11:0] = 0 (SDM vol 3 4.10.1, APM 3.1.3)
     if ((value & Cr4.PCIDE) != 0 && (old & Cr4.PCIDE) == 0 && (!lma || (phys_load64(v + Vmcb.Cr3) & 0xfff) != 0)) return false;
     phys_store64(v + Vmcb.Cr4, value);
