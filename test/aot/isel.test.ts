@@ -1,21 +1,12 @@
 // Instruction selection (issue 15): each shape is checked twice, by the instructions chosen for
 // it and by running it on values that tell the right result from the plausible wrong ones.
 import { describe, expect, it } from "vitest";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile, compileToAsm } from "../../scripts/aot/index.ts";
 import { computeInPlace, dropReloads, foldConstTests, peephole } from "../../scripts/aot/codegen.ts";
-
-const dir = join(process.cwd(), "build/aot/test");
-mkdirSync(dir, { recursive: true });
-
-function wat2wasm(name: string, wat: string): Uint8Array {
-  const src = join(dir, name + ".wat"), out = join(dir, name + ".wasm");
-  writeFileSync(src, wat);
-  execFileSync("wat2wasm", ["--debug-names", src, "-o", out]);
-  return new Uint8Array(readFileSync(out));
-}
+import { dir, wat2wasm } from "./lib/wat.ts";
 
 /** The body of function `name` as emitted (unoptimized, so the function is as written). */
 function funcAsm(file: string, wat: string, name: string): string[] {

@@ -1,21 +1,11 @@
 // Unit tests of local register assignment and the register calling convention: chosen registers, spills, values kept across calls.
 import { describe, expect, it } from "vitest";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { compile, compileToAsm } from "../../scripts/aot/index.ts";
 import { parallelMove } from "../../scripts/aot/codegen.ts";
 import { argRegs } from "../../scripts/aot/x86.ts";
-
-const dir = join(process.cwd(), "build/aot/test");
-mkdirSync(dir, { recursive: true });
-
-function wat2wasm(name: string, wat: string): Uint8Array {
-  const src = join(dir, name + ".wat"), out = join(dir, name + ".wasm");
-  writeFileSync(src, wat);
-  execFileSync("wat2wasm", ["--debug-names", src, "-o", out]);
-  return new Uint8Array(readFileSync(out));
-}
+import { dir, wat2wasm } from "./lib/wat.ts";
 
 /** The assembly of function `name` (unoptimized, so the function is as written). */
 function funcAsm(wat: string, name: string): string[] {
