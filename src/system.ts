@@ -20,6 +20,7 @@ import { com2 } from "./drivers/uart";
 import { MachineDevices, bindMachineDevices } from "./drivers/machine";
 import { tscHz, tscToMs } from "./platform/tsc";
 import { usableMemory } from "./platform/pages";
+import { mulDiv } from "./lib/muldiv";
 
 // Module globals are the garbage collector's roots at the safe point (docs/ABI.md "Garbage collection"):
 // everything the main loop uses hangs off these.
@@ -128,9 +129,9 @@ class Tsc extends Ticks {
  */
 const VM_NIC_BATCHES: i32 = 2;
 
-/** Nanoseconds for a TSC difference, without overflowing u64 (whole seconds apart from the rest). */
+/** Nanoseconds for a TSC difference. */
 function ticksToNs(ticks: u64): u64 {
-  return (ticks / tscHz) * 1_000_000_000 + ((ticks % tscHz) * 1_000_000_000) / tscHz;
+  return mulDiv(ticks, 1_000_000_000, tscHz);
 }
 
 /**

@@ -1,7 +1,7 @@
 // The vCPU's local APIC: x2APIC MSRs and the xAPIC MMIO page over one register file, the timer (one-shot, periodic, TSC-deadline), IRR/ISR/TMR and EOI (SDM vol 3 ch. 10).
 
 import { BusDevice, Clock } from "./device";
-import { mulDiv } from "./time";
+import { mulDiv } from "../lib/muldiv";
 
 export const MSR_IA32_APIC_BASE: u32 = 0x1b;
 export const MSR_IA32_TSC_DEADLINE: u32 = 0x6e0;

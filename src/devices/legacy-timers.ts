@@ -9,7 +9,7 @@
 // IRQ 0/8 source: GUESTS.md); the time counts from VM creation in the guest clock.
 
 import { BusDevice, Clock } from "./device";
-import { mulDiv } from "./time";
+import { mulDiv } from "../lib/muldiv";
 
 export const PIT_PORT: u64 = 0x42; // counter 2 data (0x42) and the control word (0x43)
 export const PORT_B: u64 = 0x61;

@@ -3,6 +3,7 @@
 
 import { cpuidInto, CpuidResult } from "../hw/cpuid";
 import { inb, outb, rdtsc } from "../hw/intrinsics";
+import { mulDiv } from "../lib/muldiv";
 
 /** PIT input clock (8254 datasheet; the PC's 14.31818 MHz / 12). */
 const PIT_HZ: u64 = 1193182;
@@ -78,7 +79,7 @@ export function calibrateTsc(): void {
   }
   outb(0x61, ctl);
   if (bestTicks == 0) return; // no PIT: keep the assumption, said in the log
-  tscHz = bestTicks * PIT_HZ / PIT_TICKS;
+  tscHz = mulDiv(bestTicks, PIT_HZ, PIT_TICKS);
   // The brackets bound the error: the boot log says how tight they were.
   tscSource = "PIT, " + tries.toString() + " window(s), within " + (bestSlack * 1_000_000 / bestTicks).toString() + " ppm";
 }

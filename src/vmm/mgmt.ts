@@ -10,10 +10,11 @@ import { Monitor } from "./monitor";
 import { STATE_NAMES, Vm } from "./vm";
 import { ConsoleLog } from "./guest-platform";
 import { tscHz } from "../platform/tsc";
+import { mulDiv } from "../lib/muldiv";
 
-/** Microseconds for a TSC difference (whole seconds apart from the rest, so no u64 overflow). */
+/** Microseconds for a TSC difference. */
 function tscToUs(ticks: u64): u64 {
-  return (ticks / tscHz) * 1_000_000 + ((ticks % tscHz) * 1_000_000) / tscHz;
+  return mulDiv(ticks, 1_000_000, tscHz);
 }
 
 export class VmmBackend extends VmBackend {

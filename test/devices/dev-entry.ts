@@ -6,7 +6,6 @@ import { Uart16550, LineSink } from "../../src/devices/uart16550";
 import { Lapic } from "../../src/devices/lapic";
 import { Ioapic } from "../../src/devices/ioapic";
 import { PlatformInterrupts } from "../../src/devices/interrupts";
-import { mulDiv } from "../../src/devices/time";
 import { PitCounter2, PortB, Rtc } from "../../src/devices/legacy-timers";
 import { AcpiConfig, buildAcpi } from "../../src/devices/acpi";
 import { LinearMemory } from "../../src/lib/bounded-memory";
@@ -115,12 +114,6 @@ export function uartIrqOtherGsi(): bool {
 }
 export function uartStats(): string {
   return uart.txBytes.toString() + "," + uart.lines.toString() + "," + uart.rxDropped.toString() + "," + uart.rxPending().toString();
-}
-
-// ---- time ----
-
-export function muldiv(a: u64, b: u64, c: u64): u64 {
-  return mulDiv(a, b, c);
 }
 
 // ---- LAPIC + IOAPIC ----

@@ -1,6 +1,7 @@
 // The folders are the architecture (shared/docs/STYLE.md): this test keeps them so. No import cycles among
 // src/ and scripts/; the pure modules (vswitch, virtio) reach no hardware; only src/hw declares
-// intrinsics; device models never see vmx/ or svm/; common VMM code never imports a vendor file.
+// intrinsics; device models never see vmx/ or svm/; common VMM code never imports a vendor file; src/lib
+// imports nothing from the layers that use it.
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -94,6 +95,12 @@ describe("layering", () => {
       if (/^src\/vmm\/(vmx|svm)\//.test(f) || f === "src/vmm/index.ts") continue;
       expect(deps.filter((d) => /^src\/(vmm\/(vmx|svm)\/|hw\/(vmx|svm)\.ts)/.test(d)), f).toEqual([]);
     }
+  });
+
+  it("src/lib is the bottom layer: its pieces (mulDiv, parsers, formatting) import nothing outside src/lib", () => {
+    const lib = under("src/lib/");
+    expect(lib.length).toBeGreaterThan(0);
+    for (const [f, deps] of lib) expect(deps.filter((d) => !d.startsWith("src/lib/")), f).toEqual([]);
   });
 
   it("only src/hw declares intrinsics (@external)", () => {

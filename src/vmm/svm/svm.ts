@@ -10,6 +10,7 @@ import { Msr } from "../../hw/msr";
 import { hostXapicBase } from "../../platform/host-apic";
 import { tscHz } from "../../platform/tsc";
 import { rdtsc } from "../hw";
+import { mulDiv } from "../../lib/muldiv";
 
 /**
  * The CR4 bits a guest may set on AMD-V (APM vol 2 3.1.3 figure 3-7; SDM vol 3 2.5): VME..OSXMMEXCPT always,
@@ -119,7 +120,7 @@ export class SvmBackend extends VirtBackend {
   describe(): string {
     const c = this.caps;
     return "AMD-V: NPT+2M, " + c.nasid.toString() + " ASIDs, " + (c.nrips ? "NRIPS" : "no NRIPS (next RIP computed)") +
-      (c.apic != 0 ? ", APIC-timer slices (timer " + (tscHz * c.sliceApicNum / c.sliceTscDen / 1000).toString() + " kHz)" :
+      (c.apic != 0 ? ", APIC-timer slices (timer " + (mulDiv(tscHz, c.sliceApicNum, c.sliceTscDen) / 1000).toString() + " kHz)" :
         ", exit-bounded slices (no xAPIC)");
   }
 }

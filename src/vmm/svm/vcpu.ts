@@ -8,6 +8,7 @@ import { Reg, regsPtr } from "../regs";
 import { allocFrame, phys_fill, phys_load16, phys_load32, phys_load64, phys_load8, phys_store16, phys_store32, phys_store64, phys_store8 } from "../hw";
 import { Apic, SvmCaps } from "./caps";
 import { hex0x } from "../../lib/fmt";
+import { mulDiv } from "../../lib/muldiv";
 import { Cr4, PAT_POWER_ON } from "../../hw/msr";
 
 
@@ -291,7 +292,7 @@ export class SvmVcpu extends Vcpu {
     if (apic == 0) return;
     // the TSC budget in APIC timer ticks at the rate measured at setup (svm.ts), bounded to 32 bits
     const c = this.caps;
-    const ticks = (sliceTsc / c.sliceTscDen) * c.sliceApicNum + ((sliceTsc % c.sliceTscDen) * c.sliceApicNum) / c.sliceTscDen;
+    const ticks = mulDiv(sliceTsc, c.sliceApicNum, c.sliceTscDen);
     phys_store32(apic + Apic.InitialCount, ticks == 0 ? 1 : ticks > 0xffffffff ? 0xffffffff : ticks);
   }
 
