@@ -34,52 +34,91 @@ static double now_s(void) {
   return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int flood(const char *ip, int port, double secs, int payload) {
-  int s = socket(AF_INET, SOCK_DGRAM, 0);
-  if (s < 0) { perror("socket"); return 1; }
-  struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
-  if (inet_pton(AF_INET, ip, &to.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); return 1; }
-  static char buf[65536];
-  if (payload < 0 || payload > (int)sizeof buf) payload = 64;
-  memset(buf, 0x5a, payload);
+/* ---- the timing both kinds of flood and both kinds of count share ---- */
+
+/* Sends one datagram or frame (`seq` is how many were sent before it); 1 when the socket took it whole. */
+typedef int (*send_fn)(void *ctx, unsigned long seq);
+/* Receives one datagram or frame: its length when it is one to count, -1 when there is none (the 100 ms
+   timeout) or it is not ours. */
+typedef ssize_t (*recv_fn)(void *ctx);
+
+/* Calls `one` as fast as the socket takes it for `secs`, reading the clock every 64 sends so that the clock
+   costs little, then prints `TAG sent= failed= secs= LABEL=VALUE`. */
+static int send_for(const char *tag, send_fn one, void *ctx, double secs, const char *label, int value) {
   unsigned long sent = 0, failed = 0;
   double t0 = now_s(), t = t0;
   while (t - t0 < secs) {
     for (int k = 0; k < 64; k++) {
-      memcpy(buf, &sent, sizeof sent); /* a sequence number, for whoever looks */
-      if (sendto(s, buf, payload, 0, (struct sockaddr *)&to, sizeof to) == payload) sent++;
+      if (one(ctx, sent)) sent++;
       else failed++;
     }
     t = now_s();
   }
-  printf("TVFLOOD sent=%lu failed=%lu secs=%.3f payload=%d\n", sent, failed, t - t0, payload);
+  printf("%s sent=%lu failed=%lu secs=%.3f %s=%d\n", tag, sent, failed, t - t0, label, value);
   return 0;
 }
 
-static int count(int port, double secs, double wait) {
-  int s = socket(AF_INET, SOCK_DGRAM, 0);
-  if (s < 0) { perror("socket"); return 1; }
+/* A 4 MiB receive buffer, so a flood's bursts between two of the guest's time slices are not dropped in the
+   socket, and a 100 ms timeout, so the count's window ends on time when nothing arrives. */
+static void rx_options(int s) {
   int big = 4 << 20;
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
-  if (bind(s, (struct sockaddr *)&me, sizeof me) < 0) { perror("bind"); return 1; }
   struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  static char buf[65536];
+}
+
+/* Counts what `one` receives for `secs` from the first one, which starts the window and is not counted (so
+   the rate is over whole gaps); gives up after `wait` s without one. Prints `TAG packets= bytes= secs=`. */
+static int count_for(const char *tag, recv_fn one, void *ctx, double secs, double wait) {
   unsigned long n = 0, bytes = 0;
   double start = now_s(), t0 = 0, t = start;
   for (;;) {
     t = now_s();
     if (t0 == 0 && t - start > wait) break;
     if (t0 != 0 && t - t0 >= secs) break;
-    ssize_t r = recv(s, buf, sizeof buf, 0);
+    ssize_t r = one(ctx);
     if (r < 0) continue;
-    if (t0 == 0) { t0 = now_s(); continue; } /* the window starts at the first datagram, which it does not count */
+    if (t0 == 0) { t0 = now_s(); continue; }
     n++;
     bytes += (unsigned long)r;
   }
-  printf("TVCOUNT packets=%lu bytes=%lu secs=%.3f\n", n, bytes, t0 == 0 ? 0.0 : t - t0);
+  printf("%s packets=%lu bytes=%lu secs=%.3f\n", tag, n, bytes, t0 == 0 ? 0.0 : t - t0);
   return 0;
+}
+
+/* ---- UDP ---- */
+
+struct udp_tx { int s; struct sockaddr_in to; char *buf; int payload; };
+
+static int udp_send(void *ctx, unsigned long seq) {
+  struct udp_tx *u = ctx;
+  memcpy(u->buf, &seq, sizeof seq); /* a sequence number, for whoever looks */
+  return sendto(u->s, u->buf, u->payload, 0, (struct sockaddr *)&u->to, sizeof u->to) == u->payload;
+}
+
+static int flood(const char *ip, int port, double secs, int payload) {
+  static char buf[65536];
+  struct udp_tx u = { .s = socket(AF_INET, SOCK_DGRAM, 0), .to = { .sin_family = AF_INET, .sin_port = htons(port) }, .buf = buf };
+  if (u.s < 0) { perror("socket"); return 1; }
+  if (inet_pton(AF_INET, ip, &u.to.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", ip); return 1; }
+  if (payload < 0 || payload > (int)sizeof buf) payload = 64;
+  memset(buf, 0x5a, payload);
+  u.payload = payload;
+  return send_for("TVFLOOD", udp_send, &u, secs, "payload", payload);
+}
+
+static ssize_t udp_recv(void *ctx) {
+  static char buf[65536];
+  return recv(*(int *)ctx, buf, sizeof buf, 0);
+}
+
+static int count(int port, double secs, double wait) {
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s < 0) { perror("socket"); return 1; }
+  rx_options(s);
+  struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+  if (bind(s, (struct sockaddr *)&me, sizeof me) < 0) { perror("bind"); return 1; }
+  return count_for("TVCOUNT", udp_recv, &s, secs, wait);
 }
 
 /* ---- raw frames: the same frames whatever the routing (the benchmark's reference has both NICs in one guest) ---- */
@@ -97,6 +136,14 @@ static int raw_socket(const char *iface, int *ifindex, uint8_t mac[6]) {
   struct sockaddr_ll a = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = *ifindex };
   if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind AF_PACKET"); return -1; }
   return s;
+}
+
+struct raw_tx { int s; const uint8_t *frame; int len; };
+
+static int raw_send(void *ctx, unsigned long seq) {
+  struct raw_tx *r = ctx;
+  (void)seq; /* every frame the same */
+  return send(r->s, r->frame, r->len, 0) == r->len;
 }
 
 static int rawflood(const char *iface, const char *dst, double secs, int len) {
@@ -119,17 +166,19 @@ static int rawflood(const char *iface, const char *dst, double secs, int len) {
   uint8_t *udp = ip + 20;
   udp[0] = 9000 >> 8; udp[1] = 9000 & 0xff; udp[2] = 9000 >> 8; udp[3] = 9000 & 0xff;
   udp[4] = (iplen - 20) >> 8; udp[5] = (iplen - 20);
-  unsigned long sent = 0, failed = 0;
-  double t0 = now_s(), t = t0;
-  while (t - t0 < secs) {
-    for (int k = 0; k < 64; k++) {
-      if (send(s, f, len, 0) == len) sent++;
-      else failed++;
-    }
-    t = now_s();
-  }
-  printf("TVRAWFLOOD sent=%lu failed=%lu secs=%.3f len=%d\n", sent, failed, t - t0, len);
-  return 0;
+  struct raw_tx r = { .s = s, .frame = f, .len = len };
+  return send_for("TVRAWFLOOD", raw_send, &r, secs, "len", len);
+}
+
+/* A frame to UDP port 9000 that arrived on the interface (not one of ours going out), as rawflood sends. */
+static ssize_t raw_recv(void *ctx) {
+  static uint8_t f[2048];
+  struct sockaddr_ll from;
+  socklen_t fl = sizeof from;
+  ssize_t r = recvfrom(*(int *)ctx, f, sizeof f, 0, (struct sockaddr *)&from, &fl);
+  if (r < 42 || from.sll_pkttype == PACKET_OUTGOING) return -1;
+  if (f[12] != 0x08 || f[13] != 0 || f[23] != 17 || f[36] != (9000 >> 8) || f[37] != (9000 & 0xff)) return -1;
+  return r;
 }
 
 static int rawcount(const char *iface, double secs, double wait) {
@@ -137,28 +186,8 @@ static int rawcount(const char *iface, double secs, double wait) {
   uint8_t mac[6];
   int s = raw_socket(iface, &ifindex, mac);
   if (s < 0) return 1;
-  int big = 4 << 20;
-  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  static uint8_t f[2048];
-  unsigned long n = 0, bytes = 0;
-  double start = now_s(), t0 = 0, t = start;
-  for (;;) {
-    t = now_s();
-    if (t0 == 0 && t - start > wait) break;
-    if (t0 != 0 && t - t0 >= secs) break;
-    struct sockaddr_ll from;
-    socklen_t fl = sizeof from;
-    ssize_t r = recvfrom(s, f, sizeof f, 0, (struct sockaddr *)&from, &fl);
-    if (r < 42 || from.sll_pkttype == PACKET_OUTGOING) continue;
-    if (f[12] != 0x08 || f[13] != 0 || f[23] != 17 || f[36] != (9000 >> 8) || f[37] != (9000 & 0xff)) continue;
-    if (t0 == 0) { t0 = now_s(); continue; } /* the window starts at the first frame, which it does not count */
-    n++;
-    bytes += (unsigned long)r;
-  }
-  printf("TVRAWCOUNT packets=%lu bytes=%lu secs=%.3f\n", n, bytes, t0 == 0 ? 0.0 : t - t0);
-  return 0;
+  rx_options(s);
+  return count_for("TVRAWCOUNT", raw_recv, &s, secs, wait);
 }
 
 /* ---- badring: a driver of our own for the virtio-pci modern device, with broken TX rings ---- */
