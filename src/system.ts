@@ -11,9 +11,9 @@ import { switchConfigs } from "./vmm/modules";
 import { GuestRam } from "./vmm/guest-ram";
 import { Level, log, logLevel, print, warn } from "./drivers/console";
 import { VirtioLog } from "./virtio/index";
-import { DatapathStats, DP_BUCKETS, NetPort, NicLoop, Ticks, VirtioNet, dpLow } from "./devices/virtio-net/index";
-import { MethodSet, MgmtServer } from "./mgmt-api/server";
-import { Call } from "./mgmt-api/call";
+import { DatapathStats, NetPort, NicLoop, Ticks, VirtioNet } from "./devices/virtio-net/index";
+import { MgmtServer } from "./mgmt-api/server";
+import { NetMethods } from "./mgmt-api/net-methods";
 import { SwitchMethods } from "./mgmt-api/switch-methods";
 import { KIND_VM, Switch } from "./vswitch/index";
 import { com2 } from "./drivers/uart";
@@ -45,7 +45,7 @@ export function systemStart(): void {
   nics = nl;
   bindVmNics(m, sw, nl);
   const s = new MgmtServer();
-  s.methods = new NetMethods(new SwitchMethods(sw, s.host), m, nl);
+  s.methods = new NetMethods(new SwitchMethods(sw, s.host), nl, <i64>(tscHz / 1000)); // net.* first, then the switch's
   s.vms = new VmmBackend(m);
   s.host.virt = m.backend.name();
   s.host.memoryMib = <i64>(usableMemory >> 20); // system.info: from the memory map
@@ -155,79 +155,5 @@ function mainLoop(m: Monitor, s: MgmtServer, sw: Switch, d: MachineDevices, nl: 
     gcSafePoint();
     s.host.collections = gcCollections;
     if (!ran) pause();
-  }
-}
-
-/**
- * net.stats (an addition to protocol version 1): each VM NIC's device counters and the data path's cost
- * (DatapathStats: cycles are TSC ticks, `tsc_khz` converts them). net.stats_reset clears the cost figures.
- * Every other method goes to the switch's set.
- */
-class NetMethods extends MethodSet {
-  constructor(readonly inner: MethodSet, readonly m: Monitor, readonly nl: NicLoop) {
-    super();
-  }
-
-  handle(call: Call): bool {
-    if (call.method == "net.stats") {
-      this.stats(call);
-      return true;
-    }
-    if (call.method == "net.stats_reset") {
-      const p = call.paramsObj();
-      if (p === null || !call.onlyMembers(p, [], "")) return true;
-      datapath.reset();
-      call.w.beginObj();
-      call.w.endObj();
-      return true;
-    }
-    return this.inner.handle(call);
-  }
-
-  private stats(call: Call): void {
-    const p = call.paramsObj();
-    if (p === null || !call.onlyMembers(p, [], "")) return;
-    const w = call.w;
-    w.beginObj();
-    w.key("tsc_khz").int(<i64>(tscHz / 1000));
-    w.key("nics").beginArr();
-    const all = this.nl.all;
-    for (let i = 0; i < all.length; i++) {
-      const np = all[i];
-      const c = np.net.counters;
-      w.beginObj();
-      w.key("port").str(np.sw.port(np.portId) != null ? np.sw.port(np.portId)!.name : "");
-      w.key("rx_packets").int(<i64>c.rxPackets);
-      w.key("rx_no_buffer").int(<i64>c.rxNoBuffer);
-      w.key("rx_too_small").int(<i64>c.rxTooSmall);
-      w.key("tx_packets").int(<i64>c.txPackets);
-      w.key("tx_malformed").int(<i64>c.txMalformed);
-      w.key("rx_interrupts").int(<i64>c.rxInterrupts);
-      w.key("tx_interrupts").int(<i64>c.txInterrupts);
-      w.key("busy_turns").int(<i64>np.busyTurns);
-      w.key("faults").int(<i64>np.net.faultCount);
-      w.endObj();
-    }
-    w.endArr();
-    const d = datapath;
-    w.key("datapath").beginObj();
-    w.key("turns").int(<i64>d.turns);
-    w.key("frames").int(<i64>d.frames);
-    w.key("cycles").int(<i64>d.cycles);
-    w.key("idle_turns").int(<i64>d.idleTurns);
-    w.key("idle_cycles").int(<i64>d.idleCycles);
-    // [low, frames] for each non-empty bucket of cycles per frame, lowest first
-    w.key("cycles_per_frame").beginArr();
-    for (let b = 0; b < DP_BUCKETS; b++) {
-      const n = unchecked(d.hist[b]);
-      if (n == 0) continue;
-      w.beginArr();
-      w.int(<i64>dpLow(b));
-      w.int(<i64>n);
-      w.endArr();
-    }
-    w.endArr();
-    w.endObj();
-    w.endObj();
   }
 }

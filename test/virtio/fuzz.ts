@@ -2,7 +2,7 @@
 // Then the virtio-net device model: mutated TX and RX rings through transmit/receive against a reference that copies the same bytes.
 // And the driver side against a lying device. `npx tsx test/virtio/fuzz.ts --long` runs 1,000,000 queue cases, 200,000 driver
 // and 200,000 device cases; VIRTIO_FUZZ_SEED=n replays from seed n, VIRTIO_FUZZ_CASES=n sets the queue count (the others: a fifth).
-import { Exports, load, loadVirtio } from "./harness";
+import { Exports, NET_SOURCES, load, loadVirtio } from "./harness";
 
 const MEM = 1 << 16; // the guest: small, so random addresses often fall outside it
 const MAX_SIZE = 256; // the device's queue_size maximum
@@ -370,7 +370,7 @@ function refScatter(d: DataView, segs: Seg[], bytes: Uint8Array): void {
 
 /** Runs `cases` device cases from `seed`; throws with the case's seed on the first disagreement. */
 export async function fuzzNet(cases: number, seed: number): Promise<NetFuzzStats> {
-  const { x } = await load("virtio-net", "test/devices/virtio-net/entry.ts", ["src/virtio", "src/lib", "src/devices/virtio-net", "src/vswitch"]);
+  const { x } = await load("virtio-net", "test/devices/virtio-net/entry.ts", NET_SOURCES);
   x.reset(MEM, 256);
   const st: NetFuzzStats = { cases, seed, txFrames: 0, txMalformed: 0, rxFrames: 0, rxDropped: 0, resets: 0, ms: 0 };
   const t0 = Date.now();

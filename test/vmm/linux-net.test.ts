@@ -1,9 +1,9 @@
 // The switch's policer and port security, and a hostile virtio driver, between Linux VMs (issue 12) on QEMU
 // TCG (AMD-V), in one boot of three VMs: lin1 floods lin2 with UDP through an ingress policer (tvnet, the
 // initramfs's own tool, scripts/guest-tools/tvnet.c), measured by lin2's counting receiver and by the
-// switch's port counters; lin3 changes its MAC past max_macs and loses those frames; then lin3 unbinds its
-// virtio-net driver and breaks the TX ring five ways: each is one `[net]` line and DEVICE_NEEDS_RESET, and
-// lin1 and lin2 keep pinging.
+// switch's port counters; lin3 changes its MAC past max_macs and loses those frames; net.stats reports the
+// NICs' counters and the data path's cost; then lin3 unbinds its virtio-net driver and breaks the TX ring five
+// ways: each is one `[net]` line, DEVICE_NEEDS_RESET and a fault in net.stats, and lin1 and lin2 keep pinging.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -115,8 +115,29 @@ describe("policer, port security and hostile rings between Linux VMs", () => {
     expect(await sh("lin3", `ip link set eth0 address ${before.mac} && ping -c 2 -W 3 10.0.0.2`)).toMatch(/2 packets received/);
   }, 600_000);
 
+  it("net.stats: each NIC's counters from the guest's side and the data path's cost; net.stats_reset clears only the cost", async () => {
+    const nic = (r: any, name: string) => r.nics.find((n: any) => n.port === name);
+    const a = (await rpc.call("net.stats")) as any;
+    expect(a.nics.map((n: any) => n.port)).toEqual(["lin1", "lin2", "lin3"]);
+    expect(a.tsc_khz).toBe(Number((q.serial.match(/\[cpu\] TSC (\d+) kHz/) ?? [])[1])); // the calibration the boot log reports
+    expect(await sh("lin1", "ping -c 5 -W 3 10.0.0.2")).toMatch(/5 packets received/);
+    const b = (await rpc.call("net.stats")) as any;
+    // five requests out of lin1 into lin2 and five replies back, each frame crossing two NICs
+    for (const [name, k] of [["lin1", "tx_packets"], ["lin2", "rx_packets"], ["lin2", "tx_packets"], ["lin1", "rx_packets"]]) {
+      expect(nic(b, name)[k] - nic(a, name)[k], `${name} ${k}`).toBeGreaterThanOrEqual(5);
+    }
+    expect(b.datapath.frames - a.datapath.frames).toBeGreaterThanOrEqual(20);
+    expect(b.datapath.cycles).toBeGreaterThan(a.datapath.cycles);
+    expect(b.datapath.cycles_per_frame.reduce((s: number, x: number[]) => s + x[1], 0)).toBe(b.datapath.frames);
+    expect(await rpc.call("net.stats_reset")).toEqual({});
+    const c = (await rpc.call("net.stats")) as any;
+    expect(c.datapath.turns).toBeLessThan(b.datapath.turns); // counted again from zero (a few turns ran since)
+    for (const n of b.nics) for (const k of Object.keys(n)) if (k !== "port") expect(nic(c, n.port)[k], `${n.port} ${k}`).toBeGreaterThanOrEqual(n[k]);
+  }, 300_000);
+
   it("a guest driver that breaks its TX ring five ways: NEEDS_RESET and one [net] line each; the other VMs keep pinging", async () => {
     const from = q.serial.length;
+    const faultsBefore = ((await rpc.call("net.stats")) as any).nics.map((n: any) => n.faults);
     const out = await sh("lin3", "tvnet badring", 300_000);
     const cases = [...out.matchAll(/TVBADRING case=(\S+) status=(0x[0-9a-f]+) needs_reset=(\d)/g)].map((m) => ({ name: m[1], status: m[2], reset: m[3] }));
     expect(out).not.toMatch(/TVBADRING error=/);
@@ -131,6 +152,9 @@ describe("policer, port security and hostile rings between Linux VMs", () => {
       "[net] lin3: tx queue: avail idx more than queue size ahead; device needs reset",
     ]);
     expect(await sh("lin1", "ping -c 3 -W 3 10.0.0.2")).toMatch(/3 packets transmitted, 3 packets received/);
+    // net.stats counts each broken ring at lin3's NIC, and none at the others
+    const faults = ((await rpc.call("net.stats")) as any).nics.map((n: any, i: number) => n.faults - faultsBefore[i]);
+    expect(faults).toEqual([0, 0, 5]);
     const vms = await rpc.call("vm.list");
     for (const n of ["lin1", "lin2", "lin3"]) expect(vms.find((v: any) => v.name === n).state).toBe("running");
     expect(await sh("lin3", "echo lin3-alive")).toMatch(/lin3-alive/); // the hostile guest itself still runs

@@ -1,11 +1,11 @@
 // No allocation on the per-frame path: the device and the switch run 2,048 frames on a bump allocator that never frees, and its top does not move.
 import { beforeAll, expect, test } from "vitest";
-import { Exports, load } from "../../virtio/harness";
+import { Exports, NET_SOURCES, load } from "../../virtio/harness";
 import { F_EVENT_IDX, F_INDIRECT, F_MAC, F_STATUS, F_VERSION_1, GuestNic, RAM } from "./guest";
 
 let x: Exports;
 beforeAll(async () => {
-  x = (await load("virtio-net-stub", "test/devices/virtio-net/entry.ts", ["src/virtio", "src/lib", "src/devices/virtio-net", "src/vswitch"],
+  x = (await load("virtio-net-stub", "test/devices/virtio-net/entry.ts", NET_SOURCES,
     ["--runtime", "stub"])).x;
 });
 

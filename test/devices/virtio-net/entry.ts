@@ -4,6 +4,9 @@ import { LinearMemory } from "../../../src/lib/bounded-memory";
 import { VirtioNotify, VirtioLog } from "../../../src/virtio/index";
 import { VirtioNet, NetPort, NicLoop, Ticks, DatapathStats } from "../../../src/devices/virtio-net/index";
 import { Switch, Batch, KIND_VM } from "../../../src/vswitch/index";
+import { MgmtServer } from "../../../src/mgmt-api/server";
+import { SwitchMethods } from "../../../src/mgmt-api/switch-methods";
+import { NetMethods } from "../../../src/mgmt-api/net-methods";
 
 class Irqs extends VirtioNotify {
   q: StaticArray<i32> = new StaticArray<i32>(2);
@@ -165,3 +168,14 @@ export function loopTurn(now: i64): i32 { return loop.turn(sw, now); }
 export function serviceTurns(vm: i32): u64 { return netPorts[vm].turns; }
 export function dpFrames(): u64 { return dstats.frames; }
 export function dpIdleTurns(): u64 { return dstats.idleTurns; }
+/** NetPort turns of vm's NIC that ended with work left. */
+export function busyTurns(vm: i32): u64 { return netPorts[vm].busyTurns; }
+
+// ---- net.* (src/mgmt-api/net-methods.ts) over these NICs, wired as src/system.ts wires the monitor's ----
+/** The reply line to one request line, from a server whose methods are NetMethods before the switch's. */
+export function mgmtCall(line: string, tscKhz: i64): string {
+  const s = new MgmtServer();
+  s.methods = new NetMethods(new SwitchMethods(sw, s.host), loop, tscKhz);
+  return s.callLocal(line);
+}
+

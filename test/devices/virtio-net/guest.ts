@@ -1,6 +1,6 @@
 // A guest's virtio-net driver written in TypeScript for the tests: rings and buffers in the VM's simulated RAM, independent of src/virtio's driver side.
 import { expect } from "vitest";
-import { Exports, load } from "../../virtio/harness";
+import { Exports, NET_SOURCES, load } from "../../virtio/harness";
 
 export const NEXT = 1, WRITE = 2, INDIRECT = 4;
 export const F_VERSION_1 = 32, F_EVENT_IDX = 29, F_INDIRECT = 28, F_MAC = 5, F_STATUS = 16;
@@ -10,7 +10,7 @@ export const RAM = 2 << 20;
 export const HDR = 12;
 
 export function loadNet(): Promise<{ x: Exports; wasm: string }> {
-  return load("virtio-net", "test/devices/virtio-net/entry.ts", ["src/virtio", "src/lib", "src/devices/virtio-net", "src/vswitch"]);
+  return load("virtio-net", "test/devices/virtio-net/entry.ts", NET_SOURCES);
 }
 
 /** Little-endian access to VM `vm`'s RAM. */
