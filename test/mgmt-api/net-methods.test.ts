@@ -3,11 +3,10 @@
 // compared with the device's, the port's or the loop's own counter.
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Exports } from "../virtio/harness";
-import { C, F_EVENT_IDX, F_MAC, F_STATUS, F_VERSION_1, GuestNic, RAM, loadNet } from "../devices/virtio-net/guest";
+import { C, F_EVENT_IDX, F_MAC, F_STATUS, F_VERSION_1, GuestNic, MAC_A, MAC_B, RAM, frame, loadNet } from "../devices/virtio-net/guest";
 
 let x: Exports;
 const FEATURES = [F_VERSION_1, F_MAC, F_STATUS, F_EVENT_IDX];
-const MAC_A = [0x02, 0x74, 0x76, 0, 0, 1], MAC_B = [0x02, 0x74, 0x76, 0, 0, 2];
 const TSC_KHZ = 2_596_131;
 
 beforeAll(async () => {
@@ -31,13 +30,7 @@ function traffic(n: number, rxBuffers: number): void {
   a.init(FEATURES);
   b.init(FEATURES);
   b.postRx(0, rxBuffers);
-  a.send(Array.from({ length: n }, (_, k) => {
-    const f = new Uint8Array(60 + k);
-    f.set(MAC_B, 0);
-    f.set(MAC_A, 6);
-    f[12] = 0x08;
-    return f;
-  }));
+  a.send(Array.from({ length: n }, (_, k) => frame(MAC_B, MAC_A, 60 + k, k)));
   x.kick(0, 1);
   for (let t = 0; t < 20 && x.loopTurn(BigInt(t)) > 0; t++);
 }

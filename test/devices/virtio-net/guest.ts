@@ -8,6 +8,19 @@ export const S = { ACK: 1, DRIVER: 2, DRIVER_OK: 4, FEATURES_OK: 8, NEEDS_RESET:
 export const C = { rxPackets: 0, rxBytes: 1, rxNoBuffer: 2, rxTooSmall: 3, txPackets: 4, txBytes: 5, txMalformed: 6, rxIrq: 7, txIrq: 8 };
 export const RAM = 2 << 20;
 export const HDR = 12;
+/** The MACs entry.ts's reset gives VM 0 ("a") and VM 1 ("b"). */
+export const MAC_A = [0x02, 0x74, 0x76, 0, 0, 1], MAC_B = [0x02, 0x74, 0x76, 0, 0, 2];
+
+/** An IPv4-typed Ethernet frame of `len` bytes from `src` to `dst`, its payload a pattern of `seed`. */
+export function frame(dst: number[], src: number[], len: number, seed = 0): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  for (let i = 14; i < len; i++) f[i] = (i * 7 + seed) & 0xff;
+  return f;
+}
 
 export function loadNet(): Promise<{ x: Exports; wasm: string }> {
   return load("virtio-net", "test/devices/virtio-net/entry.ts", NET_SOURCES);

@@ -1,11 +1,10 @@
 // virtio-net device model: negotiation, configuration space, the data path through the switch, batching, drops, broken rings.
 import { beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { Exports } from "../../virtio/harness";
-import { C, F_EVENT_IDX, F_INDIRECT, F_MAC, F_STATUS, F_VERSION_1, GuestNic, HDR, RAM, S, loadNet } from "./guest";
+import { C, F_EVENT_IDX, F_INDIRECT, F_MAC, F_STATUS, F_VERSION_1, GuestNic, HDR, MAC_A, MAC_B, RAM, S, frame, loadNet } from "./guest";
 
 let x: Exports;
 const ALL = [F_VERSION_1, F_MAC, F_STATUS, F_EVENT_IDX, F_INDIRECT];
-const MAC_A = [0x02, 0x74, 0x76, 0, 0, 1], MAC_B = [0x02, 0x74, 0x76, 0, 0, 2];
 const TX_DROPPED = 5, TX_PACKETS = 3, DROP_NO_BUFFER = 6 + 5;
 
 beforeAll(async () => {
@@ -13,15 +12,6 @@ beforeAll(async () => {
 });
 beforeEach(() => x.reset(RAM, 512));
 
-function frame(dst: number[], src: number[], len: number, seed = 0): Uint8Array {
-  const f = new Uint8Array(len);
-  f.set(dst, 0);
-  f.set(src, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  for (let i = 14; i < len; i++) f[i] = (i * 7 + seed) & 0xff;
-  return f;
-}
 const counter = (vm: number, c: number) => Number(x.counter(vm, c));
 
 describe("negotiation and configuration", () => {

@@ -3,11 +3,10 @@
 // sender is polled without kicks (EVENT_IDX) until its ring drains, and nothing is lost when a NIC leaves.
 import { beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { Exports } from "../../virtio/harness";
-import { F_EVENT_IDX, F_MAC, F_STATUS, F_VERSION_1, GuestNic, RAM, loadNet } from "./guest";
+import { F_EVENT_IDX, F_MAC, F_STATUS, F_VERSION_1, GuestNic, MAC_A, MAC_B, RAM, frame, loadNet } from "./guest";
 
 let x: Exports;
 const FEATURES = [F_VERSION_1, F_MAC, F_STATUS, F_EVENT_IDX];
-const MAC_A = [0x02, 0x74, 0x76, 0, 0, 1], MAC_B = [0x02, 0x74, 0x76, 0, 0, 2];
 const TX_DROPPED = 5;
 
 beforeAll(async () => {
@@ -16,14 +15,7 @@ beforeAll(async () => {
 beforeEach(() => x.reset(RAM, 1024));
 
 function frames(n: number, len = 60): Uint8Array[] {
-  return Array.from({ length: n }, (_, k) => {
-    const f = new Uint8Array(len);
-    f.set(MAC_B, 0);
-    f.set(MAC_A, 6);
-    f[12] = 0x08;
-    f[14] = k & 0xff;
-    return f;
-  });
+  return Array.from({ length: n }, (_, k) => frame(MAC_B, MAC_A, len, k));
 }
 const turns = (vm: number) => Number(x.serviceTurns(vm));
 
