@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { getBackend, root, runExe, type Backend } from "../aot/lib/backend.ts";
 import { importModules, renameExports } from "./wasm-imports.ts";
 import { parseWat, type ParsedWat } from "./wat-module.ts";
+import { Linker, moduleTypes, type ModuleTypes } from "./link-check.ts";
 
 const exec = promisify(execFile);
 
@@ -344,6 +345,8 @@ interface Instance {
   skipReason?: string;
   /** another module linked against this one: later assertions depend on shared state */
   shared?: boolean;
+  /** the linker's error: the module does not link although the script expects it to */
+  linkError?: string;
   /** registered modules visible when this one was defined (register name -> instance) */
   providers?: Map<string, Instance>;
 }
@@ -546,6 +549,10 @@ async function linkStateless(inst: Instance, w: ParsedWat): Promise<Map<number, 
 async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<void> {
   const line = inst.cmd.line;
   const all = inst.assertions.length;
+  if (inst.linkError) {
+    fail(r, line, `module does not link: ${inst.linkError}`, all + 1);
+    return;
+  }
   if (inst.skipReason) {
     skip(r, inst.skipReason, all + (inst.uninstantiable ? 1 : 0));
     return;
@@ -666,11 +673,32 @@ async function runFile(wastName: string): Promise<FileResult> {
     return validity.get(f)!;
   };
 
+  // the harness is the linker: each module's imports are matched against the registered
+  // instances' exports before it is instantiated (spec 4.5.4)
+  const grows = new Map<Instance, boolean>();
+  const linker = new Linker<Instance>((owner, kind) => grows.get(owner) ?? true);
+  const typesOf = (path: string): ModuleTypes | string => {
+    try {
+      return moduleTypes(readFileSync(path));
+    } catch (e: any) {
+      return String(e?.message ?? e);
+    }
+  };
+
   for (const c of cmds) {
     switch (c.type) {
       case "module": {
         current = { cmd: c, wasmPath: join(dir, c.filename!), assertions: [], providers: new Map(registered) };
         instances.push(current);
+        const types = typesOf(current.wasmPath);
+        if (typeof types !== "string") {
+          const l = linker.link(types);
+          if ("error" in l) current.linkError = l.error;
+          else {
+            linker.add(current, types, l.imports);
+            if (l.unknown) current.skipReason = l.unknown;
+          }
+        }
         for (const m of importModules(readFileSync(current.wasmPath))) {
           const provider = registered.get(m);
           if (provider) provider.shared = true;
@@ -680,7 +708,19 @@ async function runFile(wastName: string): Promise<FileResult> {
       }
       case "register": {
         const inst = c.name ? named.get(c.name) : current;
-        if (inst) registered.set(c.as!, inst);
+        if (inst) {
+          registered.set(c.as!, inst);
+          if (!grows.has(inst)) {
+            // a registered memory or table may be grown by its module before a later import
+            const wat = (await exec("wasm2wat", [inst.wasmPath], { maxBuffer: 256 << 20 }).catch(() => ({ stdout: "grow" }))).stdout;
+            grows.set(inst, /\b(memory|table)\.grow\b/.test(wat));
+          }
+          try {
+            linker.register(c.as!, inst);
+          } catch {
+            // an instance the linker does not know (not parsed): imports from it are unknown
+          }
+        }
         break;
       }
       case "action":
@@ -721,16 +761,37 @@ async function runFile(wastName: string): Promise<FileResult> {
           break;
         }
         const wasmPath = join(dir, c.filename!);
-        instances.push({ cmd: c, wasmPath, assertions: [], uninstantiable: c.text, providers: new Map(registered) });
+        const inst: Instance = { cmd: c, wasmPath, assertions: [], uninstantiable: c.text, providers: new Map(registered) };
+        instances.push(inst);
+        const types = typesOf(wasmPath);
+        if (typeof types !== "string") {
+          const l = linker.link(types);
+          if ("error" in l) inst.linkError = l.error;
+          else if (l.unknown) inst.skipReason = l.unknown;
+        }
         for (const m of importModules(readFileSync(wasmPath))) {
           const provider = registered.get(m);
           if (provider) provider.shared = true;
         }
         break;
       }
-      case "assert_unlinkable":
-        skip(r, "assert_unlinkable (linking is not modelled: one module per executable)");
+      case "assert_unlinkable": {
+        if (c.module_type !== "binary") {
+          r.notApplicable++;
+          break;
+        }
+        const types = typesOf(join(dir, c.filename!));
+        if (typeof types === "string") {
+          fail(r, c.line, `assert_unlinkable: module not readable: ${types}`);
+          break;
+        }
+        const l = linker.link(types);
+        if (!("error" in l) && l.unknown) skip(r, `assert_unlinkable: ${l.unknown}`);
+        else if (!("error" in l)) fail(r, c.line, `assert_unlinkable (${c.text}): module links`);
+        else if (!l.error.startsWith(c.text ?? "")) fail(r, c.line, `assert_unlinkable: expected "${c.text}", got "${l.error}"`);
+        else pass(r, "assert_unlinkable");
         break;
+      }
       default:
         skip(r, `command ${c.type}`);
     }
