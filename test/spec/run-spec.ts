@@ -14,9 +14,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { getBackend, root, runExe, type Backend } from "../aot/lib/backend.ts";
-import { importModules, renameExports } from "./wasm-imports.ts";
-import { parseWat, type ParsedWat } from "./wat-module.ts";
-import { Linker, moduleTypes, type ModuleTypes } from "./link-check.ts";
+import { renameExports } from "./wasm-imports.ts";
+import { decodeWatString, parseWat, type ParsedWat } from "./wat-module.ts";
+import { Linker, moduleTypes, type ModuleTypes, type Resolved } from "./link-check.ts";
 
 const exec = promisify(execFile);
 
@@ -335,6 +335,10 @@ function compareExpr(v: Value): string | null {
 interface Assertion {
   cmd: Command;
   kind: "return" | "trap" | "exhaustion" | "action";
+  /** order of the command in the script (groups interleave their members' commands) */
+  seq?: number;
+  /** instantiation of a group member: its init function and what a replay calls */
+  init?: { fn: string; replay: string };
 }
 
 interface Instance {
@@ -343,28 +347,43 @@ interface Instance {
   uninstantiable?: string; // expected start/instantiation trap message
   assertions: Assertion[];
   skipReason?: string;
-  /** another module linked against this one: later assertions depend on shared state */
-  shared?: boolean;
+  /** order of the module command in the script */
+  seq: number;
+  /** its imports as the linker resolved them */
+  imports?: Resolved<Instance>[];
   /** the linker's error: the module does not link although the script expects it to */
   linkError?: string;
-  /** registered modules visible when this one was defined (register name -> instance) */
-  providers?: Map<string, Instance>;
 }
 
 /** Build the driver wat for one instance: null + reason when it cannot be driven. */
-function buildDriver(inst: Instance, w: ParsedWat, r: FileResult, linked: Map<number, string>): { wat: string; checked: Assertion[] } | string {
+function buildDriver(
+  assertions: Assertion[],
+  w: ParsedWat,
+  r: FileResult,
+  linked: Map<number, string>,
+  lookupFor?: (a: Assertion) => { kind: string; name: string } | undefined,
+): { wat: string; checked: Assertion[] } | string {
   const link = linkImports(w, linked);
   if (typeof link === "string") return link;
   const exportsByName = new Map<string, { kind: string; name: string }>();
   for (const e of w.exports) exportsByName.set(e.field.toString("latin1"), e);
-  const lookup = (field: string) => exportsByName.get(Buffer.from(field, "utf8").toString("latin1"));
+  const lookup = (a: Assertion) => (lookupFor ? lookupFor(a) : exportsByName.get(Buffer.from(a.cmd.action!.field, "utf8").toString("latin1")));
 
   const checked: Assertion[] = [];
   const pieces: string[] = [];
   const mvLocals = new Set<string>();
-  for (const a of inst.assertions) {
+  for (const a of assertions) {
     const act = a.cmd.action!;
-    const ex = lookup(act.field);
+    if (a.init) {
+      // a group's module instantiation (runGroup): its init function, checked or replayed
+      const i = checked.length;
+      checked.push(a);
+      const call = `(call ${a.init.fn})`;
+      const check = a.kind === "trap" ? `(call $__out (i32.const 84)) ${call} (call $__out (i32.const 78))` : `${call} (call $__out (i32.const 46))`;
+      pieces.push(`    (if (i32.le_u (local.get $k) (i32.const ${i})) (then ${check}) (else (call ${a.init.replay})))`);
+      continue;
+    }
+    const ex = lookup(a);
     let call: string | null = null;
     let resultTypes: string[] = [];
     if (act.type === "invoke" && ex?.kind === "func") {
@@ -516,34 +535,240 @@ function parsedWat(wasmPath: string): Promise<ParsedWat> {
   return p;
 }
 
-/** Instructions that make a function depend on its module's state or other functions. */
-const STATEFUL = /\b(call|call_indirect|return_call\w*|global\.\w+|memory\.\w+|\w+\.load\w*|\w+\.store\w*|table\.\w+|ref\.func|elem\.drop|data\.drop)\b/;
+// ---------------------------------------------------------------- module groups
 
-/**
- * Linking without a linker: a function imported from a registered module whose exported
- * definition is self-contained (no calls, globals, memory or tables) behaves the same
- * when its body is copied into the importing module, so the import becomes a definition.
- * Returns import line -> definition text.
- */
-async function linkStateless(inst: Instance, w: ParsedWat): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  for (const imp of w.imports) {
-    const provider = inst.providers?.get(imp.module.toString());
-    if (!provider || imp.kind !== "func") continue;
-    const pw = await parsedWat(provider.wasmPath);
-    const ex = pw.exports.find((e) => e.kind === "func" && e.field.equals(imp.field));
-    if (!ex) continue;
-    const start = pw.lines.findIndex((l) => l.startsWith(`  (func ${ex.name} `));
-    if (start < 0) continue;
-    let end = start + 1;
-    while (end < pw.lines.length && !pw.lines[end].startsWith("  (") && pw.lines[end] !== ")") end++;
-    const body = pw.lines.slice(start, end);
-    if (body.some((l) => STATEFUL.test(l.replace(/"(?:[^"\\]|\\.)*"/g, "")))) continue;
-    // same signature: the header's (type ...) is the provider's; the import's type is used
-    const header = body[0].replace(/^  \(func \S+ \(type [^\s)]+\)/, `  (func ${imp.name}${/\(type \S+?\)/.exec(imp.rest)?.[0] ? " " + /\(type \S+?\)/.exec(imp.rest)![0] : ""}`);
-    out.set(imp.line, [header, ...body.slice(1)].join("\n").replace(/^  /, ""));
+/** Assertions a member of a group stands for (its own, and an expected instantiation trap). */
+const stepsOf = (i: Instance) => i.assertions.length + (i.uninstantiable ? 1 : 0);
+
+// a wat identifier (spec 6.3.5: idchars), and string literals, which are left alone
+const ID_RE = /\$[0-9A-Za-z!#$%&'*+\-./:<=>?@\\^_`|~]+/g;
+const STRING_SPLIT = /("(?:[^"\\]|\\.)*")/;
+const renameIds = (line: string, f: (id: string) => string) =>
+  line
+    .split(STRING_SPLIT)
+    .map((part, i) => (i % 2 ? part : part.replace(ID_RE, f)))
+    .join("");
+
+/** Names of a module's functions, tables, memories and globals in index order (imports first). */
+function indexNames(w: ParsedWat): Record<string, string[]> {
+  const out: Record<string, string[]> = { func: [], table: [], memory: [], global: [] };
+  for (const imp of w.imports) out[imp.kind].push(imp.name);
+  for (const l of w.lines) {
+    const m = /^  \((func|table|memory|global) (\$\S+)/.exec(l);
+    if (m) out[m[1]].push(m[2]);
   }
   return out;
+}
+
+/** Number of entries of an element segment's list (`func $a $b` or `funcref (ref.func $a) ...`). */
+function elemCount(items: string): number {
+  const t = items.trim();
+  if (/^func\b/.test(t)) return (t.match(ID_RE) ?? []).length;
+  let depth = 0;
+  let n = 0;
+  for (const ch of t.replace(/"(?:[^"\\]|\\.)*"/g, "")) {
+    if (ch === "(" && depth++ === 0) n++;
+    else if (ch === ")") depth--;
+  }
+  return n;
+}
+
+interface Merged {
+  wat: string;
+  /** (member, export field) -> the merged module's export name */
+  exportName: (inst: Instance, field: string) => string | undefined;
+  initFn: Map<Instance, { fn: string; replay: string }>;
+}
+
+/**
+ * Static linking of a group: one module holding every member's definitions, each member's
+ * identifiers under the prefix $m<k>., every import replaced by the definition the linker
+ * resolved it to, so the members' memory, tables, globals and functions are one store.
+ * Instantiation (spec 2.0 4.5.4 steps 14-16) is made explicit: each member's active element
+ * and data segments become passive, and its init function runs table.init/elem.drop, then
+ * memory.init/data.drop, then its start function, when the script defines the module.
+ * Returns a reason when the group cannot be merged.
+ */
+async function mergeGroup(members: Instance[]): Promise<Merged | string> {
+  const prefix = new Map(members.map((m, k) => [m, `m${k}`]));
+  const parsed = new Map<Instance, ParsedWat>();
+  for (const m of members) parsed.set(m, await parsedWat(m.wasmPath));
+  const names = new Map<Instance, Record<string, string[]>>();
+  for (const m of members) names.set(m, indexNames(parsed.get(m)!));
+  const own = (m: Instance, id: string) => `$${prefix.get(m)}.${id.slice(1)}`;
+  const body: string[] = [];
+  const spectestDefs = new Map<string, string>();
+  const consts = new Map<string, string>(); // immutable global -> its constant initializer
+  const exportNames = new Map<Instance, Map<string, string>>();
+  const initFn = new Map<Instance, { fn: string; replay: string }>();
+  let memories = 0;
+  const init: string[] = [];
+
+  const substConsts = (l: string) => l.replace(/\(global\.get (\$\S+?)\)/g, (all, id: string) => consts.get(id) ?? all);
+  for (const m of members) {
+    const w = parsed.get(m)!;
+    const p = prefix.get(m)!;
+    const alias = new Map<string, string>();
+    const imports = m.imports ?? [];
+    if (imports.length !== w.imports.length) return `module at line ${m.cmd.line}: imports not resolved`;
+    const checks: string[] = [];
+    w.imports.forEach((imp, i) => {
+      const res = imports[i];
+      if (res.owner === "spectest") {
+        const field = imp.field.toString();
+        const sym = `$spectest.${field}`;
+        if (imp.kind === "global") {
+          const [ty, initExpr] = SPECTEST_GLOBALS[field];
+          spectestDefs.set(sym, `  (global ${sym} ${ty} ${initExpr})`);
+          consts.set(sym, initExpr);
+        } else if (imp.kind === "table") spectestDefs.set(sym, `  (table ${sym} 10 20 funcref)`);
+        else if (imp.kind === "memory") spectestDefs.set(sym, `  (memory ${sym} 1 2)`);
+        if (imp.kind !== "func") alias.set(imp.name, sym);
+        return;
+      }
+      const target = names.get(res.owner)?.[res.kind]?.[res.index];
+      if (!target) throw new Error(`import ${imp.module}.${imp.field} resolves outside the group`);
+      alias.set(imp.name, own(res.owner, target));
+      // the size of an imported memory or table is its current one (spec 4.5.3): a minimum the
+      // linker could not decide statically is checked when the module is instantiated
+      const min = /^ (?:\$\S+ )?(\d+)/.exec(" " + imp.rest.trim())?.[1];
+      if (imp.kind === "memory" && min) checks.push(`(if (i32.lt_u (memory.size) (i32.const ${min})) (then (unreachable)))`);
+      if (imp.kind === "table" && min) checks.push(`(if (i32.lt_u (table.size ${own(res.owner, target)}) (i32.const ${min})) (then (unreachable)))`);
+    });
+    const ren = (l: string) => renameIds(l, (id) => alias.get(id) ?? `$${p}.${id.slice(1)}`);
+    const exps = new Map<string, string>();
+    for (const e of w.exports) {
+      const plain = /\(export "(e\d+)"/.exec(w.lines[e.line])?.[1];
+      if (plain) exps.set(e.field.toString("latin1"), `${p}.${plain}`);
+    }
+    exportNames.set(m, exps);
+    const elemInit: string[] = [];
+    const dataInit: string[] = [];
+    const elemGuarded: string[] = [];
+    const dataGuarded: string[] = [];
+    let start: string | undefined;
+    const importLines = new Set(w.imports.map((i) => i.line));
+    for (let idx = 1; idx < w.lines.length - 1; idx++) {
+      const raw = w.lines[idx];
+      if (importLines.has(idx)) {
+        const imp = w.imports.find((i) => i.line === idx)!;
+        // a spectest function is a no-op stub under the importer's name
+        if (imp.kind === "func" && imports[w.imports.indexOf(imp)].owner === "spectest") body.push(ren(`  (func ${imp.name}${imp.rest})`));
+        continue;
+      }
+      let l = ren(raw);
+      if (/^  \(export "/.test(l)) l = l.replace(/^  \(export "/, `  (export "${p}.`);
+      else if (/^  \(memory /.test(l)) memories++;
+      const st = /^  \(start (\$\S+)\)$/.exec(l);
+      if (st) {
+        start = st[1];
+        continue;
+      }
+      const g = /^  \(global (\$\S+) (\(mut [^)]*\)|\w+) (.*)\)$/.exec(l);
+      if (g) {
+        l = substConsts(l);
+        if (!g[2].startsWith("(mut")) consts.set(g[1], substConsts(g[3]));
+      }
+      const el = /^  \(elem (\$\S+) (?:\(table (\$\S+)\) )?(\((?:i32\.const -?\w+|global\.get \$\S+)\)) (.*)\)$/.exec(l);
+      if (el) {
+        const table = el[2] ?? (names.get(m)!.table[0] ? alias.get(names.get(m)!.table[0]) ?? own(m, names.get(m)!.table[0]) : undefined);
+        if (!table) return `element segment without a table in module at line ${m.cmd.line}`;
+        const n = elemCount(el[4]);
+        const op = `(table.init ${table} ${el[1]} ${el[3]} (i32.const 0) (i32.const ${n})) (elem.drop ${el[1]})`;
+        elemInit.push(op);
+        elemGuarded.push(`(if (i64.gt_u (i64.add (i64.extend_i32_u ${el[3]}) (i64.const ${n})) (i64.extend_i32_u (table.size ${table}))) (then (return))) ${op}`);
+        l = substConsts(`  (elem ${el[1]} ${el[4]})`);
+      } else if (/^  \(elem /.test(l)) l = substConsts(l);
+      const d = /^  \(data (\$\S+) (?:\(memory \$\S+\) )?(\((?:i32\.const -?\w+|global\.get \$\S+)\)) (".*")\)$/.exec(l);
+      if (d) {
+        const len = [...d[3].matchAll(/"((?:[^"\\]|\\.)*)"/g)].reduce((n, s) => n + decodeWatString(s[1]).length, 0);
+        const op = `(memory.init ${d[1]} ${d[2]} (i32.const 0) (i32.const ${len})) (data.drop ${d[1]})`;
+        dataInit.push(op);
+        dataGuarded.push(`(if (i64.gt_u (i64.add (i64.extend_i32_u ${d[2]}) (i64.const ${len})) (i64.shl (i64.extend_i32_u (memory.size)) (i64.const 16))) (then (return))) ${op}`);
+        l = `  (data ${d[1]} ${d[3]})`;
+      }
+      body.push(l);
+    }
+    const fn = `$${p}.__init`;
+    init.push(`  (func ${fn} ${[...checks, ...elemInit, ...dataInit, ...(start ? [`(call ${start})`] : [])].join(" ")})`);
+    let replay = fn;
+    if (m.uninstantiable) {
+      // replaying a failed instantiation: the segments up to the trapping one have their effect
+      // (spec 2.0: no rollback), the start function is not run again (as replayed assert_traps)
+      replay = `$${p}.__init_replay`;
+      init.push(`  (func ${replay} ${[...checks.map(() => ""), ...elemGuarded, ...dataGuarded].join(" ")})`);
+    }
+    initFn.set(m, { fn, replay });
+  }
+  memories += [...spectestDefs.values()].filter((d) => d.startsWith("  (memory")).length;
+  if (memories > 1) return `${memories} linear memories in one linked group (the compiler supports one memory per executable)`;
+  const wat = ["(module", ...spectestDefs.values(), ...body, ...init, ")"].join("\n");
+  return {
+    wat,
+    exportName: (inst, field) => exportNames.get(inst)?.get(Buffer.from(field, "utf8").toString("latin1")),
+    initFn,
+  };
+}
+
+/** Run a group of linked modules in one process: their commands in script order. */
+async function runGroup(members: Instance[], dir: string, r: FileResult): Promise<void> {
+  const line = members[0].cmd.line;
+  const total = members.reduce((n, i) => n + stepsOf(i), 0);
+  const bad = members.find((i) => i.linkError || i.skipReason);
+  if (bad?.linkError) {
+    fail(r, bad.cmd.line, `module does not link: ${bad.linkError}`, total);
+    return;
+  }
+  if (bad) {
+    skip(r, `linked group: ${bad.skipReason}`, total);
+    return;
+  }
+  const merged = await mergeGroup(members);
+  if (typeof merged === "string") {
+    skip(r, merged, total);
+    return;
+  }
+  const steps: Assertion[] = [];
+  const owner = new Map<Assertion, Instance>();
+  for (const m of members) {
+    const init = merged.initFn.get(m)!;
+    steps.push({
+      cmd: { type: "module", line: m.cmd.line, action: { type: "invoke", field: `instantiation of the module at line ${m.cmd.line}` }, text: m.uninstantiable },
+      kind: m.uninstantiable ? "trap" : "action",
+      seq: m.seq,
+      init,
+    });
+    for (const a of m.assertions) {
+      steps.push(a);
+      owner.set(a, m);
+    }
+  }
+  steps.sort((a, b) => a.seq! - b.seq!);
+  const w = parseWat(merged.wat);
+  const byName = new Map(w.exports.map((e) => [e.field.toString("latin1"), e]));
+  const d = buildDriver(steps, w, r, new Map(), (a) => {
+    const name = merged.exportName(owner.get(a)!, a.cmd.action!.field);
+    return name ? byName.get(name) : undefined;
+  });
+  if (typeof d === "string") {
+    skip(r, d, total);
+    return;
+  }
+  const base = join(dir, `group-${basename(members[0].wasmPath, ".wasm")}`);
+  writeFileSync(`${base}.driver.wat`, d.wat);
+  try {
+    await limit(() => exec("wat2wasm", [`${base}.driver.wat`, "-o", `${base}.driver.wasm`]));
+  } catch (e: any) {
+    fail(r, line, `group driver did not assemble (harness bug): ${String(e.stderr ?? e).split("\n").slice(0, 2).join(" / ")}`, total);
+    return;
+  }
+  const comp = await limit(() => compileCached(readFileSync(`${base}.driver.wasm`)));
+  if (comp.error) {
+    fail(r, line, `group compile failed: ${comp.error}`, total);
+    return;
+  }
+  r.modules += members.length;
+  await runChecked(comp.exe!, d.checked, line, r);
 }
 
 async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<void> {
@@ -568,7 +793,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
     });
   const parsed = parseWat(wat);
   for (const e of parsed.exports) e.field = renamed.names[Number(e.field.toString().slice(1))];
-  const d = buildDriver(inst, parsed, r, await linkStateless(inst, parsed));
+  const d = buildDriver(inst.assertions, parsed, r, new Map());
   if (typeof d === "string") {
     skip(r, d, all + (inst.uninstantiable ? 1 : 0));
     return;
@@ -596,7 +821,12 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
     return;
   }
   r.modules++;
-  const checked = d.checked;
+  await runChecked(exe, d.checked, line, r);
+}
+
+/** Run a driver executable over its checked assertions, from the first one on; a trap ends a
+ * process, the next one starts after it (hw.arg(0)) with the earlier commands replayed. */
+async function runChecked(exe: string, checked: Assertion[], line: number, r: FileResult): Promise<void> {
   let k = 0;
   let first = true;
   while (first || k < checked.length) {
@@ -610,7 +840,8 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
       const c = out[pos++];
       const a = checked[j];
       if (c === ".") {
-        pass(r, `assert_${a.kind}`.replace("assert_action", "action"));
+        // a member's instantiation is no assertion of the script (a failure of it is reported)
+        if (!a.init) pass(r, `assert_${a.kind}`.replace("assert_action", "action"));
         j++;
       } else if (c === "F") {
         const semi = out.indexOf(";", pos);
@@ -637,7 +868,7 @@ async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<
       const a = checked[pendingTrap];
       const err = checkTrap(a.cmd.text ?? "", p.status, p.stderr, p.signal);
       if (err) fail(r, a.cmd.line, `${a.cmd.action!.field}: ${err}`);
-      else pass(r, `assert_${a.kind}`);
+      else pass(r, a.init ? "assert_uninstantiable" : `assert_${a.kind}`);
       k = pendingTrap + 1;
       continue;
     }
@@ -685,10 +916,25 @@ async function runFile(wastName: string): Promise<FileResult> {
     }
   };
 
+  // modules whose imports resolve to another instance share state with it: a group, run in
+  // one process (runGroup); union-find over instances
+  let seq = 0;
+  const parent = new Map<Instance, Instance>();
+  const find = (i: Instance): Instance => {
+    const p = parent.get(i);
+    if (!p || p === i) return i;
+    const root = find(p);
+    parent.set(i, root);
+    return root;
+  };
+  const joinProviders = (inst: Instance) => {
+    for (const imp of inst.imports ?? []) if (imp.owner !== "spectest" && imp.owner !== inst) parent.set(find(imp.owner), find(inst));
+  };
+
   for (const c of cmds) {
     switch (c.type) {
       case "module": {
-        current = { cmd: c, wasmPath: join(dir, c.filename!), assertions: [], providers: new Map(registered) };
+        current = { cmd: c, wasmPath: join(dir, c.filename!), assertions: [], seq: seq++ };
         instances.push(current);
         const types = typesOf(current.wasmPath);
         if (typeof types !== "string") {
@@ -696,12 +942,9 @@ async function runFile(wastName: string): Promise<FileResult> {
           if ("error" in l) current.linkError = l.error;
           else {
             linker.add(current, types, l.imports);
-            if (l.unknown) current.skipReason = l.unknown;
+            current.imports = l.imports;
+            joinProviders(current);
           }
-        }
-        for (const m of importModules(readFileSync(current.wasmPath))) {
-          const provider = registered.get(m);
-          if (provider) provider.shared = true;
         }
         if (c.name) named.set(c.name, current);
         break;
@@ -732,12 +975,8 @@ async function runFile(wastName: string): Promise<FileResult> {
           skip(r, "assertion without a module");
           break;
         }
-        if (target.shared) {
-          skip(r, "module state shared with a later linked module");
-          break;
-        }
         const kind = c.type === "assert_return" ? "return" : c.type === "assert_trap" ? "trap" : c.type === "action" ? "action" : "exhaustion";
-        target.assertions.push({ cmd: c, kind });
+        target.assertions.push({ cmd: c, kind, seq: seq++ });
         break;
       }
       case "assert_invalid":
@@ -761,17 +1000,16 @@ async function runFile(wastName: string): Promise<FileResult> {
           break;
         }
         const wasmPath = join(dir, c.filename!);
-        const inst: Instance = { cmd: c, wasmPath, assertions: [], uninstantiable: c.text, providers: new Map(registered) };
+        const inst: Instance = { cmd: c, wasmPath, assertions: [], uninstantiable: c.text, seq: seq++ };
         instances.push(inst);
         const types = typesOf(wasmPath);
         if (typeof types !== "string") {
           const l = linker.link(types);
           if ("error" in l) inst.linkError = l.error;
-          else if (l.unknown) inst.skipReason = l.unknown;
-        }
-        for (const m of importModules(readFileSync(wasmPath))) {
-          const provider = registered.get(m);
-          if (provider) provider.shared = true;
+          else {
+            inst.imports = l.imports;
+            joinProviders(inst);
+          }
         }
         break;
       }
@@ -796,11 +1034,29 @@ async function runFile(wastName: string): Promise<FileResult> {
         skip(r, `command ${c.type}`);
     }
   }
+  const groups = new Map<Instance, Instance[]>();
   for (const inst of instances) {
+    const root = find(inst);
+    if (!groups.has(root)) groups.set(root, []);
+    groups.get(root)!.push(inst);
+  }
+  const UNSUPPORTED = "module uses features wasm-validate rejects without SIMD (e.g. typed function references)";
+  for (const members of groups.values()) {
+    if (members.length > 1) {
+      members.sort((a, b) => a.seq - b.seq);
+      pending.push(
+        (async () => {
+          for (const inst of members) if (await checkSupported(basename(inst.wasmPath))) inst.skipReason = UNSUPPORTED;
+          await runGroup(members, dir, r);
+        })().catch((e) => fail(r, members[0].cmd.line, `harness error (module group): ${e?.message ?? e}`, members.reduce((n, i) => n + stepsOf(i), 0))),
+      );
+      continue;
+    }
+    const inst = members[0];
     pending.push(
       (async () => {
         const why = await checkSupported(basename(inst.wasmPath));
-        if (why) inst.skipReason = "module uses features wasm-validate rejects without SIMD (e.g. typed function references)";
+        if (why) inst.skipReason = UNSUPPORTED;
         await runInstance(inst, dir, r);
       })().catch((e) => fail(r, inst.cmd.line, `harness error: ${e?.message ?? e}`, Math.max(1, inst.assertions.length))),
     );
