@@ -6,6 +6,10 @@
 // token per assertion over hw.outb(0xE9). A trap ends the process, so
 // hw.arg(0) selects the first assertion to check; earlier actions and
 // assert_returns are replayed silently to rebuild the state.
+// The harness is the linker (link-check.ts): every import is matched against the
+// registered export (assert_unlinkable checked for real), and modules whose imports
+// resolve to another instance form a group that runs in one process (runGroup, the
+// compiler's compileGroup), instantiated in script order by a driver member.
 //
 //   npx tsx test/spec/run-spec.ts [--file=NAME] [--backend=aot|wasm2c] [--jobs=N] [--summary=PATH] [--verbose]
 import { execFile } from "node:child_process";
@@ -827,7 +831,6 @@ async function runFile(wastName: string): Promise<FileResult> {
   const cmds: Command[] = JSON.parse(readFileSync(json, "utf8")).commands;
   const instances: Instance[] = [];
   const named = new Map<string, Instance>();
-  const registered = new Map<string, Instance>();
   let current: Instance | undefined;
   const pending: Promise<void>[] = [];
   const validity = new Map<string, Promise<string>>();
@@ -884,7 +887,6 @@ async function runFile(wastName: string): Promise<FileResult> {
       case "register": {
         const inst = c.name ? named.get(c.name) : current;
         if (inst) {
-          registered.set(c.as!, inst);
           if (!grows.has(inst)) {
             // a registered memory or table may be grown by its module before a later import
             const wat = (await exec("wasm2wat", [inst.wasmPath], { maxBuffer: 256 << 20 }).catch(() => ({ stdout: "grow" }))).stdout;
@@ -972,7 +974,6 @@ async function runFile(wastName: string): Promise<FileResult> {
     if (!groups.has(root)) groups.set(root, []);
     groups.get(root)!.push(inst);
   }
-  const UNSUPPORTED = "module uses features wasm-validate rejects without SIMD (e.g. typed function references)";
   for (const members of groups.values()) {
     if (members.length > 1) {
       members.sort((a, b) => a.seq - b.seq);
@@ -990,7 +991,8 @@ async function runFile(wastName: string): Promise<FileResult> {
     pending.push(
       (async () => {
         const why = await checkSupported(basename(inst.wasmPath));
-        if (why) inst.skipReason = UNSUPPORTED;
+        // wasm2wat prints the module for the driver: what wabt cannot read cannot be driven
+        if (why) inst.skipReason = `module rejected by wasm-validate --disable-simd: ${why}`;
         await runInstance(inst, dir, r);
       })().catch((e) => fail(r, inst.cmd.line, `harness error: ${e?.message ?? e}`, Math.max(1, inst.assertions.length))),
     );
