@@ -99,6 +99,35 @@ describe("linked group (compileGroup)", () => {
     expect(r.status).toBe(106);
   });
 
+  it("arguments on the stack and in registers, float and multi-value results cross members", async () => {
+    const callee = `(module
+      (func (export "mix") (param i32 f64 i64 f32 i32 i32 i32 i32) (result f64)
+        (f64.add (f64.add (local.get 1) (f64.promote_f32 (local.get 3)))
+          (f64.convert_i64_s (i64.add (local.get 2) (i64.extend_i32_s (i32.add (i32.add (local.get 0) (local.get 4))
+            (i32.add (local.get 5) (i32.mul (local.get 6) (local.get 7)))))))))
+      (func (export "two") (param i32) (result i32 i32) (i32.add (local.get 0) (i32.const 1)) (i32.add (local.get 0) (i32.const 2))))`;
+    const driver = `(module
+      (import "hw" "outb" (func $outb (param i32 i32)))
+      (import "tv_init" "0" (func $i0))
+      (import "A" "mix" (func $mix (param i32 f64 i64 f32 i32 i32 i32 i32) (result f64)))
+      (import "A" "two" (func $two (param i32) (result i32 i32)))
+      (func $p (param i32) (call $outb (i32.const 0xE9) (local.get 0)))
+      (func (export "main") (result i32) (local $a i32) (local $b i32)
+        (call $i0)
+        ;; 0.5 + 0.25 + (10 + 1 + 2 + 3 + 4 * 5) = 36.75 -> 36 and 75
+        (call $p (i32.trunc_f64_s (call $mix (i32.const 1) (f64.const 0.5) (i64.const 10) (f32.const 0.25)
+          (i32.const 2) (i32.const 3) (i32.const 4) (i32.const 5))))
+        (call $p (i32.trunc_f64_s (f64.mul (f64.const 100) (f64.sub (call $mix (i32.const 1) (f64.const 0.5) (i64.const 10)
+          (f32.const 0.25) (i32.const 2) (i32.const 3) (i32.const 4) (i32.const 5)) (f64.const 36)))))
+        (call $two (i32.const 64)) (local.set $b) (local.set $a)
+        (call $p (local.get $a)) (call $p (local.get $b))
+        (i32.const 0)))`;
+    const run = await build("group-args", [member("A", callee), member("D", driver)]);
+    const r = run();
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("\x24\x4bAB");
+  });
+
   it("an import no member provides is a compile error", async () => {
     const bad = { ...member("B", B), resolve: () => undefined };
     await expect(build("group-bad", [member("A", A), bad, member("D", DRIVER)])).rejects.toThrow(/not resolved in the linked group/);
