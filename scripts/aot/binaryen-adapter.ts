@@ -71,7 +71,7 @@ export interface FuncRec {
 
 export interface GlobalRec { index: number; name: string; type: ValType; mutable: boolean; init: ExprRef; importModule?: string; importBase?: string }
 export interface DataRec { name: string; passive: boolean; offset: number; data: Uint8Array }
-export interface TableRec { name: string; initial: number; max?: number; importModule?: string }
+export interface TableRec { name: string; initial: number; max?: number; importModule?: string; importBase?: string }
 export interface ElemRec { name: string; table: string; offset: ExprRef; passive: boolean; funcs: string[] }
 export interface ExportRec { name: string; kind: "function" | "table" | "memory" | "global" | "tag"; value: string }
 export interface MemoryRec { initial: number; max?: number; importModule?: string; importBase?: string; shared: boolean; is64: boolean }
@@ -215,7 +215,7 @@ function describe(mod: binaryen.Module, raw: boolean): LoadedModule {
   const tables: TableRec[] = [];
   for (let i = 0; i < mod.getNumTables(); i++) {
     const ti: any = binaryen.getTableInfo(mod.getTableByIndex(i));
-    tables.push({ name: ti.name, initial: ti.initial, max: ti.max, importModule: ti.module || undefined });
+    tables.push({ name: ti.name, initial: ti.initial, max: ti.max, importModule: ti.module || undefined, importBase: ti.module ? ti.base ?? "" : undefined });
   }
   const elems: ElemRec[] = [];
   for (let i = 0; i < mod.getNumElementSegments(); i++) {

@@ -1021,7 +1021,7 @@ export class FuncGen {
 
   genImportCall(callee: FuncRec, operands: ExprRef[]) {
     if (callee.importModule === INTERNAL_MODULE) return this.genInternalCall(callee, operands);
-    if (callee.importModule !== "hw") this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
+    if (callee.importModule !== "hw" && !this.ctx.target.linked?.(callee)) this.fail(`import ${callee.importModule}.${callee.importBase} is not supported (only hw.* imports)`);
     this.ctx.target.lowerImport(this, callee, operands);
   }
 

@@ -5,7 +5,8 @@ import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { loadModule } from "./binaryen-adapter.ts";
 import { emitModule } from "./module.ts";
-import { getTarget, type TargetName } from "./target.ts";
+import { getTarget, linuxTarget, type TargetName } from "./target.ts";
+import { emitGroupMain, emitMember, pubSym, type Resolution } from "./link.ts";
 
 export { CompileError } from "./errors.ts";
 /** The target's name as the API takes it ("linux" | "baremetal"). */
@@ -64,6 +65,58 @@ export async function compile(wasm: Uint8Array, opts: CompileOptions): Promise<C
   }
   if (!opts.keepAsm) await rm(asmPath, { force: true });
   return { asmPath: opts.keepAsm ? asmPath : undefined, functions, codeBytes };
+}
+
+/** One module of a linked group and how its imports are bound (link.ts). */
+export interface GroupMember {
+  wasm: Uint8Array;
+  /** import (module, field) -> the member and export it is bound to; undefined for hw.* */
+  resolve(module: string, field: string): Resolution | undefined;
+}
+
+/**
+ * Compile a linked group into one linux executable: one object per member (link.ts), plus the
+ * runtime, whose main is member `main`'s export "main". Members are instantiated when the
+ * driver calls their init imports, not at start-up.
+ */
+export async function compileGroup(members: GroupMember[], opts: { out: string; main: number; optimize?: boolean; keepAsm?: boolean }): Promise<void> {
+  if (!members[opts.main]) throw new Error(`compileGroup: no member ${opts.main}`);
+  const sigIds = new Map<string, number>();
+  const maxTuple = { n: 0 };
+  const asms: string[] = members.map((mem, k) => {
+    const m = loadModule(mem.wasm, { optimize: opts.optimize ?? true });
+    try {
+      return emitMember(m, linuxTarget, { member: k, resolve: mem.resolve, sigIds, maxTuple });
+    } catch (e: any) {
+      throw new Error(`member ${k}: ${e?.message ?? e}`);
+    } finally {
+      m.dispose();
+    }
+  });
+  asms.push(emitGroupMain(pubSym(opts.main, "f", "main"), maxTuple.n, members.length));
+  await mkdir(dirname(opts.out) || ".", { recursive: true });
+  const objs: string[] = [];
+  try {
+    for (let k = 0; k < asms.length; k++) {
+      const asmPath = `${opts.out}.${k}.s`;
+      const obj = `${opts.out}.${k}.o`;
+      await writeFile(asmPath, asms[k]);
+      try {
+        await run("as", ["--64", "-o", obj, asmPath], { maxBuffer: 64 << 20 });
+      } catch (e: any) {
+        throw new Error(`assembler failed (member ${k}): ${String(e.stderr ?? e.message).split("\n").slice(0, 20).join("\n")}`);
+      }
+      objs.push(obj);
+      if (!opts.keepAsm) await rm(asmPath, { force: true });
+    }
+    try {
+      await run("ld", ["-static", "-nostdlib", "--no-dynamic-linker", "-o", opts.out, ...objs], { maxBuffer: 64 << 20 });
+    } catch (e: any) {
+      throw new Error(`linker failed: ${String(e.stderr ?? e.message).slice(0, 2000)}`);
+    }
+  } finally {
+    for (const o of objs) await rm(o, { force: true });
+  }
 }
 
 /** Size of the .text section of an ELF64 object (the generated code and runtime). */

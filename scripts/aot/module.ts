@@ -156,7 +156,7 @@ function constOffset(e: number, what: string): bigint {
 }
 
 /** A global's initial value as an assembler expression (a number, or a function descriptor). */
-function globalInit(ctx: ModuleCtx, e: number, name: string): string {
+export function globalInit(ctx: ModuleCtx, e: number, name: string): string {
   const m = ctx.m;
   const id = binaryen.getExpressionId(e);
   if (id === binaryen.ConstId) return hex(constBits(e).bits);
@@ -176,13 +176,13 @@ export function funcDesc(ctx: ModuleCtx, f: FuncRec): string {
 }
 
 /** Entries a table can hold: its maximum, capped at the initial size plus the target's slack. */
-function tableCapacity(t: { initial: number; max?: number }, target: Target): number {
+export function tableCapacity(t: { initial: number; max?: number }, target: Target): number {
   const limit = Math.min(t.max ?? 0xffffffff, 0xffffffff);
   return Math.max(t.initial, Math.min(limit, t.initial + target.tableGrowSlack));
 }
 
 /** Active element segments in order: table index, offset, entries as assembler expressions. */
-function activeElems(ctx: ModuleCtx): { table: number; offset: number; refs: string[] }[] {
+export function activeElems(ctx: ModuleCtx): { table: number; offset: number; refs: string[] }[] {
   const m = ctx.m;
   if (m.raw) {
     return m.raw.elems.filter((el) => el.mode === "active").map((el) => {
@@ -205,7 +205,7 @@ function activeElems(ctx: ModuleCtx): { table: number; offset: number; refs: str
   }));
 }
 
-function elemRef(ctx: ModuleCtx, it: RawItem): string {
+export function elemRef(ctx: ModuleCtx, it: RawItem): string {
   if ("null" in it) return "0";
   if ("func" in it) return funcDesc(ctx, ctx.m.functions[it.func]);
   const g = ctx.m.globals[it.global];
@@ -237,7 +237,7 @@ function exportWrapper(sym: string, f: FuncRec): string[] {
 }
 
 /** Internal convention (register suffix) -> every argument pushed, for a stub reading the stack. */
-function stackArgsAdapter(label: string, target: string, f: FuncRec): string[] {
+export function stackArgsAdapter(label: string, target: string, f: FuncRec): string[] {
   const regs = argRegs(f.params);
   const nstack = regs.filter((r) => r === null).length;
   const out = [`${label}:`, "\tpush rbp", "\tmov rbp, rsp"];
@@ -246,7 +246,7 @@ function stackArgsAdapter(label: string, target: string, f: FuncRec): string[] {
   return out;
 }
 
-function linuxImportStub(f: FuncRec): string[] {
+export function linuxImportStub(f: FuncRec): string[] {
   const out = [`tv_imp_${f.index}:`];
   const n = f.params.length;
   const arg = (i: number) => `[rsp+${8 + 8 * (n - 1 - i)}]`;
@@ -275,7 +275,7 @@ function linuxImportStub(f: FuncRec): string[] {
 }
 
 /** memory.copy/fill/init with the spec's bounds checks; args on the stack (dest first). */
-function bulkMemoryHelpers(vector: boolean): string[] {
+export function bulkMemoryHelpers(vector: boolean): string[] {
   // The upward copy: with SSE (linux), 64-byte blocks through xmm0/xmm1 (never live across a
   // call in generated code), then 8-byte words, then bytes: `rep movsb` costs tens of cycles to
   // start on the CPUs measured (bench/aot "switch"). Each block is loaded before it is stored,
@@ -399,7 +399,7 @@ tv_rt_memory_init:
  * sign-extended). Only rax, rcx, rdx may change (the internal convention's scratch registers).
  * Bounds as in the spec (2.0, 4.4.6): n = 0 still traps when an index is past the end.
  */
-function tableHelpers(): string[] {
+export function tableHelpers(): string[] {
   // table.copy and table.init: rsi, rdi, rbx saved; ecx = n, esi = source index, edi = destination index;
   // to 9f when source + n passes the source's length ([rdx]) or destination + n the table's size ([rax])
   const TWO_RANGE_ENTRY = `	push rsi

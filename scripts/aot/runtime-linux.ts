@@ -19,7 +19,17 @@ export const TRAP_MESSAGES = [
 // Linux x86-64 syscall numbers
 const SYS = { write: 1, mmap: 9, mprotect: 10, rt_sigaction: 13, rt_sigreturn: 15, getrlimit: 97, sigaltstack: 131, exit_group: 231 };
 
-export interface RuntimeOptions { hasMemory: boolean; initialPages: number; mainSym: string | null }
+export interface RuntimeOptions {
+  hasMemory: boolean;
+  initialPages: number;
+  mainSym: string | null;
+  /** bytes above WASM_BASE holding linear memories and their guards (a linked group has one
+   *  reservation per member, LINK_STRIDE apart); GUARD_BYTES when absent */
+  memSpan?: bigint;
+}
+
+/** Distance between the linear memory reservations of a linked group's members (>= GUARD_BYTES). */
+export const LINK_STRIDE = 0x4_0000_0000n;
 
 export function linuxRuntime(o: RuntimeOptions): string {
   const msgs = TRAP_MESSAGES.map((m, i) => `tv_tm_${i}: ${asciz(m + "\n")}`).join("\n");
@@ -251,7 +261,7 @@ tv_rt_segv:
 	mov rax, qword ptr [rsi+16]
 	movabs rcx, ${hex(WASM_BASE)}
 	sub rax, rcx
-	movabs rcx, ${hex(GUARD_BYTES)}
+	movabs rcx, ${hex(o.memSpan ?? GUARD_BYTES)}
 	cmp rax, rcx
 	jae 1f
 	mov edi, 5
@@ -316,4 +326,72 @@ ${initialPages ? `	movabs rsi, ${hex(BigInt(initialPages) * 65536n)}
 	jmp tv_rt_hwtrap
 tv_mmap_msg: .ascii "cannot reserve linear memory"
 6:`;
+}
+
+/**
+ * Reserve a linked group member's linear memory at `base` (PROT_NONE, GUARD_BYTES), then open
+ * its initial pages: the group's instantiation code (module.ts) runs it when the script defines
+ * the module. Clobbers rax, rcx, rdx, rsi, rdi, r8-r11.
+ */
+export function mapMemoryAt(base: bigint, initialPages: number, label: string): string[] {
+  return `
+	movabs rdi, ${hex(base)}
+	movabs rsi, ${hex(GUARD_BYTES)}
+	xor edx, edx
+	mov r10d, 0x104022
+	mov r8, -1
+	xor r9d, r9d
+	mov eax, ${SYS.mmap}
+	syscall
+	movabs rdi, ${hex(base)}
+	cmp rax, rdi
+	jne ${label}
+${initialPages ? `	movabs rsi, ${hex(BigInt(initialPages) * 65536n)}
+	mov edx, 3
+	mov eax, ${SYS.mprotect}
+	syscall
+	test rax, rax
+	jnz ${label}` : ""}`.split("\n");
+}
+
+/** memory.grow for a linked group member: as the runtime's, but the memory is the one r15
+ *  points at (its own or the exporter's) and its size and maximum are module symbols. */
+export function linkedMemoryGrow(): string[] {
+  return `
+# eax = delta pages -> eax = old pages or -1; preserves all but rax, rcx, rdx
+tv_rt_memory_grow:
+	push rsi
+	push rdi
+	push r11
+	push rbx
+	mov ecx, eax
+	mov rbx, qword ptr [rip + tv_mem_pages]
+	lea rsi, [rbx+rcx]
+	mov edx, dword ptr [rip + wasm_memory_max_pages]
+	cmp rsi, rdx
+	ja 8f
+	test ecx, ecx
+	jz 7f
+	push rsi
+	mov rdi, rbx
+	shl rdi, 16
+	add rdi, r15
+	mov rsi, rcx
+	shl rsi, 16
+	mov edx, 3
+	mov eax, ${SYS.mprotect}
+	syscall
+	pop rsi
+	test rax, rax
+	jnz 8f
+	mov qword ptr [rip + tv_mem_pages], rsi
+7:	mov eax, ebx
+	jmp 9f
+8:	mov eax, -1
+9:	pop rbx
+	pop r11
+	pop rdi
+	pop rsi
+	ret
+`.split("\n");
 }

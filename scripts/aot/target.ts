@@ -31,6 +31,8 @@ export interface Target {
   importThunk(f: FuncRec, needStub: (f: FuncRec) => void): string;
   /** Target runtime: `text` goes into .text after the shared helpers, `tail` after all sections. */
   runtime(o: RuntimeOptions): { text: string[]; tail: string };
+  /** Whether a non-hw import is resolved to another module of a linked group (compileGroup). */
+  linked?(f: FuncRec): boolean;
 }
 
 function checkImports(m: LoadedModule) {
@@ -106,6 +108,25 @@ tv_rt_memory_grow:
 	pop rsi
 	ret
 `.split("\n");
+}
+
+/**
+ * The linux target for one member of a linked group (index.ts compileGroup): imports resolved
+ * to another member are allowed, and a call of one goes through a stub (module.ts
+ * linkedImportStub) like the hw.* ones.
+ */
+export function linkedTarget(base: Target, isLinked: (f: FuncRec) => boolean): Target {
+  if (base.name !== "linux") throw new CompileError("linked groups are built for the linux target only");
+  return {
+    ...base,
+    checkModule(m) {
+      for (const f of m.functions) {
+        if (f.importModule === undefined || f.importModule === "hw" || f.importModule === INTERNAL_MODULE || isLinked(f)) continue;
+        throw new CompileError(`import ${f.importModule}.${f.importBase} is not resolved in the linked group`);
+      }
+    },
+    linked: isLinked,
+  };
 }
 
 export function getTarget(name: string): Target {
