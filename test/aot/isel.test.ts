@@ -168,6 +168,37 @@ describe("instruction selection", () => {
     expect(helper(compileToAsm(wasm, { target: "baremetal", optimize: false }).asm)).not.toMatch(/xmm/);
   });
 
+  it("memory.copy sizes 0..200 at every distance -80..80 between source and destination equal V8's (the fast paths: 4..63 loads first, 64+ blocks with an overlapping last one)", async () => {
+    // region [1000, 1400) refilled before each copy; after it a 32-bit hash over [900, 1500) goes
+    // into a running hash, printed as 8 hex digits (an 8-bit exit status would let 1 in 256 slip)
+    const WAT = `(module (import "hw" "outb" (func $outb (param i32 i32))) (memory 1)
+      (func $hex (param $v i32) (local $k i32)
+        (loop $d (call $outb (i32.const 0xE9) (i32.add (i32.const 65) (i32.and (i32.shr_u (local.get $v) (i32.sub (i32.const 28) (i32.shl (local.get $k) (i32.const 2)))) (i32.const 15))))
+          (br_if $d (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 8)))))
+      (func (export "main") (result i32) (local $n i32) (local $d i32) (local $i i32) (local $h i32) (local $run i32)
+        (loop $ln (local.set $d (i32.const -80))
+          (loop $ld
+            (local.set $i (i32.const 900))
+            (loop $fill (i32.store8 (local.get $i) (i32.xor (i32.mul (local.get $i) (i32.const 37)) (local.get $n))) (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1500))))
+            (memory.copy (i32.add (i32.const 1100) (local.get $d)) (i32.const 1100) (local.get $n))
+            (local.set $i (i32.const 900)) (local.set $h (i32.const 0))
+            (loop $sum (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 31)) (i32.load8_u (local.get $i))))
+              (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1500))))
+            (local.set $run (i32.xor (i32.mul (local.get $run) (i32.const 16777619)) (local.get $h)))
+            (br_if $ld (i32.le_s (local.tee $d (i32.add (local.get $d) (i32.const 1))) (i32.const 80))))
+          (br_if $ln (i32.le_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 200))))
+        (call $hex (local.get $run)) (i32.const 0)))`;
+    const wasm = wat2wasm("isel_copy_all", WAT);
+    let want = "";
+    const { instance } = await WebAssembly.instantiate(wasm, { hw: { outb: (_p: number, v: number) => { want += String.fromCharCode(v); } } });
+    (instance.exports.main as () => number)();
+    const exe = join(dir, "isel_copy_all");
+    await compile(wasm, { target: "linux", out: exe, optimize: false });
+    const r = spawnSync(exe, [], { encoding: "latin1", timeout: 60000 });
+    expect(want).toMatch(/^[A-P]{8}$/);
+    expect(r.stdout).toBe(want);
+  });
+
   it("a tee into a register local serves as the waiting left operand (no copy), and is not changed by a sub", async () => {
     // f(x, y) = ((a = x * 3) - (y * y)) + a * 2, evaluated left to right
     const f = `(func $f (param $x i32) (param $y i32) (result i32) (local $a i32) (local $b i32)
