@@ -2144,6 +2144,7 @@ export function foldConstTests(lines: string[], prefix = ""): string[] {
  * - `mov eax, X; imul eax, eax, IMM` -> `imul eax, X, IMM` (X a register or memory operand);
  * - `and/or/xor R, X` then `test R, R` (only moves between, which leave the flags) -> no test:
  *   the logic op sets ZF/SF/PF from its result and clears CF/OF, as the test would;
+ * - `mov eax, eax` right before a 32-bit ALU op on eax goes (the op zero-extends its result);
  * - `setCC R8; movzx R32, R8; test R32, R32; jne/je L` -> `jCC/jNCC L` without the test: setcc and
  *   movzx leave the flags of the compare, which decide the same way (the boolean is still stored);
  * - a jump (conditional or not) to a label whose first instruction is `jmp L2` goes to L2 directly;
@@ -2167,6 +2168,9 @@ export function peephole(lines: string[], prefix = ""): string[] {
     // `and rax, IMM` with IMM < 2^31 leaves the upper half zero: a following `mov eax, eax` is a no-op
     const small = (l: string | undefined) => { const a = /^\tand rax, (\d+|0x[0-9a-f]+)$/.exec(l ?? ""); return a !== null && Number(a[1]) <= 0x7fffffff; };
     if (lines[k] === "\tmov eax, eax" && small(out[out.length - 1])) continue;
+    // `mov eax, eax` (an i64 wrapped to i32) right before a 32-bit ALU op on eax: the op reads only
+    // the low half and zero-extends its result itself
+    if (lines[k] === "\tmov eax, eax" && /^\t(and|or|xor|add|sub|shl|shr|sar|rol|ror|imul) eax, (?!.*\b(rax|ah)\b)[^,]+$/.test(lines[k + 1] ?? "")) continue;
     const t = /^\ttest (\w+), \1$/.exec(lines[k]);
     if (t && t[1] === "eax" && small(out[out.length - 1])) continue; // same ZF, and SF 0 either way
     // the boolean of a setcc tested at once: the compare's flags decide the jump

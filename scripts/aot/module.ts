@@ -317,8 +317,11 @@ function bulkMemoryHelpers(vector: boolean): string[] {
   // memmove in either direction. From 64 bytes, when the ranges do not overlap or the destination
   // lies at least 64 bytes below the source: 64-byte blocks through xmm0-xmm3 (scratch, x86.ts), the
   // last block ending at the end and overlapping the one before (its source bytes are not yet
-  // overwritten: the destination is below by 64 or more, or apart). Everything else (sizes 0..3,
-  // near or upward overlaps) goes the exact way.
+  // overwritten: the destination is below by 64 or more, or apart). From 128 bytes, 128 bytes below
+  // or apart, and with AVX2 (tv_have_avx2, set by _start from CPUID/XGETBV): the same in 128-byte
+  // blocks through ymm0-ymm3, then `vzeroupper` (SSE code after dirty upper halves is slow on Intel,
+  // SDM vol 1 14.4 / optimization manual). Everything else (sizes 0..3, near or upward overlaps)
+  // goes the exact way.
   const fast = vector ? `	cmp rcx, 64
 	jae 14f
 	cmp rcx, 4
@@ -362,7 +365,36 @@ function bulkMemoryHelpers(vector: boolean): string[] {
 	lea rdx, [rsi+rcx]
 	cmp rdi, rdx
 	jb 20f
-15:	sub rcx, 64
+15:	cmp rcx, 128
+	jb 17f
+	cmp rax, 128
+	jb 17f
+	cmp byte ptr [rip + tv_have_avx2], 0
+	je 17f
+	sub rcx, 128
+18:	vmovdqu ymm0, ymmword ptr [rsi]
+	vmovdqu ymm1, ymmword ptr [rsi+32]
+	vmovdqu ymm2, ymmword ptr [rsi+64]
+	vmovdqu ymm3, ymmword ptr [rsi+96]
+	vmovdqu ymmword ptr [rdi], ymm0
+	vmovdqu ymmword ptr [rdi+32], ymm1
+	vmovdqu ymmword ptr [rdi+64], ymm2
+	vmovdqu ymmword ptr [rdi+96], ymm3
+	add rsi, 128
+	add rdi, 128
+	sub rcx, 128
+	ja 18b
+	vmovdqu ymm0, ymmword ptr [rsi+rcx]
+	vmovdqu ymm1, ymmword ptr [rsi+rcx+32]
+	vmovdqu ymm2, ymmword ptr [rsi+rcx+64]
+	vmovdqu ymm3, ymmword ptr [rsi+rcx+96]
+	vmovdqu ymmword ptr [rdi+rcx], ymm0
+	vmovdqu ymmword ptr [rdi+rcx+32], ymm1
+	vmovdqu ymmword ptr [rdi+rcx+64], ymm2
+	vmovdqu ymmword ptr [rdi+rcx+96], ymm3
+	vzeroupper
+	jmp 2f
+17:	sub rcx, 64
 16:	movdqu xmm0, xmmword ptr [rsi]
 	movdqu xmm1, xmmword ptr [rsi+16]
 	movdqu xmm2, xmmword ptr [rsi+32]

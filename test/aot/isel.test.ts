@@ -168,25 +168,25 @@ describe("instruction selection", () => {
     expect(helper(compileToAsm(wasm, { target: "baremetal", optimize: false }).asm)).not.toMatch(/xmm/);
   });
 
-  it("memory.copy sizes 0..200 at every distance -80..80 between source and destination equal V8's (the fast paths: 4..63 loads first, 64+ blocks with an overlapping last one)", async () => {
-    // region [1000, 1400) refilled before each copy; after it a 32-bit hash over [900, 1500) goes
+  it("memory.copy sizes 0..260 at every distance -300..300 between source and destination equal V8's (fast paths: 4..63 loads first, 64+ SSE blocks, 128+ AVX2 blocks, each with an overlapping last block)", async () => {
+    // region [700, 1700) refilled before each copy; after it a 32-bit hash over it goes
     // into a running hash, printed as 8 hex digits (an 8-bit exit status would let 1 in 256 slip)
     const WAT = `(module (import "hw" "outb" (func $outb (param i32 i32))) (memory 1)
       (func $hex (param $v i32) (local $k i32)
         (loop $d (call $outb (i32.const 0xE9) (i32.add (i32.const 65) (i32.and (i32.shr_u (local.get $v) (i32.sub (i32.const 28) (i32.shl (local.get $k) (i32.const 2)))) (i32.const 15))))
           (br_if $d (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 8)))))
       (func (export "main") (result i32) (local $n i32) (local $d i32) (local $i i32) (local $h i32) (local $run i32)
-        (loop $ln (local.set $d (i32.const -80))
+        (loop $ln (local.set $d (i32.const -300))
           (loop $ld
-            (local.set $i (i32.const 900))
-            (loop $fill (i32.store8 (local.get $i) (i32.xor (i32.mul (local.get $i) (i32.const 37)) (local.get $n))) (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1500))))
+            (local.set $i (i32.const 700))
+            (loop $fill (i32.store8 (local.get $i) (i32.xor (i32.mul (local.get $i) (i32.const 37)) (local.get $n))) (br_if $fill (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1700))))
             (memory.copy (i32.add (i32.const 1100) (local.get $d)) (i32.const 1100) (local.get $n))
-            (local.set $i (i32.const 900)) (local.set $h (i32.const 0))
+            (local.set $i (i32.const 700)) (local.set $h (i32.const 0))
             (loop $sum (local.set $h (i32.add (i32.mul (local.get $h) (i32.const 31)) (i32.load8_u (local.get $i))))
-              (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1500))))
+              (br_if $sum (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1700))))
             (local.set $run (i32.xor (i32.mul (local.get $run) (i32.const 16777619)) (local.get $h)))
-            (br_if $ld (i32.le_s (local.tee $d (i32.add (local.get $d) (i32.const 1))) (i32.const 80))))
-          (br_if $ln (i32.le_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 200))))
+            (br_if $ld (i32.le_s (local.tee $d (i32.add (local.get $d) (i32.const 1))) (i32.const 300))))
+          (br_if $ln (i32.le_u (local.tee $n (i32.add (local.get $n) (i32.const 1))) (i32.const 260))))
         (call $hex (local.get $run)) (i32.const 0)))`;
     const wasm = wat2wasm("isel_copy_all", WAT);
     let want = "";
@@ -300,6 +300,9 @@ describe("instruction selection", () => {
     expect(peephole(t(["mov eax, dword ptr [rbp-8]", "imul eax, eax, 24"]))).toEqual(t(["imul eax, dword ptr [rbp-8], 24"]));
     expect(peephole(t(["mov ebx, edi", "imul ebx, ebx, 24"]))).toEqual(t(["imul ebx, edi, 24"]));
     expect(peephole(t(["and rax, 1", "mov eax, eax", "test eax, eax", "je .L3"]))).toEqual(t(["and rax, 1", "je .L3"]));
+    expect(peephole(t(["shr rax, 40", "mov eax, eax", "and eax, 7"]))).toEqual(t(["shr rax, 40", "and eax, 7"]));
+    for (const k of [["shr rax, 40", "mov eax, eax", "mov r8d, eax"], ["shr rax, 40", "mov eax, eax", "add rax, 1"], ["shr rax, 40", "mov eax, eax", "imul eax, eax, 3"]].map(t))
+      expect(peephole(k)).toEqual(k);
     expect(peephole(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "test eax, eax", "je .L3"])))
       .toEqual(t(["or eax, r10d", "mov dword ptr [rbp-40], eax", "je .L3"]));
     expect(peephole(t(["jne .L5", "add ebx, 1", ".L5:", ".L6:", "jmp .L7", ".L7:", "jmp .L9"])))
