@@ -9,6 +9,8 @@
 import { binaryen, exprInfo, constBits, sideEffects, valType, valTypes, type ExprRef, type FuncRec, type LoadedModule, type ValType } from "./binaryen-adapter.ts";
 import { CompileError } from "./errors.ts";
 import { INTERNAL_MODULE } from "./wasm-rewrite.ts";
+import { ID, forEachChild } from "./ir.ts";
+import { hasLocal, loopLiveIn, readBeforeWrite } from "./liveness.ts";
 import type { Target } from "./target.ts";
 import { HOME_REGS, INVERT, SWAP, VOLATILE_REGS, argRegs, imm32, isFloat, ptrSize, reg, hex } from "./x86.ts";
 
@@ -23,18 +25,6 @@ for (const k of Object.keys(binaryen)) {
   const isBinary = /^(Add|Sub|Mul|DivS|DivU|Div|RemS|RemU|And|Or|Xor|Shl|ShrS|ShrU|RotL|RotR|Eq|Ne|LtS|LtU|Lt|LeS|LeU|Le|GtS|GtU|Gt|GeS|GeU|Ge|CopySign|Min|Max)(Int|Float)(32|64)$/.test(k);
   (isBinary ? BINARY_OP : UNARY_OP)[v] = k;
 }
-const ID = {
-  Block: binaryen.BlockId, If: binaryen.IfId, Loop: binaryen.LoopId, Break: binaryen.BreakId, Switch: binaryen.SwitchId,
-  Call: binaryen.CallId, CallIndirect: binaryen.CallIndirectId, LocalGet: binaryen.LocalGetId, LocalSet: binaryen.LocalSetId,
-  GlobalGet: binaryen.GlobalGetId, GlobalSet: binaryen.GlobalSetId, Load: binaryen.LoadId, Store: binaryen.StoreId,
-  Const: binaryen.ConstId, Unary: binaryen.UnaryId, Binary: binaryen.BinaryId, Select: binaryen.SelectId, Drop: binaryen.DropId,
-  Return: binaryen.ReturnId, MemorySize: binaryen.MemorySizeId, MemoryGrow: binaryen.MemoryGrowId, Nop: binaryen.NopId,
-  Unreachable: binaryen.UnreachableId, MemoryInit: binaryen.MemoryInitId, DataDrop: binaryen.DataDropId,
-  MemoryCopy: binaryen.MemoryCopyId, MemoryFill: binaryen.MemoryFillId,
-  RefNull: binaryen.RefNullId, RefIsNull: binaryen.RefIsNullId, RefFunc: binaryen.RefFuncId,
-  TupleMake: binaryen.TupleMakeId, TupleExtract: binaryen.TupleExtractId,
-  TableGet: binaryen.TableGetId, TableSet: binaryen.TableSetId, TableSize: binaryen.TableSizeId, TableGrow: binaryen.TableGrowId,
-};
 const ID_NAME: Record<number, string> = {};
 for (const k of Object.keys(binaryen)) {
   const v = (binaryen as any)[k];
@@ -122,7 +112,7 @@ export class FuncGen {
     const weight = new Array(n).fill(0);
     // positions in evaluation order: a local.get where it is visited, a local.set after its value
     const refs: number[][] = this.types.map(() => []);
-    const loops: [number, number][] = [];
+    const loops: [number, number, ExprRef][] = [];
     let pos = 0;
     let leaf = true;
     const walk = (e: ExprRef, loop: number) => {
@@ -135,21 +125,26 @@ export class FuncGen {
       forEachChild(info, (c) => walk(c, inner));
       if (info.id === ID.LocalGet) refs[info.index].push(p0);
       else if (info.id === ID.LocalSet) refs[info.index].push(pos++);
-      else if (info.id === ID.Loop) loops.push([p0, pos++]);
+      else if (info.id === ID.Loop) loops.push([p0, pos++, e]);
     };
     walk(f.body, 1);
     const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && this.types[i] !== "tuple" && weight[i] > 0)
       .sort((a, b) => weight[b] - weight[a]);
     // Live intervals: first to last reference (parameters and locals that may be read before
-    // written start at entry), stretched over every loop that refers to the local, since a value
-    // can travel round a back edge. Every path from a write to a read stays inside the interval,
-    // so locals whose intervals do not overlap can share a register.
+    // written start at entry), stretched over every loop at whose head the local is live, since
+    // its value then travels round the back edge (or leaves the loop from an earlier point of the
+    // body). A local written before it is read in every iteration (a temporary of the body) is not
+    // stretched. Every path between a point where a local is live and its read then stays inside
+    // the interval (forward paths in order of position, the others through a stretched loop), so
+    // locals whose intervals do not overlap can share a register.
     this.needsZero = readBeforeWrite(f.body, np);
+    const heads = loops.length ? loopLiveIn(f.body, n) : new Map();
     const start = new Array(n).fill(0), end = new Array(n).fill(0);
     for (const i of order) {
       const r = refs[i];
       let s = i < np || this.needsZero.has(i) ? 0 : r[0], e = r[r.length - 1];
-      for (const [ls, le] of loops) {
+      for (const [ls, le, loop] of loops) {
+        if (!hasLocal(heads.get(loop), i)) continue;
         // any reference inside [ls, le]? (refs are sorted)
         let lo = 0, hi = r.length;
         while (lo < hi) { const mid = (lo + hi) >> 1; if (r[mid] < ls) lo = mid + 1; else hi = mid; }
@@ -265,7 +260,12 @@ export class FuncGen {
         else for (let j = 0; j < (h.tuple ?? 1); j++) this.e(`mov qword ptr ${slot(h.off - 8 * j)}, 0`);
       }
     }
-    this.out.push(...peephole(foldConstTests(computeInPlace(dropReloads(body)), String(f.index))));
+    // post-passes over the emitted body, in order (each documented at its function); computeInPlace
+    // and dropDeadRax run again after foldConstTests, whose new jumps open more of their cases
+    const id = String(f.index);
+    const passes: ((l: string[]) => string[])[] = [dropReloads, computeInPlace, dropDeadRax, (l) => foldConstTests(l, id),
+      computeInPlace, dropDeadRax, (l) => peephole(l, id), dropDeadRax];
+    this.out.push(...passes.reduce((l, pass) => pass(l), body));
     this.label(`.Lret_${f.index}`);
     saved.forEach((r, k) => this.e(`mov ${r}, qword ptr ${saveAt(k)}`));
     this.e("leave");
@@ -1155,6 +1155,36 @@ export class FuncGen {
         return;
       }
     }
+    // select(x, 0, c) is binaryen's `c && x` (select(0, x, c): `!c && x`): nonzero iff c decides
+    // for x and x is nonzero. x is evaluated first, as written (the 0 arm is a constant); then c,
+    // which only compares operands (no rax), decides whether x's value is tested at all.
+    if (binaryen.getExpressionId(e) === ID.Select) {
+      const info = binaryen.getExpressionInfo(e) as any;
+      const zero = (x: ExprRef) => this.isConst(x) && constBits(x).bits === 0n;
+      const t = this.tyOf(e);
+      if ((t === "i32" || t === "i64") && zero(info.ifTrue) !== zero(info.ifFalse) && this.flagsOnly(info.condition)) {
+        const x = zero(info.ifFalse) ? info.ifTrue : info.ifFalse;
+        this.gen(x);
+        // a tee into a register home: test the home (rax is then only a carrier computeInPlace removes)
+        const xi = exprInfo(x);
+        const h = xi.id === ID.LocalSet ? this.homes[xi.index] : null;
+        const v = h && h.kind === "reg" ? reg(h.reg, t === "i64" ? 64 : 32) : reg("rax", t === "i64" ? 64 : 32);
+        const cc = this.genCond(info.condition);
+        const ccX = zero(info.ifFalse) ? cc : INVERT[cc]; // x is the value when ccX holds
+        if (jumpIf) {
+          const skip = this.newLabel();
+          this.e(`j${INVERT[ccX]} ${skip}`);
+          this.e(`test ${v}, ${v}`);
+          this.e(`jne ${label}`);
+          this.label(skip);
+        } else {
+          this.e(`j${INVERT[ccX]} ${label}`);
+          this.e(`test ${v}, ${v}`);
+          this.e(`je ${label}`);
+        }
+        return;
+      }
+    }
     // or(a, b) / and(a, b) of conditions with a pure b (nothing but reads: no trap, write or call,
     // so skipping it is unobservable) become branch chains. or(a, b) != 0 iff a != 0 or b != 0 for
     // any values; and needs both sides 0/1.
@@ -1206,6 +1236,20 @@ export class FuncGen {
     const id = binaryen.getExpressionId(e);
     if (id === ID.Binary) return /^(Eq|Ne|LtS|LtU|LeS|LeU|GtS|GtU|GeS|GeU|Lt|Le|Gt|Ge)(Int|Float)(32|64)$/.test(BINARY_OP[(binaryen.getExpressionInfo(e) as any).op] ?? "");
     if (id === ID.Unary) return /^EqZInt(32|64)$/.test(UNARY_OP[(binaryen.getExpressionInfo(e) as any).op] ?? "");
+    return false;
+  }
+  /** e only reads (locals, globals, memory) and computes; a load's out-of-bounds trap is the only
+   *  one it can raise (no division, float conversion, call or write). Moving another load across
+   *  it cannot change what is read or which trap is seen. */
+  onlyLoadsTrap(e: ExprRef): boolean {
+    const info = exprInfo(e);
+    switch (info.id) {
+      case ID.LocalGet: case ID.GlobalGet: case ID.Const: return true;
+      case ID.Load: return this.onlyLoadsTrap(info.ptr);
+      case ID.Unary: return !/Trunc/.test(UNARY_OP[info.op] ?? "Trunc") && this.onlyLoadsTrap(info.value);
+      case ID.Binary: return !/Div|Rem/.test(BINARY_OP[info.op] ?? "Div") && this.onlyLoadsTrap(info.left) && this.onlyLoadsTrap(info.right);
+      case ID.Select: return this.onlyLoadsTrap(info.ifTrue) && this.onlyLoadsTrap(info.ifFalse) && this.onlyLoadsTrap(info.condition);
+    }
     return false;
   }
   /** Evaluating e only reads locals/globals: it may be skipped or repeated unobservably. */
@@ -1315,6 +1359,10 @@ export class FuncGen {
       this.e(`cmp ${ra}, ${lop}`);
       return SWAP[cc];
     }
+    // a load on the left and a right side that only reads (its only traps are loads, the same
+    // trap as the left's): the right side first, then cmp straight from memory, no waiting register
+    const lm = this.onlyLoadsTrap(r) ? this.loadOperand(l, r, bits) : null;
+    if (lm) { this.gen(r); this.e(`cmp ${lm}, ${ra}`); return cc; }
     const h = this.evalSaved(l, r);
     this.gen(r);
     if (h !== "stack") { this.e(`cmp ${reg(h, bits)}, ${ra}`); this.release(h); return cc; }
@@ -1625,77 +1673,6 @@ export class FuncGen {
   }
 }
 
-/**
- * The non-parameter locals some path may read before writing them: only those need the
- * zero the spec gives every local at entry. A forward walk over the structured body with
- * the set of locals definitely written so far: a block ends with the intersection of its
- * fall-through and of every branch to it, an if with the intersection of its arms, and a
- * loop body starts with its entry set (back edges only add writes). `null` = unreachable.
- */
-export function readBeforeWrite(body: ExprRef, firstVar: number): Set<number> {
-  const needs = new Set<number>();
-  type Defs = Set<number> | null;
-  const meet = (a: Defs, b: Defs): Defs => (a === null ? b && new Set(b) : b === null ? new Set(a) : new Set([...a].filter((x) => b.has(x))));
-  const atLabel = new Map<string, Defs>();
-  const branch = (name: string, d: Defs) => { if (atLabel.has(name)) atLabel.set(name, meet(atLabel.get(name)!, d)); };
-  // enter a label's scope (a block collects branches, a loop ignores them); returns the exit
-  const scope = (name: string | null, block: boolean) => {
-    if (!name) return () => {};
-    const had = atLabel.has(name), prev = atLabel.get(name);
-    if (block) atLabel.set(name, null); else atLabel.delete(name);
-    return () => { if (had) atLabel.set(name, prev!); else atLabel.delete(name); };
-  };
-  const walk = (e: ExprRef, d: Defs): Defs => {
-    if (!e || d === null) return d;
-    const info = exprInfo(e);
-    switch (info.id) {
-      case ID.LocalGet: if (info.index >= firstVar && !d.has(info.index)) needs.add(info.index); return d;
-      case ID.LocalSet: { const r = walk(info.value, d); if (r) r.add(info.index); return r; }
-      case ID.Block: {
-        const outer = scope(info.name, true);
-        let cur: Defs = d;
-        for (const c of info.children) cur = walk(c, cur);
-        if (!info.name) return cur;
-        const r = meet(cur, atLabel.get(info.name)!);
-        outer();
-        return r;
-      }
-      case ID.Loop: {
-        // a branch to the loop goes back to its start: it adds no exit path
-        const outer = scope(info.name, false);
-        const r = walk(info.body, new Set(d));
-        outer();
-        return r;
-      }
-      case ID.If: {
-        const c = walk(info.condition, d);
-        const t = walk(info.ifTrue, c && new Set(c));
-        const f = info.ifFalse ? walk(info.ifFalse, c && new Set(c)) : c;
-        return meet(t, f);
-      }
-      case ID.Break: {
-        let cur = walk(info.value, d);
-        cur = walk(info.condition, cur);
-        branch(info.name, cur);
-        return info.condition ? cur : null;
-      }
-      case ID.Switch: {
-        let cur = walk(info.value, d);
-        cur = walk(info.condition, cur);
-        for (const n of [...info.names, info.defaultName]) branch(n, cur);
-        return null;
-      }
-      case ID.Return: walk(info.value, d); return null;
-      case ID.Unreachable: return null;
-    }
-    let cur: Defs = d;
-    forEachChild(info, (c) => { cur = walk(c, cur); });
-    // a call, load or other trap ends the function; an expression of type unreachable never completes
-    return info.type === binaryen.unreachable ? null : cur;
-  };
-  walk(body, new Set());
-  return needs;
-}
 
 /** Emits register moves [dst, src] as if all happened at once (rax breaks cycles). */
 /**
@@ -1950,55 +1927,25 @@ function genTrunc(g: FuncGen, v: ExprRef, sat: boolean, signed: boolean, ft: Val
   g.label(done);
 }
 
-// ---------------------------------------------------------------- children
-export function forEachChild(info: any, fn: (e: ExprRef) => void) {
-  switch (info.id) {
-    case ID.Block: for (const c of info.children) fn(c); return;
-    case ID.If: fn(info.condition); fn(info.ifTrue); if (info.ifFalse) fn(info.ifFalse); return;
-    case ID.Loop: fn(info.body); return;
-    case ID.Break: if (info.value) fn(info.value); if (info.condition) fn(info.condition); return;
-    case ID.Switch: if (info.value) fn(info.value); fn(info.condition); return;
-    case ID.Call: for (const c of info.operands) fn(c); return;
-    case ID.CallIndirect: for (const c of info.operands) fn(c); fn(info.target); return;
-    case ID.LocalSet: case ID.GlobalSet: case ID.Drop: case ID.Unary: fn(info.value); return;
-    case ID.Return: if (info.value) fn(info.value); return;
-    case ID.Load: fn(info.ptr); return;
-    case ID.Store: fn(info.ptr); fn(info.value); return;
-    case ID.Binary: fn(info.left); fn(info.right); return;
-    case ID.Select: fn(info.ifTrue); fn(info.ifFalse); fn(info.condition); return;
-    case ID.MemoryGrow: fn(info.delta); return;
-    case ID.MemoryInit: fn(info.dest); fn(info.offset); fn(info.size); return;
-    case ID.MemoryCopy: fn(info.dest); fn(info.source); fn(info.size); return;
-    case ID.MemoryFill: fn(info.dest); fn(info.value); fn(info.size); return;
-    case ID.RefIsNull: fn(info.value); return;
-    case ID.TableGet: fn(info.index); return;
-    case ID.TableSet: fn(info.index); fn(info.value); return;
-    case ID.TableGrow: fn(info.value); fn(info.delta); return;
-    case ID.TupleMake: for (const c of info.operands) fn(c); return;
-    case ID.TupleExtract: fn(info.tuple); return;
-  }
+
+
+/** Parses one emitted instruction line (`\top a, b`); null for labels and directives. */
+function parseInsn(l: string): { op: string; args: string[] } | null {
+  const m = /^\t([a-z0-9]+)(?: (.*))?$/.exec(l);
+  if (!m || m[1].startsWith(".")) return null;
+  return { op: m[1], args: m[2] ? m[2].split(", ") : [] };
 }
 
-
 /**
- * Evaluates into the destination register instead of through rax (issue 15): a run of
- * instructions that defines rax from nothing of rax (`mov`/`movzx`/`lea`/... of other operands),
- * computes on it, and ends in `mov R, eax` (or `rax`) is renamed to compute in R itself when rax
- * is dead afterwards, i.e. the straight-line code that follows (no label, jump or call) redefines
- * rax before anything reads it. Saves the final move:
- *   mov eax, dword ptr [rbp-64]; imul eax, eax, 2112; add eax, r11d; mov ebx, eax; mov eax, ...
- *   -> mov ebx, dword ptr [rbp-64]; imul ebx, ebx, 2112; add ebx, r11d; mov eax, ...
- * A run that starts `mov eax, R` (R's own value) starts at its second instruction instead.
+ * What the post-passes know of rax in a function's lines: which instructions define it from
+ * nothing of it, which are harmless to pass over, and whether it is dead at a line (redefined
+ * before any read on every path, jumps followed a few levels; a label outside these lines, e.g.
+ * the return or a trap, counts as a read). `out` may change between calls (labels are re-read).
  */
-export function computeInPlace(lines: string[]): string[] {
-  const out = lines.slice();
+function raxFacts(out: string[]) {
   const RAX = /\b(rax|eax|ax|al|ah)\b/;
   const ALU = new Set(["mov", "movzx", "movsx", "movsxd", "lea", "add", "sub", "and", "or", "xor", "shl", "shr", "sar", "rol", "ror", "imul", "neg", "not", "bswap", "inc", "dec"]);
-  const parse = (l: string): { op: string; args: string[] } | null => {
-    const m = /^\t([a-z0-9]+)(?: (.*))?$/.exec(l);
-    if (!m || m[1].startsWith(".")) return null;
-    return { op: m[1], args: m[2] ? m[2].split(", ") : [] };
-  };
+  const parse = parseInsn;
   const familyOf = (r: string): string | null => {
     for (const r64 of HOME_REGS) for (const b of [64, 32, 16, 8]) if (reg(r64, b) === r) return r64;
     return null;
@@ -2032,12 +1979,61 @@ export function computeInPlace(lines: string[]): string[] {
         if (j[1] === "mp") return true;
         continue;
       }
+      // a direct call of a compiled function defines rax (its result or scratch; arguments travel
+      // on the stack and in r8-r11, x86.ts), so rax is dead before it
+      if (p.op === "call" && /^tvf_\d+$/.test(p.args[0] ?? "")) return true;
       if (!harmless(p)) return false;
       if (pureDef(p)) return true;
       if (p.args.some((a) => RAX.test(a))) return false;
     }
     return false;
   };
+  return { RAX, ALU, parse, familyOf, widthOf, pureDef, harmless, deadAt };
+}
+
+/**
+ * Drops a value put in rax that nothing reads: `mov eax, IMM|REG`, `lea eax, [..]` (no memory
+ * access, no flags) where rax is dead after (`raxFacts.deadAt`), and `xor eax, eax` right before a
+ * `jmp` to where it is dead. The generator leaves these where a block's or an inlined function's
+ * value is dropped: `mov eax, 1; jmp .L9` with `.L9: add dword ptr [rbp-168], 1; jmp .L2`, and
+ * `.L2: mov eax, dword ptr [rbp-168]`.
+ */
+export function dropDeadRax(lines: string[]): string[] {
+  const out = lines.slice();
+  const { deadAt } = raxFacts(out);
+  const drop = new Set<number>();
+  for (let k = 0; k < out.length; k++) {
+    // `mov rax, qword ptr [M]; and rax, IMM; je/jne L` with rax dead after -> `test byte ptr [M], IMM`
+    // (ZF alike; a mask below 2^8 only needs the low byte, x86 being little-endian)
+    const ld = /^\tmov (rax|eax), (qword|dword) ptr (\[[^\]]+\])$/.exec(out[k]);
+    const an = ld ? /^\tand (rax|eax), (\d+|0x[0-9a-f]+)$/.exec(out[k + 1] ?? "") : null;
+    if (ld && an && an[1] === ld[1] && Number(an[2]) <= 0x7fffffff && /^\tj(e|ne) /.test(out[k + 2] ?? "") && deadAt(k + 2, 3)) {
+      out[k + 1] = `\ttest ${Number(an[2]) < 256 ? "byte" : ld[2]} ptr ${ld[3]}, ${an[2]}`;
+      drop.add(k);
+      continue;
+    }
+    const p = parseInsn(out[k]);
+    if (!p || !["rax", "eax"].includes(p.args[0] ?? "") || p.args.length !== 2) continue;
+    const plain = (p.op === "mov" && !p.args[1].includes("[")) || p.op === "lea";
+    const zero = p.op === "xor" && p.args[1] === p.args[0] && /^\tjmp /.test(out[k + 1] ?? "");
+    if ((plain || zero) && deadAt(k + 1, 3)) drop.add(k);
+  }
+  return drop.size ? out.filter((_, k) => !drop.has(k)) : out;
+}
+
+/**
+ * Evaluates into the destination register instead of through rax (issue 15): a run of
+ * instructions that defines rax from nothing of rax (`mov`/`movzx`/`lea`/... of other operands),
+ * computes on it, and ends in `mov R, eax` (or `rax`) is renamed to compute in R itself when rax
+ * is dead afterwards, i.e. the straight-line code that follows (no label, jump or call) redefines
+ * rax before anything reads it. Saves the final move:
+ *   mov eax, dword ptr [rbp-64]; imul eax, eax, 2112; add eax, r11d; mov ebx, eax; mov eax, ...
+ *   -> mov ebx, dword ptr [rbp-64]; imul ebx, ebx, 2112; add ebx, r11d; mov eax, ...
+ * A run that starts `mov eax, R` (R's own value) starts at its second instruction instead.
+ */
+export function computeInPlace(lines: string[]): string[] {
+  const out = lines.slice();
+  const { RAX, ALU, parse, familyOf, widthOf, pureDef, harmless, deadAt } = raxFacts(out);
   for (let k = 0; k < out.length; k++) {
     // k: the final `mov R, eax|rax`
     const fin = parse(out[k]);
@@ -2091,33 +2087,52 @@ export function computeInPlace(lines: string[]): string[] {
 }
 
 /**
- * `mov eax, IMM; test eax, eax; jCC L`: an inlined function's constant result tested by its caller.
- * The constant decides the jump (the generator never reads flags past a conditional jump, checked
- * for the next line): with nothing between, `je`/`jne` become `jmp L` or nothing and the test goes;
- * with labels between (a block end other values also reach), the path from the constant jumps
- * straight to where the test would send it (`jmp L`, or to a new label `.Lcf<prefix>_<n>` after the
- * jump) and the test stays for the others. The move stays, rax may be read later.
+ * A register known to hold a constant, tested for zero: an inlined function's constant result tested
+ * by its caller, or a condition local set from one. The constant is `mov X, IMM` or `xor X, X`; it
+ * may be copied on (`mov Y, X`, same width) before `test Y, Y; jCC L` with labels between. The
+ * constant decides the jump (the generator never reads flags past a conditional jump, checked for
+ * the next line): with no label between, `je`/`jne` become `jmp L` or nothing and the test goes;
+ * with labels between (a block end other values also reach), the path from the constant performs
+ * the copies itself and jumps straight to where the test would send it (`jmp L`, or to a new label
+ * `.Lcf<prefix>_<n>` after the jump), and the copies, test and jump stay for the other paths.
+ * The constant and its copies stay: the registers may be read later.
+ *   xor eax, eax; .L4: mov r8d, eax; .L2: test r8d, r8d; je .L5
+ *   -> xor eax, eax; mov r8d, eax; jmp .L5; .L4: mov r8d, eax; .L2: test r8d, r8d; je .L5
  */
 export function foldConstTests(lines: string[], prefix = ""): string[] {
   const out: string[] = [];
+  const REG = /^(r(ax|bx|cx|dx|si|di|8|9|1[0-4])d?|e(ax|bx|cx|dx|si|di))$/;
   let n = 0;
   for (let k = 0; k < lines.length; k++) {
-    const m = /^\tmov (eax|rax), (-?\d+|0x[0-9a-f]+)$/.exec(lines[k]);
-    let l = k + 1;
-    while (m && l < lines.length && /^[.\w]+:$/.test(lines[l])) l++;
-    const t = m && l + 1 < lines.length ? /^\ttest (eax|rax), \1$/.exec(lines[l]) : null;
-    const j = t ? /^\tj(e|z|ne|nz) (\S+)$/.exec(lines[l + 1]) : null;
+    const m = /^\tmov (\w+), (-?\d+|0x[0-9a-f]+)$/.exec(lines[k]) ?? /^\txor (\w+), \1$/.exec(lines[k]);
+    if (!m || !REG.test(m[1])) { out.push(lines[k]); continue; }
+    const value = m[2] === undefined ? 0n : BigInt(m[2]);
+    const wide = (r: string) => r.startsWith("r") && !/d$/.test(r);
+    const known = new Set([m[1]]);
+    const copies: string[] = [];
+    let l = k + 1, labels = 0;
+    for (; l < lines.length; l++) {
+      if (/^[.\w]+:$/.test(lines[l])) { labels++; continue; }
+      const c = /^\tmov (\w+), (\w+)$/.exec(lines[l]);
+      if (!c || !known.has(c[2]) || !REG.test(c[1]) || wide(c[1]) !== wide(c[2])) break;
+      known.add(c[1]);
+      copies.push(lines[l]);
+    }
+    const t = /^\ttest (\w+), \1$/.exec(lines[l] ?? "");
+    const j = t && known.has(t[1]) ? /^\tj(e|z|ne|nz) (\S+)$/.exec(lines[l + 1] ?? "") : null;
     const readsFlags = /^\t(j|set|cmov|adc|sbb)/.test(lines[l + 2] ?? "");
-    if (!m || !t || !j || (m[1] === "rax") !== (t[1] === "rax") || readsFlags) { out.push(lines[k]); continue; }
-    const taken = (j[1] === "e" || j[1] === "z") === (BigInt(m[2]) === 0n);
+    // a 32-bit constant tested at 64 bits (or the reverse) is not what the test sees
+    if (!t || !j || wide(t[1]) !== wide(m[1]) || readsFlags) { out.push(lines[k]); continue; }
+    const taken = (j[1] === "e" || j[1] === "z") === (value === 0n);
     out.push(lines[k]);
-    if (l === k + 1) {
+    if (labels === 0) {
+      out.push(...copies);
       if (taken) out.push(`\tjmp ${j[2]}`);
       k = l + 1;
       continue;
     }
     const after = `.Lcf${prefix}_${n++}`;
-    out.push(`\tjmp ${taken ? j[2] : after}`, ...lines.slice(k + 1, l + 2));
+    out.push(...copies, `\tjmp ${taken ? j[2] : after}`, ...lines.slice(k + 1, l + 2));
     if (!taken) out.push(`${after}:`);
     k = l + 1;
   }
@@ -2129,9 +2144,16 @@ export function foldConstTests(lines: string[], prefix = ""): string[] {
  * - `mov eax, X; imul eax, eax, IMM` -> `imul eax, X, IMM` (X a register or memory operand);
  * - `and/or/xor R, X` then `test R, R` (only moves between, which leave the flags) -> no test:
  *   the logic op sets ZF/SF/PF from its result and clears CF/OF, as the test would;
- * - a jump (conditional or not) to a label whose first instruction is `jmp L2` goes to L2 directly.
+ * - `mov eax, eax` right before a 32-bit ALU op on eax goes (the op zero-extends its result);
+ * - `setCC R8; movzx R32, R8; test R32, R32; jne/je L` -> `jCC/jNCC L` without the test: setcc and
+ *   movzx leave the flags of the compare, which decide the same way (the boolean is still stored);
+ * - a jump (conditional or not) to a label whose first instruction is `jmp L2` goes to L2 directly;
+ * - loop rotation: a backward `jmp TOP` where TOP is a short exit test (at most four instructions
+ *   without labels, jumps or calls, then `jCC EXIT`) repeats the test in place of the jump and
+ *   continues at a new label `.Lrot<prefix>_<n>` after it: `...; jNCC .LrotN; jmp EXIT`. A loop
+ *   iteration then costs one jump less (the exit's `jmp` runs once).
  */
-export function peephole(lines: string[]): string[] {
+export function peephole(lines: string[], prefix = ""): string[] {
   /** Any width of the 64-bit register `r` is one of (null for a name that is not a known register). */
   const familyRe = (r: string): RegExp | null => {
     const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((x) => [64, 32, 16, 8].some((w) => reg(x, w) === r));
@@ -2146,8 +2168,19 @@ export function peephole(lines: string[]): string[] {
     // `and rax, IMM` with IMM < 2^31 leaves the upper half zero: a following `mov eax, eax` is a no-op
     const small = (l: string | undefined) => { const a = /^\tand rax, (\d+|0x[0-9a-f]+)$/.exec(l ?? ""); return a !== null && Number(a[1]) <= 0x7fffffff; };
     if (lines[k] === "\tmov eax, eax" && small(out[out.length - 1])) continue;
+    // `mov eax, eax` (an i64 wrapped to i32) right before a 32-bit ALU op on eax: the op reads only
+    // the low half and zero-extends its result itself
+    if (lines[k] === "\tmov eax, eax" && /^\t(and|or|xor|add|sub|shl|shr|sar|rol|ror|imul) eax, (?!.*\b(rax|ah)\b)[^,]+$/.test(lines[k + 1] ?? "")) continue;
     const t = /^\ttest (\w+), \1$/.exec(lines[k]);
     if (t && t[1] === "eax" && small(out[out.length - 1])) continue; // same ZF, and SF 0 either way
+    // the boolean of a setcc tested at once: the compare's flags decide the jump
+    const sc = t ? /^\tset([a-z]+) (\w+)$/.exec(out[out.length - 2] ?? "") : null;
+    const zj = sc ? /^\tj(e|ne) (\S+)$/.exec(lines[k + 1] ?? "") : null;
+    if (sc && zj && INVERT[sc[1]] && out[out.length - 1] === `\tmovzx ${t![1]}, ${sc[2]}` && !/^\t(j|set|cmov|adc|sbb)/.test(lines[k + 2] ?? "")) {
+      out.push(`\tj${zj[1] === "ne" ? sc[1] : INVERT[sc[1]]} ${zj[2]}`);
+      k++;
+      continue;
+    }
     if (t) {
       let b = out.length - 1;
       const fam = HOME_REGS.concat(["rax", "rcx", "rdx"]).find((r) => [64, 32, 16, 8].some((w) => reg(r, w) === t[1]));
@@ -2171,6 +2204,37 @@ export function peephole(lines: string[]): string[] {
   out = out.map((l) => {
     const j = /^\t(j[a-z]+) (\.L\w+)$/.exec(l);
     return j && target.has(j[2]) ? `\t${j[1]} ${final(j[2])}` : l;
+  });
+  return rotateLoops(out, prefix);
+}
+
+/** Loop rotation (see `peephole`). */
+function rotateLoops(lines: string[], prefix: string): string[] {
+  const at = new Map<string, number>();
+  lines.forEach((l, i) => { const m = /^([.\w]+):$/.exec(l); if (m) at.set(m[1], i); });
+  const rotated = new Map<number, string>(); // line of the exit test's jump -> label after it
+  const repl = new Map<number, string[]>();
+  let n = 0;
+  for (let k = 0; k < lines.length; k++) {
+    const j = /^\tjmp (\.L\w+)$/.exec(lines[k]);
+    const top = j ? at.get(j[1]) : undefined;
+    if (top === undefined || top >= k) continue;
+    let b = top + 1;
+    while (b < lines.length && /^[.\w]+:$/.test(lines[b])) b++;
+    let e = b;
+    while (e < lines.length && e - b < 4 && /^\t(?!j|call|ret|push|pop|leave)[a-z]/.test(lines[e])) e++;
+    const x = /^\tj([a-z]+) (\S+)$/.exec(lines[e] ?? "");
+    if (e === b || !x || x[1] === "mp" || !INVERT[x[1]] || e >= k) continue;
+    let after = rotated.get(e);
+    if (!after) { after = `.Lrot${prefix}_${n++}`; rotated.set(e, after); }
+    repl.set(k, [...lines.slice(b, e), `\tj${INVERT[x[1]]} ${after}`, `\tjmp ${x[2]}`]);
+  }
+  if (!repl.size) return lines;
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    out.push(...(repl.get(i) ?? [l]));
+    const after = rotated.get(i);
+    if (after) out.push(`${after}:`);
   });
   return out;
 }

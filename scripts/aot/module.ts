@@ -312,6 +312,111 @@ export function bulkMemoryHelpers(vector: boolean): string[] {
 	inc rdi
 	dec rcx
 	jnz 8b` : `1:	rep movsb`;
+  // Linux (SSE): the fast paths in front of the exact copy below. Sizes 4..63 load everything
+  // before storing anything (two overlapping moves of the largest fitting width), so they are a
+  // memmove in either direction. From 64 bytes, when the ranges do not overlap or the destination
+  // lies at least 64 bytes below the source: 64-byte blocks through xmm0-xmm3 (scratch, x86.ts), the
+  // last block ending at the end and overlapping the one before (its source bytes are not yet
+  // overwritten: the destination is below by 64 or more, or apart). From 128 bytes, 128 bytes below
+  // or apart, and with AVX2 (tv_have_avx2, set by _start from CPUID/XGETBV): the same in 128-byte
+  // blocks through ymm0-ymm3, then `vzeroupper` (SSE code after dirty upper halves is slow on Intel,
+  // SDM vol 1 14.4 / optimization manual). Everything else (sizes 0..3, near or upward overlaps)
+  // goes the exact way.
+  const fast = vector ? `	cmp rcx, 64
+	jae 14f
+	cmp rcx, 4
+	jb 20f
+	cmp rcx, 16
+	jb 12f
+	cmp rcx, 32
+	jb 11f
+	movdqu xmm0, xmmword ptr [rsi]
+	movdqu xmm1, xmmword ptr [rsi+16]
+	movdqu xmm2, xmmword ptr [rsi+rcx-32]
+	movdqu xmm3, xmmword ptr [rsi+rcx-16]
+	movdqu xmmword ptr [rdi], xmm0
+	movdqu xmmword ptr [rdi+16], xmm1
+	movdqu xmmword ptr [rdi+rcx-32], xmm2
+	movdqu xmmword ptr [rdi+rcx-16], xmm3
+	jmp 2f
+11:	movdqu xmm0, xmmword ptr [rsi]
+	movdqu xmm1, xmmword ptr [rsi+rcx-16]
+	movdqu xmmword ptr [rdi], xmm0
+	movdqu xmmword ptr [rdi+rcx-16], xmm1
+	jmp 2f
+12:	cmp rcx, 8
+	jb 13f
+	mov rax, qword ptr [rsi]
+	mov rdx, qword ptr [rsi+rcx-8]
+	mov qword ptr [rdi], rax
+	mov qword ptr [rdi+rcx-8], rdx
+	jmp 2f
+13:	mov eax, dword ptr [rsi]
+	mov edx, dword ptr [rsi+rcx-4]
+	mov dword ptr [rdi], eax
+	mov dword ptr [rdi+rcx-4], edx
+	jmp 2f
+14:	mov rax, rsi
+	sub rax, rdi
+	cmp rax, 64
+	jb 20f
+	cmp rdi, rsi
+	jbe 15f
+	lea rdx, [rsi+rcx]
+	cmp rdi, rdx
+	jb 20f
+15:	cmp rcx, 128
+	jb 17f
+	cmp rax, 128
+	jb 17f
+	cmp byte ptr [rip + tv_have_avx2], 0
+	je 17f
+	sub rcx, 128
+18:	vmovdqu ymm0, ymmword ptr [rsi]
+	vmovdqu ymm1, ymmword ptr [rsi+32]
+	vmovdqu ymm2, ymmword ptr [rsi+64]
+	vmovdqu ymm3, ymmword ptr [rsi+96]
+	vmovdqu ymmword ptr [rdi], ymm0
+	vmovdqu ymmword ptr [rdi+32], ymm1
+	vmovdqu ymmword ptr [rdi+64], ymm2
+	vmovdqu ymmword ptr [rdi+96], ymm3
+	add rsi, 128
+	add rdi, 128
+	sub rcx, 128
+	ja 18b
+	vmovdqu ymm0, ymmword ptr [rsi+rcx]
+	vmovdqu ymm1, ymmword ptr [rsi+rcx+32]
+	vmovdqu ymm2, ymmword ptr [rsi+rcx+64]
+	vmovdqu ymm3, ymmword ptr [rsi+rcx+96]
+	vmovdqu ymmword ptr [rdi+rcx], ymm0
+	vmovdqu ymmword ptr [rdi+rcx+32], ymm1
+	vmovdqu ymmword ptr [rdi+rcx+64], ymm2
+	vmovdqu ymmword ptr [rdi+rcx+96], ymm3
+	vzeroupper
+	jmp 2f
+17:	sub rcx, 64
+16:	movdqu xmm0, xmmword ptr [rsi]
+	movdqu xmm1, xmmword ptr [rsi+16]
+	movdqu xmm2, xmmword ptr [rsi+32]
+	movdqu xmm3, xmmword ptr [rsi+48]
+	movdqu xmmword ptr [rdi], xmm0
+	movdqu xmmword ptr [rdi+16], xmm1
+	movdqu xmmword ptr [rdi+32], xmm2
+	movdqu xmmword ptr [rdi+48], xmm3
+	add rsi, 64
+	add rdi, 64
+	sub rcx, 64
+	ja 16b
+	movdqu xmm0, xmmword ptr [rsi+rcx]
+	movdqu xmm1, xmmword ptr [rsi+rcx+16]
+	movdqu xmm2, xmmword ptr [rsi+rcx+32]
+	movdqu xmm3, xmmword ptr [rsi+rcx+48]
+	movdqu xmmword ptr [rdi+rcx], xmm0
+	movdqu xmmword ptr [rdi+rcx+16], xmm1
+	movdqu xmmword ptr [rdi+rcx+32], xmm2
+	movdqu xmmword ptr [rdi+rcx+48], xmm3
+	jmp 2f
+20:` : "";
   return `
 tv_rt_memory_copy:
 	push rsi
@@ -329,7 +434,7 @@ tv_rt_memory_copy:
 	ja 9f
 	add rsi, r15
 	add rdi, r15
-	cmp rdi, rsi
+${fast}	cmp rdi, rsi
 	jbe 1f
 	lea rdx, [rsi+rcx]
 	cmp rdi, rdx
