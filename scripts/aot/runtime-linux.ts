@@ -317,6 +317,7 @@ ${msgTab}
 .globl tv_stack_limit
 tv_stack_limit: .zero 8
 tv_argc: .zero 8
+.globl tv_have_avx2
 tv_have_avx2: .zero 8
 tv_argv: .zero 8
 tv_outlen: .zero 8
