@@ -322,6 +322,14 @@ export function bulkMemoryHelpers(vector: boolean): string[] {
   // blocks through ymm0-ymm3, then `vzeroupper` (SSE code after dirty upper halves is slow on Intel,
   // SDM vol 1 14.4 / optimization manual). Everything else (sizes 0..3, near or upward overlaps)
   // goes the exact way.
+  // four 16-byte (xmm) or 32-byte (ymm) registers loaded from [rsi+at], then stored to [rdi+at]
+  const block = (w: 16 | 32, at: string): string => {
+    const [r, mov] = w === 16 ? ["xmm", "movdqu"] : ["ymm", "vmovdqu"];
+    const off = (k: number) => `${at}${k ? `+${k * w}` : ""}`;
+    const ks = [0, 1, 2, 3];
+    return ks.map((k) => `\t${mov} ${r}${k}, ${r}word ptr [rsi${off(k)}]\n`).join("") +
+      ks.map((k) => `\t${mov} ${r}word ptr [rdi${off(k)}], ${r}${k}\n`).join("");
+  };
   const fast = vector ? `	cmp rcx, 64
 	jae 14f
 	cmp rcx, 4
@@ -372,50 +380,18 @@ export function bulkMemoryHelpers(vector: boolean): string[] {
 	cmp byte ptr [rip + tv_have_avx2], 0
 	je 17f
 	sub rcx, 128
-18:	vmovdqu ymm0, ymmword ptr [rsi]
-	vmovdqu ymm1, ymmword ptr [rsi+32]
-	vmovdqu ymm2, ymmword ptr [rsi+64]
-	vmovdqu ymm3, ymmword ptr [rsi+96]
-	vmovdqu ymmword ptr [rdi], ymm0
-	vmovdqu ymmword ptr [rdi+32], ymm1
-	vmovdqu ymmword ptr [rdi+64], ymm2
-	vmovdqu ymmword ptr [rdi+96], ymm3
-	add rsi, 128
+18:${block(32, "")}	add rsi, 128
 	add rdi, 128
 	sub rcx, 128
 	ja 18b
-	vmovdqu ymm0, ymmword ptr [rsi+rcx]
-	vmovdqu ymm1, ymmword ptr [rsi+rcx+32]
-	vmovdqu ymm2, ymmword ptr [rsi+rcx+64]
-	vmovdqu ymm3, ymmword ptr [rsi+rcx+96]
-	vmovdqu ymmword ptr [rdi+rcx], ymm0
-	vmovdqu ymmword ptr [rdi+rcx+32], ymm1
-	vmovdqu ymmword ptr [rdi+rcx+64], ymm2
-	vmovdqu ymmword ptr [rdi+rcx+96], ymm3
-	vzeroupper
+${block(32, "+rcx")}	vzeroupper
 	jmp 2f
 17:	sub rcx, 64
-16:	movdqu xmm0, xmmword ptr [rsi]
-	movdqu xmm1, xmmword ptr [rsi+16]
-	movdqu xmm2, xmmword ptr [rsi+32]
-	movdqu xmm3, xmmword ptr [rsi+48]
-	movdqu xmmword ptr [rdi], xmm0
-	movdqu xmmword ptr [rdi+16], xmm1
-	movdqu xmmword ptr [rdi+32], xmm2
-	movdqu xmmword ptr [rdi+48], xmm3
-	add rsi, 64
+16:${block(16, "")}	add rsi, 64
 	add rdi, 64
 	sub rcx, 64
 	ja 16b
-	movdqu xmm0, xmmword ptr [rsi+rcx]
-	movdqu xmm1, xmmword ptr [rsi+rcx+16]
-	movdqu xmm2, xmmword ptr [rsi+rcx+32]
-	movdqu xmm3, xmmword ptr [rsi+rcx+48]
-	movdqu xmmword ptr [rdi+rcx], xmm0
-	movdqu xmmword ptr [rdi+rcx+16], xmm1
-	movdqu xmmword ptr [rdi+rcx+32], xmm2
-	movdqu xmmword ptr [rdi+rcx+48], xmm3
-	jmp 2f
+${block(16, "+rcx")}	jmp 2f
 20:` : "";
   return `
 tv_rt_memory_copy:

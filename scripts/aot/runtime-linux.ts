@@ -126,43 +126,7 @@ ${o.mainSym ? `\tcall ${o.mainSym}` : "\txor eax, eax"}
 	syscall
 	ud2
 
-# eax = delta pages -> eax = old pages or -1; preserves all but rax, rcx, rdx
-tv_rt_memory_grow:
-	push rsi
-	push rdi
-	push r11
-	push rbx
-	mov ecx, eax
-	mov rbx, qword ptr [rip + tv_mem_pages]
-	lea rsi, [rbx+rcx]
-	mov edx, dword ptr [rip + wasm_memory_max_pages]
-	cmp rsi, rdx
-	ja 8f
-	test ecx, ecx
-	jz 7f
-	push rsi
-	mov rdi, rbx
-	shl rdi, 16
-	movabs rax, ${hex(WASM_BASE)}
-	add rdi, rax
-	mov rsi, rcx
-	shl rsi, 16
-	mov edx, 3
-	mov eax, ${SYS.mprotect}
-	syscall
-	pop rsi
-	test rax, rax
-	jnz 8f
-	mov qword ptr [rip + tv_mem_pages], rsi
-7:	mov eax, ebx
-	jmp 9f
-8:	mov eax, -1
-9:	pop rbx
-	pop r11
-	pop rdi
-	pop rsi
-	ret
-
+${memoryGrow()}
 # al = byte
 tv_rt_putc:
 	mov rcx, qword ptr [rip + tv_outlen]
@@ -380,11 +344,11 @@ ${initialPages ? `	movabs rsi, ${hex(BigInt(initialPages) * 65536n)}
 	jnz ${label}` : ""}`.split("\n");
 }
 
-/** memory.grow for a linked group member: as the runtime's, but the memory is the one r15
- *  points at (its own or the exporter's) and its size and maximum are module symbols. */
-export function linkedMemoryGrow(): string[] {
-  return `
-# eax = delta pages -> eax = old pages or -1; preserves all but rax, rcx, rdx
+/** memory.grow (the runtime's, and each linked group member's): the memory is the one r15
+ *  points at (WASM_BASE for a single module; in a group its own or the exporter's), its size and
+ *  maximum are the module's symbols. */
+function memoryGrow(): string {
+  return `# eax = delta pages -> eax = old pages or -1; preserves all but rax, rcx, rdx
 tv_rt_memory_grow:
 	push rsi
 	push rdi
@@ -419,5 +383,10 @@ tv_rt_memory_grow:
 	pop rdi
 	pop rsi
 	ret
-`.split("\n");
+`;
+}
+
+/** memory.grow for a linked group member (see memoryGrow). */
+export function linkedMemoryGrow(): string[] {
+  return memoryGrow().split("\n");
 }

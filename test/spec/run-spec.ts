@@ -204,31 +204,38 @@ const inFlight = new Map<string, Promise<{ exe?: string; error?: string }>>();
 /** Compile through the backend, caching the executable (or the error) by content. */
 function compileCached(wasm: Uint8Array): Promise<{ exe?: string; error?: string }> {
   const key = sha(Buffer.concat([Buffer.from(wasm), Buffer.from(backendVersion)]));
-  let p = inFlight.get(key);
-  if (!p) {
-    p = compileKey(wasm, key);
-    inFlight.set(key, p);
-  }
-  return p;
+  return cachedBuild(key, "", (tmp) => backend.compile(wasm, tmp));
 }
 
-async function compileKey(wasm: Uint8Array, key: string): Promise<{ exe?: string; error?: string }> {
-  const dir = join(buildDir, "exe", backend.name);
-  const exe = join(dir, `${key}.exe`);
-  const errFile = join(dir, `${key}.err`);
-  if (existsSync(exe)) return { exe };
-  if (existsSync(errFile)) return { error: readFileSync(errFile, "utf8") };
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${exe}.${process.pid}.${++tmpSeq}.tmp`;
-  try {
-    await backend.compile(wasm, tmp);
-    renameSync(tmp, exe);
-    return { exe };
-  } catch (e: any) {
-    const msg = String(e?.message ?? e).split("\n").slice(0, 3).join(" / ") || "error";
-    writeFileSync(errFile, msg);
-    return { error: msg };
+/**
+ * One build per key, shared by concurrent callers and kept on disk: `<key><kind>.exe`, or
+ * `<key><kind>.err` holding the first lines of the error. `build` writes the executable to the
+ * temporary path it is given (renamed into place only when complete).
+ */
+function cachedBuild(key: string, kind: string, build: (tmp: string) => Promise<unknown>): Promise<{ exe?: string; error?: string }> {
+  let p = inFlight.get(key + kind);
+  if (!p) {
+    p = (async () => {
+      const dir = join(buildDir, "exe", backend.name);
+      const exe = join(dir, `${key}${kind}.exe`);
+      const errFile = join(dir, `${key}${kind}.err`);
+      if (existsSync(exe)) return { exe };
+      if (existsSync(errFile)) return { error: readFileSync(errFile, "utf8") };
+      mkdirSync(dir, { recursive: true });
+      const tmp = `${exe}.${process.pid}.${++tmpSeq}.tmp`;
+      try {
+        await build(tmp);
+        renameSync(tmp, exe);
+        return { exe };
+      } catch (e: any) {
+        const msg = String(e?.message ?? e).split("\n").slice(0, 3).join(" / ") || "error";
+        writeFileSync(errFile, msg);
+        return { error: msg };
+      }
+    })();
+    inFlight.set(key + kind, p);
   }
+  return p;
 }
 
 // ---------------------------------------------------------------- driver generation
@@ -673,38 +680,18 @@ async function runGroup(members: Instance[], dir: string, r: FileResult, linker:
 /** compileGroup through the cache, keyed by every member's bytes and bindings. */
 function compileGroupCached(wasms: Uint8Array[], bindings: Record<string, { member: number; field: string }>[]): Promise<{ exe?: string; error?: string }> {
   const key = sha(Buffer.concat([...wasms.map((w) => Buffer.concat([Buffer.from(sha(w)), Buffer.from([0])])), Buffer.from(JSON.stringify(bindings)), Buffer.from(backendVersion)]));
-  let p = inFlight.get(key);
-  if (!p) {
-    p = (async () => {
-      const dir = join(buildDir, "exe", backend.name);
-      const exe = join(dir, `${key}.group.exe`);
-      const errFile = join(dir, `${key}.group.err`);
-      if (existsSync(exe)) return { exe };
-      if (existsSync(errFile)) return { error: readFileSync(errFile, "utf8") };
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${exe}.${process.pid}.${++tmpSeq}.tmp`;
-      try {
-        const { compileGroup } = await import(join(root, "scripts/aot/index.ts"));
-        const members = wasms.map((wasm, k) => ({
-          wasm,
-          resolve(module: string, field: string) {
-            if (k === wasms.length - 1 && (module === "tv_init" || module === "tv_replay")) return module === "tv_init" ? { init: Number(field) } : { replay: Number(field) };
-            if (k === wasms.length - 1 && /^m\d+$/.test(module)) return { member: Number(module.slice(1)), field };
-            return bindings[k][`${module}\0${field}`];
-          },
-        }));
-        await compileGroup(members, { out: tmp, main: wasms.length - 1 });
-        renameSync(tmp, exe);
-        return { exe };
-      } catch (e: any) {
-        const msg = String(e?.message ?? e).split("\n").slice(0, 3).join(" / ") || "error";
-        writeFileSync(errFile, msg);
-        return { error: msg };
-      }
-    })();
-    inFlight.set(key, p);
-  }
-  return p;
+  return cachedBuild(key, ".group", async (tmp) => {
+    const { compileGroup } = await import(join(root, "scripts/aot/index.ts"));
+    const members = wasms.map((wasm, k) => ({
+      wasm,
+      resolve(module: string, field: string) {
+        if (k === wasms.length - 1 && (module === "tv_init" || module === "tv_replay")) return module === "tv_init" ? { init: Number(field) } : { replay: Number(field) };
+        if (k === wasms.length - 1 && /^m\d+$/.test(module)) return { member: Number(module.slice(1)), field };
+        return bindings[k][`${module}\0${field}`];
+      },
+    }));
+    await compileGroup(members, { out: tmp, main: wasms.length - 1 });
+  });
 }
 
 async function runInstance(inst: Instance, dir: string, r: FileResult): Promise<void> {
