@@ -79,9 +79,36 @@ export interface QemuOptions {
   echo?: NodeJS.WritableStream;
 }
 
+/**
+ * CPU models tried for `-accel kvm`, in order: the host CPU, then the host CPU without
+ * IA32_ARCH_CAPABILITIES (MSR 0x10a). QEMU writes that MSR for a host CPU model, and some hosts'
+ * KVM refuses it ("failed to set MSR 0x10a", seen on AMD EPYC hosts): QEMU then aborts before the
+ * guest runs. The monitor does not read the MSR, so the second model boots it the same way.
+ */
+export const KVM_CPU_MODELS = ["host", "host,-arch-capabilities"];
+let kvmCpuFound: { cpu: string | null; why: string[] } | undefined;
+
+/**
+ * The first of KVM_CPU_MODELS with which QEMU can create its vCPU here (a paused machine, quit
+ * from the monitor at once: about 60 ms; a refused MSR aborts it in the same time), with the
+ * reasons the others failed; cpu null when none works (or QEMU or /dev/kvm is missing).
+ */
+export function kvmCpuModel(): { cpu: string | null; why: string[] } {
+  if (kvmCpuFound) return kvmCpuFound;
+  const why: string[] = [];
+  for (const cpu of KVM_CPU_MODELS) {
+    const r = spawnSync("timeout", ["-k", "2", "20", QEMU_BIN, "-accel", "kvm", "-cpu", cpu, "-S", "-m", "16", "-display", "none",
+      "-nodefaults", "-serial", "none", "-monitor", "stdio"], { input: "quit\n", encoding: "utf8" });
+    if (r.status === 0) return (kvmCpuFound = { cpu, why });
+    const err = (r.stderr || r.error?.message || "").split("\n").find((l) => l.trim()) ?? "";
+    why.push(`-cpu ${cpu}: ${r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`}${err ? `: ${err.trim()}` : ""}`);
+  }
+  return (kvmCpuFound = { cpu: null, why });
+}
+
 export function qemuArgs(o: QemuOptions): string[] {
   const accel = o.accel ?? "tcg";
-  const cpu = o.cpu ?? (accel === "kvm" ? "host" : "qemu64,+svm,+npt");
+  const cpu = o.cpu ?? (accel === "kvm" ? kvmCpuModel().cpu ?? "host" : "qemu64,+svm,+npt");
   const a = [
     "-accel", accel, "-cpu", cpu, "-m", String(o.memoryMiB ?? 256), "-smp", String(o.smp ?? 1),
     "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",

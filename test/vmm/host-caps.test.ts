@@ -2,6 +2,7 @@
 // "done" signal where the capability exists (TCG and Bochs are installed
 // here), or a broken probe would skip the KVM and Bochs tests everywhere.
 import { describe, expect, it } from "vitest";
+import { KVM_CPU_MODELS, kvmCpuModel } from "../../scripts/lib/emulators";
 import { bochsProbeRom, needHost, probeBochs, probeQemu, qemuProbeRom } from "./host-caps";
 
 describe("host probes", () => {
@@ -20,6 +21,15 @@ describe("host probes", () => {
     expect(await probeBochs("corei7_skylake_x")).toBeNull();
     expect(await probeBochs("ryzen")).toBeNull();
     expect(await probeBochs("no_such_model")).toMatch(/^Bochs cannot run a no-op firmware with cpu model no_such_model here: /);
+  });
+
+  it("the KVM CPU model is the first that creates a vCPU, with the reason for each one refused before it", () => {
+    const m = kvmCpuModel();
+    if (m.cpu === null) expect(m.why.length).toBe(KVM_CPU_MODELS.length);
+    else {
+      expect(KVM_CPU_MODELS.indexOf(m.cpu)).toBe(m.why.length);
+      m.why.forEach((w, k) => expect(w).toMatch(new RegExp(`^-cpu ${KVM_CPU_MODELS[k]}: (exit status|killed by)`)));
+    }
   });
 
   it("needHost skips with the reason and records it for scripts/test.mjs", async () => {

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "vitest";
-import { BOCHS_BIN, DEBUG_EXIT_SUCCESS, QEMU_BIN, QEMU_STATUS_SUCCESS, hasKvm, root } from "../../scripts/lib/emulators";
+import { BOCHS_BIN, DEBUG_EXIT_SUCCESS, QEMU_BIN, QEMU_STATUS_SUCCESS, hasKvm, kvmCpuModel, root } from "../../scripts/lib/emulators";
 
 const ROM_SIZE = 0x10000;
 /** Offset of the reset vector in a 64 KiB BIOS image: the CPU starts at F000:FFF0 (SDM vol. 3 9.1.4). */
@@ -95,11 +95,17 @@ export async function probeQemu(accel: "tcg" | "kvm", cpu: string): Promise<stri
 let kvmProbe: Promise<string | null> | undefined;
 
 /**
- * Null when QEMU can run a guest with -accel kvm -cpu host here, else why not
- * (no /dev/kvm, or e.g. "failed to set MSR 0x10a" from a KVM that rejects the host CPU model).
+ * Null when QEMU can run a guest with -accel kvm and the host CPU here (the model qemuArgs picks:
+ * -cpu host, or without IA32_ARCH_CAPABILITIES where KVM refuses that MSR, KVM_CPU_MODELS),
+ * else why not (no /dev/kvm, or every model refused, with each reason).
  */
 export function probeKvm(): Promise<string | null> {
-  kvmProbe ??= hasKvm() ? probeQemu("kvm", "host") : Promise.resolve("/dev/kvm is missing or not readable and writable");
+  kvmProbe ??= (async () => {
+    if (!hasKvm()) return "/dev/kvm is missing or not readable and writable";
+    const m = kvmCpuModel();
+    if (!m.cpu) return `QEMU -accel kvm cannot create a vCPU with any host CPU model here (${m.why.join("; ")})`;
+    return probeQemu("kvm", m.cpu);
+  })();
   return kvmProbe;
 }
 
