@@ -91,7 +91,10 @@ export function emulateCpuid(vm: Vm): void {
       xsaveLeaf(vm, sub);
       return;
     } else if (leaf == 0x80000001) {
-      c &= ~((1 << 2) | (1 << 12)); // SVM, SKINIT
+      // SVM (2), SKINIT (12), MONITORX/MWAITX (29): the MONITOR and MWAIT intercepts cover MONITORX and
+      // MWAITX too (APM vol 3 MONITORX/MWAITX, vol 2 table B-1), and those exits are #UD like MONITOR's.
+      // Linux's udelay() uses MWAITX when it sees the bit (delay_halt_mwaitx): #UD in the guest's delay loop.
+      c &= ~((1 << 2) | (1 << 12) | (1 << 29));
       d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
