@@ -94,7 +94,9 @@ export function emulateCpuid(vm: Vm): void {
       // SVM (2), SKINIT (12), MONITORX/MWAITX (29): the MONITOR and MWAIT intercepts cover MONITORX and
       // MWAITX too (APM vol 3 MONITORX/MWAITX, vol 2 table B-1), and those exits are #UD like MONITOR's.
       // Linux's udelay() uses MWAITX when it sees the bit (delay_halt_mwaitx): #UD in the guest's delay loop.
-      c &= ~((1 << 2) | (1 << 12) | (1 << 29));
+      // OSVW (9): its MSRs (0xC0010140-0xC0010141, APM vol 2 appendix A) are #GP here; Linux reads them
+      // with a plain RDMSR when the bit is shown (cpu_has_amd_erratum).
+      c &= ~((1 << 2) | (1 << 9) | (1 << 12) | (1 << 29));
       d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
