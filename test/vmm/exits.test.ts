@@ -147,6 +147,32 @@ describe("MSR policy", () => {
     expect(m.x.exits(vm, Exit.MsrWrite)).toBe(4n);
   });
 
+  it("AMD's NB_CFG (0xC001001F) and HWCR (0xC0010015): on an AMD host NB_CFG reads 0 and takes writes, HWCR reads TscFreqSel; elsewhere #GP", async () => {
+    const before = m.x.advances(vm);
+    expect(rd(0xc001_001fn)).toBe(true); // the default fake host is GenuineIntel
+    gp(before);
+    expect(rd(0xc001_0015n)).toBe(true);
+    gp(before);
+    m = await machine((f) => {
+      f.cpuid = (leaf, sub) => (leaf === 0 ? [0x10, 0x68747541, 0x444d4163, 0x69746e65] : allFeatures(leaf, sub)); // AuthenticAMD
+    });
+    vm = m.running("amd");
+    expect(rd(0xc001_001fn)).toBe(true);
+    expect(value()).toBe(0n);
+    expect(wr(0xc001_001fn, 1n << 46n)).toBe(true);
+    expect(rd(0xc001_001fn)).toBe(true);
+    expect(value()).toBe(0n);
+    expect(m.x.msrDenied(vm)).toBe(0n);
+    expect(m.x.advances(vm)).toBe(3);
+    expect(rd(0xc001_0020n)).toBe(true); // its neighbour stays #GP
+    expect(m.x.msrDenied(vm)).toBe(1n);
+    // HWCR (0xC0010015): reads TscFreqSel (bit 24), writes #GP
+    expect(rd(0xc001_0015n)).toBe(true);
+    expect(value()).toBe(1n << 24n);
+    expect(wr(0xc001_0015n, 1n << 24n)).toBe(true);
+    expect(m.x.msrDenied(vm)).toBe(2n);
+  });
+
   it("EFER goes to the vCPU, which may refuse a value (#GP)", () => {
     expect(wr(Msr.EFER, 0x501n)).toBe(true);
     expect(m.x.efer(vm)).toBe(0x501n);

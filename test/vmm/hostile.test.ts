@@ -72,7 +72,8 @@ const SURVIVED: [kind: string, line: string, expected: Expect][] = [
 
 /** MSRs a test guest may read (src/vmm/README.md "MSRs"). */
 const READABLE_MSRS = new Set([0x10, 0x17, 0x8b, 0xfe, 0x174, 0x175, 0x176, 0x1a0, 0x277, 0x2ff,
-  0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102]);
+  0xc0000080, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102,
+  0xc0010015, 0xc001001f]); // AMD's HWCR and NB_CFG (AMD hosts only)
 
 /** Attacks that must stop the VM: module param, VM name, the stop reason. */
 const FATAL: [kind: string, param: number, vm: string, reason: (serial: string) => RegExp][] = [
