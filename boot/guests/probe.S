@@ -22,12 +22,25 @@ _start:
         shr     $5, %eax
         and     $1, %ax
         call    putdec16
-        /* CPUID.80000001: ECX bit 2 SVM */
+        /* CPUID.80000001: ECX bit 2 SVM, bit 29 MONITORX/MWAITX */
         mov     $0x80000001, %eax
         cpuid
+        mov     %ecx, ext_ecx
         PUTS16  s_svm
         mov     %ecx, %eax
         shr     $2, %eax
+        and     $1, %ax
+        call    putdec16
+        /* MONITOR (CPUID.1:ECX bit 3) and MONITORX (CPUID.80000001:ECX bit 29): their intercepts give #UD,
+         * so neither may be shown */
+        PUTS16  s_mon
+        mov     %ebp, %eax
+        shr     $3, %eax
+        and     $1, %ax
+        call    putdec16
+        PUTS16  s_mwx
+        mov     ext_ecx, %eax
+        shr     $29, %eax
         and     $1, %ax
         call    putdec16
         /* CPUID.40000000: max leaf in EAX, signature in EBX ECX EDX */
@@ -84,10 +97,14 @@ gp_handler:
         .include "lib16.inc"
 gpflag: .byte   0
 sig:    .fill   13, 1, 0
+        .balign 4
+ext_ecx: .long  0
 hello:  .asciz  "probe guest\n"
 s_hv:   .asciz  "cpuid hypervisor="
 s_vmx:  .asciz  " vmx="
 s_svm:  .asciz  " svm="
+s_mon:  .asciz  " monitor="
+s_mwx:  .asciz  " monitorx="
 s_sig:  .asciz  "\ncpuid 0x40000000 signature="
 s_nl:   .asciz  "\n"
 s_in:   .asciz  "inw port 1234: "

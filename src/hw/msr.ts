@@ -42,6 +42,10 @@ export namespace Msr {
   export const IA32_MISC_ENABLE: u32 = 0x1A0;
   export const IA32_MTRR_DEF_TYPE: u32 = 0x2FF;
   export const IA32_TSC_DEADLINE: u32 = 0x6E0;
+  /** AMD: hardware configuration (APM vol 2 appendix A; bit 24 TscFreqSel: the TSC counts at the P0 frequency) */
+  export const AMD64_HWCR: u32 = 0xC0010015;
+  /** AMD: northbridge configuration (BKDG family 10h-16h MSRC001_001F; bit 46 EnableCF8ExtCfg) */
+  export const AMD64_NB_CFG: u32 = 0xC001001F;
   /** AMD: SVM control (APM vol 2 15.30.1) */
   export const VM_CR: u32 = 0xC0010114;
   export const VM_HSAVE_PA: u32 = 0xC0010117;

@@ -91,7 +91,12 @@ export function emulateCpuid(vm: Vm): void {
       xsaveLeaf(vm, sub);
       return;
     } else if (leaf == 0x80000001) {
-      c &= ~((1 << 2) | (1 << 12)); // SVM, SKINIT
+      // SVM (2), SKINIT (12), MONITORX/MWAITX (29): the MONITOR and MWAIT intercepts cover MONITORX and
+      // MWAITX too (APM vol 3 MONITORX/MWAITX, vol 2 table B-1), and those exits are #UD like MONITOR's.
+      // Linux's udelay() uses MWAITX when it sees the bit (delay_halt_mwaitx): #UD in the guest's delay loop.
+      // OSVW (9): its MSRs (0xC0010140-0xC0010141, APM vol 2 appendix A) are #GP here; Linux reads them
+      // with a plain RDMSR when the bit is shown (cpu_has_amd_erratum).
+      c &= ~((1 << 2) | (1 << 9) | (1 << 12) | (1 << 29));
       d &= ~(<u32>1 << 27); // RDTSCP: IA32_TSC_AUX is not switched per VM
     } else if (leaf == 0x8000000a) {
       a = 0; b = 0; c = 0; d = 0; // SVM features
@@ -211,6 +216,12 @@ function fixedMsr(msr: u32): i64 {
   return -1;
 }
 
+/** The CPU's vendor is AMD (CPUID leaf 0 "AuthenticAMD"): guests see the host's vendor. */
+function hostIsAmd(): bool {
+  cpuidRaw(0, 0, cpuidOut);
+  return load<u32>(cpuidOut, 4) == 0x68747541 && load<u32>(cpuidOut, 12) == 0x69746e65 && load<u32>(cpuidOut, 8) == 0x444d4163;
+}
+
 /** RDMSR/WRMSR: an allow-list; everything else is #GP in the guest. */
 export function emulateMsr(vm: Vm, write: bool): void {
   const r = vm.vcpu.regs;
@@ -261,6 +272,17 @@ export function emulateMsr(vm: Vm, write: bool): void {
     }
   } else if (msr == Msr.IA32_BIOS_SIGN_ID) {
     ok = true; // microcode signature reset: ignored
+  }
+  if (!ok && msr == Msr.AMD64_NB_CFG && hostIsAmd()) {
+    // AMD's NB_CFG: Linux sets EnableCF8ExtCfg (bit 46) in it on every AMD family from 10h on
+    // (amd_bus_cpu_online), with a plain WRMSR. There is no northbridge here: it reads 0, writes are ignored.
+    result = 0;
+    ok = true;
+  } else if (!ok && !write && msr == Msr.AMD64_HWCR && hostIsAmd()) {
+    // AMD's HWCR, read-only here: TscFreqSel (bit 24) set, as CPUID 0x80000007 shows an invariant TSC. Linux
+    // reads it with a plain RDMSR when it sees a constant TSC (bsp_init_amd); its writes use the safe forms.
+    result = <u64>1 << 24;
+    ok = true;
   }
   if (!ok) {
     vm.msrDenied++;

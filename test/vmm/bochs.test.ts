@@ -52,7 +52,7 @@ describe.each(MODELS)("VMM on Bochs %s (%s)", (cpu, _virt, banner, withSpin) => 
     expect(r.serial).toMatch(/\[real16\] real-mode ok/);
     expect(r.serial).toMatch(/\[long64\] long mode ok, EFER=0000000000000500/);
     expect(r.serial).toMatch(/\[long64\] 64-bit registers ok/);
-    expect(r.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0/);
+    expect(r.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0 monitor=0 monitorx=0/);
     expect(r.serial).toMatch(/\[probe\] cpuid 0x40000000 signature=Typevisor/);
     expect(r.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
     expect(r.serial).toMatch(/\[probe\] rdmsr c0010117: #GP/);

@@ -124,7 +124,7 @@ describe("VMM on QEMU TCG (AMD-V, NPT)", () => {
     expect(q.serial).toMatch(/\[real16\] real-mode ok/);
     expect(q.serial).toMatch(/\[long64\] long mode ok, EFER=0000000000000500/);
     expect(q.serial).toMatch(/\[long64\] 64-bit registers ok/);
-    expect(q.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0/);
+    expect(q.serial).toMatch(/\[probe\] cpuid hypervisor=1 vmx=0 svm=0 monitor=0 monitorx=0/);
     expect(q.serial).toMatch(/\[probe\] cpuid 0x40000000 signature=Typevisor/);
     expect(q.serial).toMatch(/\[probe\] rdmsr 00000277: ok/);
     expect(q.serial).toMatch(/\[probe\] rdmsr 00000480: #GP/);
