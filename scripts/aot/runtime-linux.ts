@@ -292,24 +292,7 @@ tv_altstack: .zero 65536
 
 function mapMemory(initialPages: number): string {
   return `
-	# reserve [WASM_BASE, WASM_BASE + 8 GiB + 64 KiB) as PROT_NONE, then open the initial pages
-	movabs rdi, ${hex(WASM_BASE)}
-	movabs rsi, ${hex(GUARD_BYTES)}
-	xor edx, edx
-	mov r10d, 0x104022
-	mov r8, -1
-	xor r9d, r9d
-	mov eax, ${SYS.mmap}
-	syscall
-	movabs rdi, ${hex(WASM_BASE)}
-	cmp rax, rdi
-	jne 5f
-${initialPages ? `	movabs rsi, ${hex(BigInt(initialPages) * 65536n)}
-	mov edx, 3
-	mov eax, ${SYS.mprotect}
-	syscall
-	test rax, rax
-	jnz 5f` : ""}
+	# reserve [WASM_BASE, WASM_BASE + 8 GiB + 64 KiB) as PROT_NONE, then open the initial pages${mapMemoryAt(WASM_BASE, initialPages, "5f").join("\n")}
 	jmp 6f
 5:	lea rsi, [rip + tv_mmap_msg]
 	mov edx, 28
