@@ -184,3 +184,64 @@ describe("live intervals (linear scan)", () => {
     expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
   });
 });
+
+describe("live-range splitting (regions: outermost loops nested in a loop)", () => {
+  // An outer loop whose counter and bound are used only outside an inner loop that keeps 14
+  // temporaries live at once (written before read in each inner iteration, so they live inside it).
+  const n = 14;
+  const vs = Array.from({ length: n }, (_, k) => `$v${k}`);
+  const inner = (extra: string) => `
+        (local.set $k (i32.const 0))
+        (loop $in
+          ${vs.map((v, k) => `(local.set ${v} (i32.mul (i32.add (local.get $k) (local.get $i)) (i32.const ${k + 3})))`).join(" ")}
+          (local.set $x (i32.add (local.get $x) ${vs.reduce((e, v) => `(i32.xor ${e} (local.get ${v}))`, "(i32.const 0)")}))
+          ${extra}
+          (br_if $in (i32.lt_u (local.tee $k (i32.add (local.get $k) (i32.const 1))) (i32.const 3))))`;
+  const decl = `(local $i i32) (local $k i32) (local $x i32) (local $acc i32) ${vs.map((v) => `(local ${v} i32)`).join(" ")}`;
+  it("gives the outer loop's counter and bound registers while the inner loop's temporaries have theirs", async () => {
+    const WAT = `(module (func (export "main") (result i32) (call $g (i32.const 7)))
+      (func $g (param $n i32) (result i32) ${decl}
+        (loop $o
+          ${inner("")}
+          (local.set $acc (i32.add (local.get $acc) (local.get $x)))
+          (br_if $o (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (i32.and (local.get $acc) (i32.const 255))))`;
+    const a = funcAsm(WAT, "g");
+    // the outer back edge: `add I, 1` and `cmp I, N` with I and N registers (no frame slot)
+    const back = a.lastIndexOf(a.filter((l) => /^\tj(b|l) \.L/.test(l)).at(-1)!);
+    const tail = a.slice(back - 3, back + 1).join("\n");
+    expect(tail).toMatch(/\tcmp \w+, \w+\n/);
+    expect(tail).not.toMatch(/\[rbp/);
+    const wasm = wat2wasm("ra_split_hot", WAT);
+    const { instance } = await WebAssembly.instantiate(wasm);
+    const exe = join(dir, "ra_split_hot");
+    await compile(wasm, { target: "linux", out: exe, optimize: false });
+    expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
+  });
+  it("writes back a value changed inside a region on a branch out of it (br_if to an outer block)", async () => {
+    // $x is changed in the inner loop and leaves it early through br_if $out; after the block it is
+    // read. Outside the inner loop ten values carried round the outer loop keep the registers, so
+    // $x has its frame slot there and a register inside: the branch must store it first (without
+    // the store on the branch the program returns 130 instead of 57, and the pattern is missing).
+    const os = Array.from({ length: 10 }, (_, k) => `$o${k}`);
+    const WAT = `(module (func (export "main") (result i32) (call $g (i32.const 5)))
+      (func $g (param $n i32) (result i32) ${decl} ${os.map((o) => `(local ${o} i32)`).join(" ")}
+        (loop $o
+          (block $out ${inner(`${"(local.set $x (i32.add (local.get $x) (i32.const 1))) ".repeat(4)}(br_if $out (i32.gt_u (local.get $x) (i32.const 100)))`)})
+          ${os.map((o, k) => Array.from({ length: 24 }, () => `(local.set ${o} (i32.add (i32.mul (local.get ${o}) (i32.const ${k + 2})) (local.get $i)))`).join(" ")).join(" ")}
+          (local.set $acc (i32.add (local.get $acc) (i32.and (local.get $x) (i32.const 4095))))
+          (br_if $o (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (i32.and (i32.add (local.get $acc) ${os.reduce((e, o) => `(i32.xor ${e} (local.get ${o}))`, "(i32.const 0)")}) (i32.const 255))))`;
+    const a = funcAsm(WAT, "g").join("\n");
+    // the early exit: an inverted branch around the write-back and the jump out
+    expect(a).toMatch(/\tj\w+ (\.L\d+)\n(\tmov (dword|qword) ptr \[rbp-\d+\], \w+\n|\tmov \w+, (dword|qword) ptr \[rbp-\d+\]\n)+\tjmp \.L\d+\n\1:/);
+    const wasm = wat2wasm("ra_split_exit", WAT);
+    const { instance } = await WebAssembly.instantiate(wasm);
+    const want = (instance.exports.main as () => number)();
+    for (const optimize of [false, true]) {
+      const exe = join(dir, `ra_split_exit${optimize ? "" : "-O0"}`);
+      await compile(wasm, { target: "linux", out: exe, optimize });
+      expect(spawnSync(exe, []).status).toBe(want);
+    }
+  });
+});
