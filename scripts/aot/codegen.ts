@@ -99,8 +99,8 @@ export class FuncGen {
   split = new Map<number, number>();
   /** region loop -> its homes and the transfers on entry and on every way out */
   regions = new Map<ExprRef, { homes: Home[]; entry: string[]; exit: string[] }>();
-  /** holes being generated: labels below `base` lie outside, `reloads` run on the way out */
-  holeStack: { base: number; reloads: string[] }[] = [];
+  /** regions being generated: labels below `base` lie outside, `exit` runs on every way out */
+  regionStack: { base: number; exit: string[] }[] = [];
   opName = "";
   constructor(public ctx: ModuleCtx, public f: FuncRec) {}
 
@@ -319,11 +319,11 @@ export class FuncGen {
     }
     return res;
   }
-  /** instructions a branch from here to label l needs first: reloads of the holes it leaves */
+  /** instructions a branch from here to label l needs first: the exit transfers of the regions it leaves */
   exitFix(l: Label): string[] {
     const k = this.labels.indexOf(l);
     const out: string[] = [];
-    for (let j = this.holeStack.length - 1; j >= 0 && this.holeStack[j].base > k; j--) out.push(...this.holeStack[j].reloads);
+    for (let j = this.regionStack.length - 1; j >= 0 && this.regionStack[j].base > k; j--) out.push(...this.regionStack[j].exit);
     return out;
   }
 
@@ -550,14 +550,14 @@ export class FuncGen {
         const outside = this.homes;
         if (rg) {
           for (const x of rg.entry) this.e(x);
-          this.holeStack.push({ base: this.labels.length, reloads: rg.exit });
+          this.regionStack.push({ base: this.labels.length, exit: rg.exit });
           this.homes = rg.homes;
         }
         this.labels.push(l);
         this.label(l.asm);
         this.gen(info.body);
         this.labels.pop();
-        if (rg) { this.holeStack.pop(); this.homes = outside; for (const x of rg.exit) this.e(x); }
+        if (rg) { this.regionStack.pop(); this.homes = outside; for (const x of rg.exit) this.e(x); }
         return;
       }
       case ID.If: {
