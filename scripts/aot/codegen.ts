@@ -38,9 +38,6 @@ for (const k of Object.keys(binaryen)) {
 type Home = { kind: "reg"; reg: string } | { kind: "slot"; off: number; tuple?: number };
 interface Label { name: string; asm: string; depth: number }
 
-/** live-range splitting: a loop iteration of a region counts 1/16 of an iteration outside it
- *  (the hot path enters FDB probe loops that run once), a reference in a region 1/2 outside */
-const SPLIT_SCALE = 0.5, SPLIT_OUTER = 2;
 /** Module-wide state shared by all function generators. */
 export interface ModuleCtx {
   m: LoadedModule;
@@ -95,12 +92,6 @@ export class FuncGen {
   /** live interval of each register candidate (positions in evaluation order), for tests */
   intervals = new Map<number, [number, number]>();
   usedTemps = new Set<string>();
-  /** locals split around loops (live-range splitting): local -> its frame slot offset */
-  split = new Map<number, number>();
-  /** region loop -> its homes and the transfers on entry and on every way out */
-  regions = new Map<ExprRef, { homes: Home[]; entry: string[]; exit: string[] }>();
-  /** regions being generated: labels below `base` lie outside, `exit` runs on every way out */
-  regionStack: { base: number; exit: string[] }[] = [];
   opName = "";
   constructor(public ctx: ModuleCtx, public f: FuncRec) {}
 
@@ -121,9 +112,7 @@ export class FuncGen {
     const weight = new Array(n).fill(0);
     // positions in evaluation order: a local.get where it is visited, a local.set after its value
     const refs: number[][] = this.types.map(() => []);
-    const refW: number[][] = this.types.map(() => []);
-    const sets: number[][] = this.types.map(() => []);
-    const loops: [number, number, ExprRef, number][] = [];
+    const loops: [number, number, ExprRef][] = [];
     let pos = 0;
     let leaf = true;
     const walk = (e: ExprRef, loop: number) => {
@@ -134,9 +123,9 @@ export class FuncGen {
       if (info.id === ID.LocalGet || info.id === ID.LocalSet) weight[info.index] += loop;
       const inner = info.id === ID.Loop ? Math.min(loop * 8, 1 << 20) : loop;
       forEachChild(info, (c) => walk(c, inner));
-      if (info.id === ID.LocalGet) { refs[info.index].push(p0); refW[info.index].push(loop); }
-      else if (info.id === ID.LocalSet) { sets[info.index].push(pos); refs[info.index].push(pos++); refW[info.index].push(loop); }
-      else if (info.id === ID.Loop) loops.push([p0, pos++, e, loop]);
+      if (info.id === ID.LocalGet) refs[info.index].push(p0);
+      else if (info.id === ID.LocalSet) refs[info.index].push(pos++);
+      else if (info.id === ID.Loop) loops.push([p0, pos++, e]);
     };
     walk(f.body, 1);
     const order = this.types.map((_, i) => i).filter((i) => !isFloat(this.types[i]) && this.types[i] !== "tuple" && weight[i] > 0)
@@ -164,17 +153,6 @@ export class FuncGen {
       start[i] = s; end[i] = e;
     }
     this.intervals = new Map(order.map((i) => [i, [start[i], end[i]] as [number, number]]));
-    // Regions (live-range splitting, see splitRegion): the outermost loops nested in another loop.
-    const regions: [number, number, ExprRef, number][] = [];
-    for (const lp of [...loops].sort((a, b) => a[0] - b[0] || b[1] - a[1])) {
-      if (lp[3] < 8 || (regions.length && lp[0] <= regions[regions.length - 1][1])) continue;
-      regions.push(lp);
-    }
-    const inRegion = (p: number) => regions.some(([ls, le]) => p >= ls && p <= le);
-    const local = (i: number) => regions.some(([ls, le]) => start[i] >= ls && end[i] <= le);
-    // the function-wide scan weighs a reference inside a region half
-    const outerW = weight.map((w, i) => regions.length ? refs[i].reduce((a, p, k) => a + refW[i][k] / (inRegion(p) ? SPLIT_OUTER : 1), 0) : w);
-    const outer = regions.length ? order.filter((i) => !local(i)) : order;
     let slot = 0;
     const homes: Home[] = new Array(n);
     // With many candidates keep a few registers back as expression temporaries.
@@ -187,7 +165,7 @@ export class FuncGen {
     // callee-saved registers to save); a parameter arriving in a free pool register keeps it (leaf
     // functions only: elsewhere r8-r11 would be spilled around every call). With no register free,
     // the lowest loop-weighted interval among the active ones and the new one goes to a frame slot.
-    const byStart = [...outer].sort((a, b) => start[a] - start[b] || a - b);
+    const byStart = [...order].sort((a, b) => start[a] - start[b] || a - b);
     const active: number[] = [];
     const used = new Set<string>();
     let free = [...regs];
@@ -203,8 +181,8 @@ export class FuncGen {
       else r = free.find((x) => used.has(x)) ?? free[0];
       if (r === undefined) {
         let victim = -1;
-        for (const j of active) if (victim < 0 || outerW[j] < outerW[victim]) victim = j;
-        if (victim < 0 || outerW[victim] >= outerW[i]) continue; // i stays in a slot
+        for (const j of active) if (victim < 0 || weight[j] < weight[victim]) victim = j;
+        if (victim < 0 || weight[victim] >= weight[i]) continue; // i stays in a slot
         r = (homes[victim] as { reg: string }).reg;
         homes[victim] = undefined as never;
         active.splice(active.indexOf(victim), 1);
@@ -213,52 +191,19 @@ export class FuncGen {
       used.add(r);
       active.push(i);
     }
-    const inner = regions.map((rg) => this.splitRegion(rg, order, homes, regs, used, refs, refW, sets, start, end));
     this.homeRegs = regs.filter((r) => used.has(r));
     this.savedRegs = this.homeRegs.filter((r) => !VOLATILE_REGS.includes(r));
     // stack params stay in the caller's argument area; other slots sit right below rbp,
     // callee-saved registers below the slots (their number is known after the body).
     const nstack = this.argRegs.filter((r) => r === null).length;
     for (let i = 0; i < this.types.length; i++) {
-      if (homes[i]) {
-        if (regions.length && order.includes(i)) { slot++; this.split.set(i, -8 * slot); }
-        continue;
-      }
+      if (homes[i]) continue;
       const tuple = f.tupleVars.get(i)?.length;
       if (i < np && !this.argRegs[i]) homes[i] = { kind: "slot", off: 16 + 8 * (nstack - 1 - i) };
       else if (tuple) { homes[i] = { kind: "slot", off: -8 * (slot + 1), tuple }; slot += tuple; this.ctx.maxTuple = Math.max(this.ctx.maxTuple, tuple); }
       else { slot++; homes[i] = { kind: "slot", off: -8 * slot }; }
     }
     this.homes = homes;
-    // Each region's homes (its registers; every other local in its slot) and its transfers: on
-    // entry the outside registers of the locals live into it go to their slots, then its own
-    // registers are loaded; on every way out the values written inside go back to the slots, then
-    // the outside registers are reloaded. A local with the same register on both sides moves not.
-    regions.forEach(([ls, le, loop]) => {
-      const inReg = inner.shift()!;
-      const h: Home[] = homes.map((x, i) => {
-        const r = inReg.get(i);
-        if (r) return { kind: "reg", reg: r };
-        return x.kind === "reg" ? { kind: "slot", off: this.split.get(i)! } : x;
-      });
-      const sl = (i: number) => this.slotAddr(this.split.get(i) ?? (homes[i] as { off: number }).off);
-      const outReg = (i: number) => homes[i].kind === "reg" ? (homes[i] as { reg: string }).reg : undefined;
-      const same = (i: number) => outReg(i) !== undefined && outReg(i) === inReg.get(i);
-      const atEntry = order.filter((i) => start[i] < ls && end[i] >= ls && !same(i));
-      const atExit = order.filter((i) => start[i] <= le && end[i] > le && !same(i));
-      // i32 values move as dwords: a slot written as a dword has stale upper bits, and an i32
-      // register is kept zero-extended (a dword load does that)
-      const bits = (i: number) => this.types[i] === "i32" ? 32 : 64;
-      const st = (i: number, r: string) => `mov ${ptrSize(bits(i))} ${sl(i)}, ${reg(r, bits(i))}`;
-      const ld = (i: number, r: string) => `mov ${reg(r, bits(i))}, ${ptrSize(bits(i))} ${sl(i)}`;
-      const entry = [
-        ...atEntry.filter((i) => outReg(i)).map((i) => st(i, outReg(i)!)),
-        ...atEntry.filter((i) => inReg.get(i)).map((i) => ld(i, inReg.get(i)!))];
-      const exit = [
-        ...atExit.filter((i) => inReg.get(i) && sets[i].some((p) => p >= ls && p <= le)).map((i) => st(i, inReg.get(i)!)),
-        ...atExit.filter((i) => outReg(i)).map((i) => ld(i, outReg(i)!))];
-      this.regions.set(loop, { homes: h, entry, exit });
-    });
     // non-leaf functions spill live r8-r11 to fixed slots around each call
     if (!leaf) { this.volatileBase = 8 * slot; slot += VOLATILE_REGS.length; }
     this.slotBytes = 8 * slot;
@@ -266,72 +211,10 @@ export class FuncGen {
     this.freeTemps = pool.filter((r) => !this.homeRegs.includes(r)).reverse();
   }
 
-  /**
-   * Live-range splitting (issue 15): the registers inside one region (an outermost loop nested in
-   * another loop). The function-wide scan weighs only references outside the regions and leaves out
-   * locals living inside one region; each region then gets its own linear scan over the locals
-   * whose intervals meet it (clipped to it), weighted by their references inside it, all registers
-   * free. A local keeps its outside register when it is free (no transfer); one live across the
-   * region without references there weighs the store and reload its register would cost.
-   * Returns local -> register inside the region (the others live in their slots there).
-   */
-  splitRegion([ls, le, , w]: [number, number, ExprRef, number], order: number[], homes: Home[], regs: string[], used: Set<string>,
-    refs: number[][], refW: number[][], sets: number[][], start: number[], end: number[]): Map<number, string> {
-    const outReg = (i: number) => homes[i]?.kind === "reg" ? (homes[i] as { reg: string }).reg : undefined;
-    const cands: number[] = [], wt = new Map<number, number>(), st = new Map<number, number>(), en = new Map<number, number>();
-    for (const i of order) {
-      if (start[i] > le || end[i] < ls) continue;
-      let x = refs[i].reduce((a, p, k) => a + (p >= ls && p <= le ? refW[i][k] : 0), 0) * SPLIT_SCALE / 8;
-      if (x === 0) { if (!outReg(i)) continue; x = 2 * w; }
-      else if (!outReg(i)) { // a load on entry, a store on the way out when written inside
-        if (start[i] < ls) x -= w;
-        if (end[i] > le && sets[i].some((p) => p >= ls && p <= le)) x -= w;
-        if (x <= 0) continue;
-      }
-      cands.push(i); wt.set(i, x); st.set(i, Math.max(start[i], ls)); en.set(i, Math.min(end[i], le));
-    }
-    cands.sort((a, b) => st.get(a)! - st.get(b)! || Number(!outReg(a)) - Number(!outReg(b)) || wt.get(b)! - wt.get(a)!);
-    const res = new Map<number, string>();
-    const active: number[] = [];
-    let free = [...regs];
-    for (const i of cands) {
-      for (let k = active.length - 1; k >= 0; k--) {
-        const j = active[k];
-        if (en.get(j)! < st.get(i)!) { active.splice(k, 1); free.push(res.get(j)!); }
-      }
-      free = regs.filter((r) => free.includes(r));
-      const p = outReg(i);
-      // leave free the outside registers of the later candidates overlapping this one
-      const wanted = new Set(cands.filter((j) => j !== i && !res.has(j) && outReg(j) && st.get(j)! <= en.get(i)! && en.get(j)! >= st.get(i)!).map(outReg));
-      const pick = free.filter((x) => !wanted.has(x));
-      let r: string | undefined = p !== undefined && free.includes(p) ? p : pick.find((x) => used.has(x)) ?? pick[0] ?? free.find((x) => used.has(x)) ?? free[0];
-      if (r === undefined) {
-        let victim = -1;
-        for (const j of active) if (victim < 0 || wt.get(j)! < wt.get(victim)!) victim = j;
-        if (victim < 0 || wt.get(victim)! >= wt.get(i)!) continue;
-        r = res.get(victim)!;
-        res.delete(victim);
-        active.splice(active.indexOf(victim), 1);
-      } else free.splice(free.indexOf(r), 1);
-      res.set(i, r);
-      used.add(r);
-      active.push(i);
-    }
-    return res;
-  }
-  /** instructions a branch from here to label l needs first: the exit transfers of the regions it leaves */
-  exitFix(l: Label): string[] {
-    const k = this.labels.indexOf(l);
-    const out: string[] = [];
-    for (let j = this.regionStack.length - 1; j >= 0 && this.regionStack[j].base > k; j--) out.push(...this.regionStack[j].exit);
-    return out;
-  }
-
   homeOperand(i: number, bits: number): string {
     const h = this.homes[i];
     return h.kind === "reg" ? reg(h.reg, bits) : `${ptrSize(bits)} ${slot(h.off)}`;
   }
-  slotAddr(off: number): string { return slot(off); }
   slotOf(i: number): string { return slot((this.homes[i] as { off: number }).off); }
 
   // ---------------------------------------------------------------- function
@@ -510,16 +393,15 @@ export class FuncGen {
   /** Branch to a label from the current stack depth, optionally on condition cc. */
   jumpTo(l: Label, cc?: string) {
     const diff = this.depth - l.depth;
-    const fix = [...(diff ? [`lea rsp, [rsp+${diff}]`] : []), ...this.exitFix(l)];
-    if (!fix.length) { this.e(cc ? `j${cc} ${l.asm}` : `jmp ${l.asm}`); return; }
+    if (diff === 0) { this.e(cc ? `j${cc} ${l.asm}` : `jmp ${l.asm}`); return; }
     if (cc) {
       const skip = this.newLabel();
       this.e(`j${INVERT[cc]} ${skip}`);
-      for (const x of fix) this.e(x);
+      this.e(`lea rsp, [rsp+${diff}]`);
       this.e(`jmp ${l.asm}`);
       this.label(skip);
     } else {
-      for (const x of fix) this.e(x);
+      this.e(`lea rsp, [rsp+${diff}]`);
       this.e(`jmp ${l.asm}`);
     }
   }
@@ -546,18 +428,10 @@ export class FuncGen {
       }
       case ID.Loop: {
         const l: Label = { name: info.name, asm: this.newLabel(), depth: this.depth };
-        const rg = this.regions.get(e);
-        const outside = this.homes;
-        if (rg) {
-          for (const x of rg.entry) this.e(x);
-          this.regionStack.push({ base: this.labels.length, exit: rg.exit });
-          this.homes = rg.homes;
-        }
         this.labels.push(l);
         this.label(l.asm);
         this.gen(info.body);
         this.labels.pop();
-        if (rg) { this.regionStack.pop(); this.homes = outside; for (const x of rg.exit) this.e(x); }
         return;
       }
       case ID.If: {
@@ -588,7 +462,7 @@ export class FuncGen {
           const cc = this.genCond(info.condition);
           if (isFloat(vt)) this.restoreXmm(h, "xmm0", vt); else this.restoreInt(h, "rax");
           this.jumpTo(l, cc);
-        } else if (l.depth === this.depth && !this.exitFix(l).length) {
+        } else if (l.depth === this.depth) {
           this.genJump(info.condition, l.asm, true);
         } else {
           this.jumpTo(l, this.genCond(info.condition));
@@ -1235,13 +1109,12 @@ export class FuncGen {
     const entries: string[] = [];
     const trampFor = new Map<Label, string>();
     for (const l of targets) {
-      const fix = [...(l.depth !== this.depth ? [`lea rsp, [rsp+${this.depth - l.depth}]`] : []), ...this.exitFix(l)];
-      if (!fix.length) { entries.push(l.asm); continue; }
+      if (l.depth === this.depth) { entries.push(l.asm); continue; }
       let t = trampFor.get(l);
       if (!t) {
         t = this.newLabel();
         trampFor.set(l, t);
-        tramp.push(`${t}:`, ...fix.map((x) => "\t" + x), `\tjmp ${l.asm}`);
+        tramp.push(`${t}:`, `\tlea rsp, [rsp+${this.depth - l.depth}]`, `\tjmp ${l.asm}`);
       }
       entries.push(t);
     }
