@@ -916,7 +916,11 @@ export class FuncGen {
     if (!isFloat(t)) {
       const op = this.operand(e, true);
       if (op !== null) {
-        if (/^-?\d+$/.test(op)) this.e(`push ${op}`);
+        // a callee takes an i32 argument zero-extended (x86.ts): `push imm32` sign-extends a negative
+        // i32, and an i32 in memory (a frame slot, a global) is stored as a dword, the upper half of its
+        // 8 bytes being whatever was there before; both go through eax, which zero-extends
+        if (t === "i32" && (op.includes("ptr") || op.startsWith("-"))) { this.e(`mov eax, ${op}`); this.e("push rax"); }
+        else if (/^-?\d+$/.test(op)) this.e(`push ${op}`);
         else if (op.includes("ptr")) this.e(`push qword ${op.slice(op.indexOf("ptr"))}`);
         else this.e(`push ${regOf(op)}`);
         this.depth += 8;

@@ -183,4 +183,36 @@ describe("live intervals (linear scan)", () => {
     await compile(wasm, { target: "linux", out: exe, optimize: false });
     expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
   });
+  it("an i32 argument pushed from a frame slot reaches the callee zero-extended (the slot's upper half is stale)", async () => {
+    // $dirty leaves all-ones in the stack where $f's frame then lies; $f's $x is stored there as a
+    // dword (upper half still ones) and is pushed while the next argument (a call) is evaluated.
+    // $h addresses memory through its parameter's register (i32 values are kept zero-extended), so
+    // stale upper bits send the load outside linear memory.
+    const n = 12;
+    const hot = Array.from({ length: n }, (_, k) => `(local $v${k} i32)`).join(" ");
+    const use = Array.from({ length: n }, (_, k) => `(local.set $v${k} (i32.add (local.get $v${k}) (local.get $i)))`).join(" ");
+    const sum = Array.from({ length: n }, (_, k) => `(local.get $v${k})`).reduce((a, b) => `(i32.add ${a} ${b})`);
+    const dl = Array.from({ length: 24 }, (_, k) => `(local $d${k} i64)`).join(" ");
+    const dset = Array.from({ length: 24 }, (_, k) => `(local.set $d${k} (i64.const -1))`).join(" ");
+    const dsum = Array.from({ length: 24 }, (_, k) => `(local.get $d${k})`).reduce((a, b) => `(i64.add ${a} ${b})`);
+    const WAT = `(module (memory 1)
+      (func $dirty (result i64) ${dl} ${dset} (call $y) (drop) ${dsum})
+      (func $y (result i32) (i32.const 7))
+      (func $h (param $p i32) (param $q i32) (result i64) (i64.load (local.get $p)))
+      (func $f (result i64) (local $x i32) (local $i i32) ${hot}
+        (local.set $x (i32.const 5))
+        (loop $l ${use} (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 3))))
+        (i64.add (call $h (local.get $x) (call $y)) (i64.extend_i32_u (i32.and ${sum} (i32.const 0)))))
+      (func (export "main") (result i32)
+        (drop (call $dirty))
+        (i32.wrap_i64 (i64.shr_u (call $f) (i64.const 32)))))`;
+    const a = funcAsm(WAT, "f").join("\n");
+    expect(a).toMatch(/dword ptr \[rbp-\d+\], 5\n/); // $x lives in a frame slot
+    const wasm = wat2wasm("ra_pushslot", WAT);
+    const { instance } = await WebAssembly.instantiate(wasm);
+    expect((instance.exports.main as () => number)()).toBe(0);
+    const exe = join(dir, "ra_pushslot");
+    await compile(wasm, { target: "linux", out: exe, optimize: false });
+    expect(spawnSync(exe, []).status).toBe(0);
+  });
 });
