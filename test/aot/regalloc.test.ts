@@ -16,6 +16,15 @@ function funcAsm(wat: string, name: string): string[] {
   return asm.slice(start, end);
 }
 
+/** main() of the module under V8 and the exit status of its AOT build (unoptimized, as written). */
+async function v8AndAot(name: string, wat: string): Promise<{ v8: number; aot: number | null }> {
+  const wasm = wat2wasm(name, wat);
+  const { instance } = await WebAssembly.instantiate(wasm);
+  const exe = join(dir, name);
+  await compile(wasm, { target: "linux", out: exe, optimize: false });
+  return { v8: (instance.exports.main as () => number)(), aot: spawnSync(exe, []).status };
+}
+
 describe("argument registers", () => {
   it("passes the integer suffix of the arguments, at most four, in r8-r11 (last argument in r8)", () => {
     expect(argRegs(["i32", "i64"])).toEqual(["r9", "r8"]);
@@ -136,11 +145,8 @@ describe("live intervals (linear scan)", () => {
     expect(a).not.toMatch(/ptr \[rbp-\d+\]/);
     const regs = new Set([...a.matchAll(/\b(rbx|r1[0-4]|rsi|rdi|r8|r9)d?\b/g)].map((m) => m[1]));
     expect(regs.size).toBeLessThanOrEqual(5);
-    const wasm = wat2wasm("ra_share", WAT);
-    const { instance } = await WebAssembly.instantiate(wasm);
-    const exe = join(dir, "ra_share");
-    await compile(wasm, { target: "linux", out: exe, optimize: false });
-    expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
+    const r = await v8AndAot("ra_share", WAT);
+    expect(r.aot).toBe(r.v8);
   });
   it("a value carried round a loop keeps its register against a local that lives only later in the body", async () => {
     // $c is read at the top of the body and written in the middle; $t lives after that write.
@@ -156,12 +162,9 @@ describe("live intervals (linear scan)", () => {
           (local.set $s (i32.xor (local.get $s) (local.get $t)))
           (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
         (i32.and (local.get $s) (i32.const 255))))`;
-    const wasm = wat2wasm("ra_loop", WAT);
-    const { instance } = await WebAssembly.instantiate(wasm);
-    const exe = join(dir, "ra_loop");
-    await compile(wasm, { target: "linux", out: exe, optimize: false });
-    expect((instance.exports.main as () => number)()).toBe(115);
-    expect(spawnSync(exe, []).status).toBe(115);
+    const r = await v8AndAot("ra_loop", WAT);
+    expect(r.v8).toBe(115);
+    expect(r.aot).toBe(115);
   });
   it("temporaries of a loop body, written before read in every iteration, are not stretched over the loop", async () => {
     // 14 temporaries per iteration, each living from its set to the next statement: live at the
@@ -177,11 +180,8 @@ describe("live intervals (linear scan)", () => {
         (i32.and (local.get $acc) (i32.const 255))))`;
     const a = funcAsm(WAT, "g").join("\n");
     expect(a).not.toMatch(/ptr \[rbp-\d+\]/);
-    const wasm = wat2wasm("ra_looptemps", WAT);
-    const { instance } = await WebAssembly.instantiate(wasm);
-    const exe = join(dir, "ra_looptemps");
-    await compile(wasm, { target: "linux", out: exe, optimize: false });
-    expect(spawnSync(exe, []).status).toBe((instance.exports.main as () => number)());
+    const r = await v8AndAot("ra_looptemps", WAT);
+    expect(r.aot).toBe(r.v8);
   });
   it("an i32 argument pushed from a frame slot reaches the callee zero-extended (the slot's upper half is stale)", async () => {
     // $dirty leaves all-ones in the stack where $f's frame then lies; $f's $x is stored there as a
@@ -208,11 +208,8 @@ describe("live intervals (linear scan)", () => {
         (i32.wrap_i64 (i64.shr_u (call $f) (i64.const 32)))))`;
     const a = funcAsm(WAT, "f").join("\n");
     expect(a).toMatch(/dword ptr \[rbp-\d+\], 5\n/); // $x lives in a frame slot
-    const wasm = wat2wasm("ra_pushslot", WAT);
-    const { instance } = await WebAssembly.instantiate(wasm);
-    expect((instance.exports.main as () => number)()).toBe(0);
-    const exe = join(dir, "ra_pushslot");
-    await compile(wasm, { target: "linux", out: exe, optimize: false });
-    expect(spawnSync(exe, []).status).toBe(0);
+    const r = await v8AndAot("ra_pushslot", WAT);
+    expect(r.v8).toBe(0);
+    expect(r.aot).toBe(0);
   });
 });
